@@ -1,0 +1,321 @@
+//! The incremental, zero-copy parser of server operations.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::error::{ProtoError, ProtoErrorKind};
+use crate::headers::HeaderMap;
+use crate::info::ServerInfo;
+use crate::op::{Msg, ServerOp, Sid};
+use crate::subject::Subject;
+
+/// Longest control line (the part before `\r\n`) accepted from a server, as nats-server's own
+/// `MAX_CONTROL_LINE_SIZE`.
+pub const MAX_CONTROL_LINE: usize = 4096;
+
+/// Largest payload size a frame may announce. nats-server refuses `max_payload` above 64 MiB;
+/// anything larger is a corrupt stream, and waiting for it would buffer without bound.
+const MAX_FRAME_PAYLOAD: usize = 128 * 1024 * 1024;
+
+/// Most whitespace-separated fields a control line can have (`HMSG` with a reply: 6).
+const MAX_FIELDS: usize = 6;
+
+/// Parses one operation from the front of `buf` and removes its bytes.
+///
+/// * `Ok(Some(op))`: one complete operation; call again for the next.
+/// * `Ok(None)`: `buf` holds only part of an operation; read more bytes and call again.
+///   Nothing is consumed.
+/// * `Err(_)`: the stream is malformed; the connection must be closed.
+///
+/// Payloads, subjects and reply subjects of messages are slices of `buf`'s memory, not copies.
+pub fn parse(buf: &mut BytesMut) -> Result<Option<ServerOp>, ProtoError> {
+    let Some(line_end) = find_crlf(buf)? else {
+        return Ok(None);
+    };
+    let line = &buf[..line_end];
+    let (name, rest) = split_op_name(line);
+    let op = if name.eq_ignore_ascii_case(b"MSG") {
+        return parse_msg(buf, line_end, false);
+    } else if name.eq_ignore_ascii_case(b"HMSG") {
+        return parse_msg(buf, line_end, true);
+    } else if name.eq_ignore_ascii_case(b"PING") && rest.is_empty() {
+        ServerOp::Ping
+    } else if name.eq_ignore_ascii_case(b"PONG") && rest.is_empty() {
+        ServerOp::Pong
+    } else if name.eq_ignore_ascii_case(b"+OK") && rest.is_empty() {
+        ServerOp::Ok
+    } else if name.eq_ignore_ascii_case(b"-ERR") {
+        let text = String::from_utf8_lossy(trim(rest));
+        let text = text.trim_matches('\'').to_owned();
+        ServerOp::Err(text)
+    } else if name.eq_ignore_ascii_case(b"INFO") {
+        let info = ServerInfo::from_json(trim(rest))
+            .map_err(|e| ProtoError::new(ProtoErrorKind::MalformedInfo, e.to_string()))?;
+        ServerOp::Info(Box::new(info))
+    } else {
+        let shown = String::from_utf8_lossy(&line[..line.len().min(32)]).into_owned();
+        return Err(ProtoError::new(
+            ProtoErrorKind::UnknownOperation,
+            format!("{shown:?}"),
+        ));
+    };
+    buf.advance(line_end + 2);
+    Ok(Some(op))
+}
+
+/// Finds the `\r\n` ending the control line at the front of `buf`.
+fn find_crlf(buf: &[u8]) -> Result<Option<usize>, ProtoError> {
+    let window = &buf[..buf.len().min(MAX_CONTROL_LINE + 2)];
+    match memchr::memchr(b'\n', window) {
+        Some(0) => Err(malformed("line feed without carriage return")),
+        Some(i) if buf[i - 1] == b'\r' => Ok(Some(i - 1)),
+        Some(_) => Err(malformed("line feed without carriage return")),
+        None if buf.len() > MAX_CONTROL_LINE + 1 => Err(ProtoError::new(
+            ProtoErrorKind::ControlLineTooLong,
+            format!("no line end within {MAX_CONTROL_LINE} bytes"),
+        )),
+        None => Ok(None),
+    }
+}
+
+fn malformed(why: impl Into<String>) -> ProtoError {
+    ProtoError::new(ProtoErrorKind::MalformedFrame, why)
+}
+
+fn is_ws(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s.iter().position(|b| !is_ws(*b)).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !is_ws(*b)).map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+fn split_op_name(line: &[u8]) -> (&[u8], &[u8]) {
+    let line = trim(line);
+    match line.iter().position(|b| is_ws(*b)) {
+        Some(i) => (&line[..i], trim(&line[i..])),
+        None => (line, &[]),
+    }
+}
+
+/// Splits the fields of a control line into offsets `(start, end)` relative to the line.
+fn fields(line: &[u8], out: &mut [(usize, usize); MAX_FIELDS]) -> Result<usize, ProtoError> {
+    let mut n = 0;
+    let mut i = 0;
+    while i < line.len() {
+        while i < line.len() && is_ws(line[i]) {
+            i += 1;
+        }
+        if i == line.len() {
+            break;
+        }
+        let start = i;
+        while i < line.len() && !is_ws(line[i]) {
+            i += 1;
+        }
+        if n == MAX_FIELDS {
+            return Err(malformed("too many fields in control line"));
+        }
+        out[n] = (start, i);
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn parse_usize(b: &[u8], what: &str) -> Result<usize, ProtoError> {
+    if b.is_empty() || b.len() > 19 || !b.iter().all(u8::is_ascii_digit) {
+        return Err(malformed(format!("{what} is not a number")));
+    }
+    Ok(b.iter()
+        .fold(0usize, |acc, d| acc * 10 + usize::from(d - b'0')))
+}
+
+fn parse_msg(
+    buf: &mut BytesMut,
+    line_end: usize,
+    with_headers: bool,
+) -> Result<Option<ServerOp>, ProtoError> {
+    let mut f = [(0, 0); MAX_FIELDS];
+    let n = fields(&buf[..line_end], &mut f)?;
+    // f[0] is the op name.
+    let (subject, sid, reply, hdr_len, total_len) = match (with_headers, n) {
+        (false, 4) => (f[1], f[2], None, None, f[3]),
+        (false, 5) => (f[1], f[2], Some(f[3]), None, f[4]),
+        (true, 5) => (f[1], f[2], None, Some(f[3]), f[4]),
+        (true, 6) => (f[1], f[2], Some(f[3]), Some(f[4]), f[5]),
+        _ => {
+            let op = if with_headers { "HMSG" } else { "MSG" };
+            return Err(malformed(format!(
+                "{op} with {} fields",
+                n.saturating_sub(1)
+            )));
+        }
+    };
+    let field = |r: (usize, usize)| &buf[r.0..r.1];
+    let sid = Sid(parse_usize(field(sid), "sid")? as u64);
+    let total = parse_usize(field(total_len), "size")?;
+    let hdr = match hdr_len {
+        Some(h) => parse_usize(field(h), "header size")?,
+        None => 0,
+    };
+    if total > MAX_FRAME_PAYLOAD {
+        return Err(malformed(format!(
+            "announced size {total} is beyond any server's limit"
+        )));
+    }
+    if hdr > total {
+        return Err(malformed("header size larger than total size"));
+    }
+    if with_headers && hdr < crate::headers::HEADER_LINE.len() + 4 {
+        return Err(malformed("header size too small for a header block"));
+    }
+    let body_start = line_end + 2;
+    let frame_len = body_start + total + 2;
+    if buf.len() < frame_len {
+        buf.reserve(frame_len - buf.len());
+        return Ok(None);
+    }
+    if &buf[frame_len - 2..frame_len] != b"\r\n" {
+        return Err(malformed("payload not followed by CRLF"));
+    }
+    let frame: Bytes = buf.split_to(frame_len).freeze();
+    let subject = Subject::from_utf8_bytes(frame.slice(subject.0..subject.1))?;
+    let reply = match reply {
+        Some(r) => Some(Subject::from_utf8_bytes(frame.slice(r.0..r.1))?),
+        None => None,
+    };
+    let (status, description, headers) = if with_headers {
+        let (s, d, h) = HeaderMap::decode(&frame[body_start..body_start + hdr])?;
+        (s, d, Some(h))
+    } else {
+        (None, None, None)
+    };
+    let payload = frame.slice(body_start + hdr..body_start + total);
+    Ok(Some(ServerOp::Msg(Msg {
+        subject,
+        sid,
+        reply,
+        headers,
+        status,
+        description,
+        payload,
+        length: total,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headers::StatusCode;
+
+    fn one(input: &[u8]) -> Result<Option<ServerOp>, ProtoError> {
+        parse(&mut BytesMut::from(input))
+    }
+
+    fn msg(input: &[u8]) -> Msg {
+        match one(input) {
+            Ok(Some(ServerOp::Msg(m))) => m,
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn simple_ops() {
+        assert_eq!(one(b"PING\r\n").unwrap(), Some(ServerOp::Ping));
+        assert_eq!(one(b"pong\r\n").unwrap(), Some(ServerOp::Pong));
+        assert_eq!(one(b"+OK\r\n").unwrap(), Some(ServerOp::Ok));
+        assert_eq!(
+            one(b"-ERR 'Authorization Violation'\r\n").unwrap(),
+            Some(ServerOp::Err("Authorization Violation".into()))
+        );
+        match one(b"INFO {\"server_id\":\"a\",\"max_payload\":1024}\r\n").unwrap() {
+            Some(ServerOp::Info(i)) => assert_eq!(i.max_payload, 1024),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn msg_forms() {
+        let m = msg(b"MSG foo.bar 9 5\r\nhello\r\n");
+        assert_eq!(m.subject, "foo.bar");
+        assert_eq!(m.sid, Sid(9));
+        assert_eq!(m.reply, None);
+        assert_eq!(&m.payload[..], b"hello");
+        let m = msg(b"MSG foo  9\tINBOX.1 0\r\n\r\n");
+        assert_eq!(m.reply.as_deref(), Some("INBOX.1"));
+        assert!(m.payload.is_empty());
+    }
+
+    #[test]
+    fn hmsg_with_status() {
+        let m = msg(b"HMSG _INBOX.x 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n");
+        assert_eq!(m.status, Some(StatusCode::NO_RESPONDERS));
+        assert!(m.payload.is_empty());
+        let m = msg(b"HMSG FOO 2 R 22 33\r\nNATS/1.0\r\nBar: Baz\r\n\r\nHello NATS!\r\n");
+        assert_eq!(m.headers.unwrap().get("Bar"), Some("Baz"));
+        assert_eq!(&m.payload[..], b"Hello NATS!");
+        assert_eq!(m.length, 33);
+    }
+
+    #[test]
+    fn payload_may_contain_crlf() {
+        let m = msg(b"MSG a 1 6\r\n\r\nx\r\n\r\r\n");
+        assert_eq!(&m.payload[..], b"\r\nx\r\n\r");
+    }
+
+    #[test]
+    fn partial_input_is_none_and_consumes_nothing() {
+        let full = b"MSG foo 1 5\r\nhello\r\n";
+        for cut in 0..full.len() {
+            let mut buf = BytesMut::from(&full[..cut]);
+            assert_eq!(parse(&mut buf).unwrap(), None, "cut at {cut}");
+            assert_eq!(buf.len(), cut);
+        }
+    }
+
+    #[test]
+    fn malformed_frames_are_errors() {
+        let cases: &[&[u8]] = &[
+            b"MSG foo 1\r\n",
+            b"MSG foo x 1\r\na\r\n",
+            b"MSG foo 1 2\r\nabXX",
+            b"MSG foo 1 99999999999999999999\r\n",
+            b"MSG foo 1 999999999999\r\n",
+            b"HMSG foo 1 30 20\r\n",
+            b"HMSG foo 1 4 4\r\nNATS\r\n",
+            b"HMSG foo 1 13 13\r\nNATS/1.0\r\nX\r\n\r\n",
+            b"MSG \xff 1 0\r\n\r\n",
+            b"BOGUS\r\n",
+            b"PING extra\r\n",
+            b"INFO {not json\r\n",
+            b"\n",
+            b"PING\n",
+            b"MSG a b c d e f g\r\n",
+        ];
+        for c in cases {
+            assert!(one(c).is_err(), "{:?}", String::from_utf8_lossy(c));
+        }
+    }
+
+    #[test]
+    fn control_line_limit() {
+        let mut long = vec![b'A'; MAX_CONTROL_LINE + 2];
+        let err = one(&long).unwrap_err();
+        assert_eq!(err.kind(), ProtoErrorKind::ControlLineTooLong);
+        long.truncate(MAX_CONTROL_LINE);
+        assert_eq!(one(&long).unwrap(), None);
+    }
+
+    #[test]
+    fn payload_is_zero_copy() {
+        let mut buf = BytesMut::from(&b"MSG foo 1 5\r\nhello\r\n"[..]);
+        let base = buf.as_ptr() as usize;
+        let m = match parse(&mut buf).unwrap() {
+            Some(ServerOp::Msg(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(m.payload.as_ptr() as usize, base + 13);
+        assert_eq!(m.subject.as_ptr() as usize, base + 4);
+    }
+}
