@@ -97,6 +97,8 @@ pub struct SubscriptionInfo {
     pub max: Option<u64>,
     /// Messages delivered so far.
     pub delivered: u64,
+    /// `UNSUB` was sent; messages already on their way are still delivered.
+    pub draining: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +251,9 @@ impl Connection {
         sids.sort_unstable();
         for sid in sids {
             let sub = &self.subs[&sid];
+            if sub.draining {
+                continue;
+            }
             encode_sub(&mut self.out, sid, &sub.subject, sub.queue_group.as_deref());
             if let Some(max) = sub.max {
                 encode_unsub(&mut self.out, sid, Some(max.saturating_sub(sub.delivered)));
@@ -441,10 +446,7 @@ impl Connection {
                 encode_pub(&mut self.out, subject, reply, headers, payload);
                 Ok(())
             }
-            ConnState::Closed => Err(ProtoError::new(
-                ProtoErrorKind::InvalidState,
-                "the connection is closed",
-            )),
+            ConnState::Closed => Err(ProtoError::new(ProtoErrorKind::Closed, "")),
             _ => {
                 let size = subject.len()
                     + reply.map_or(0, str::len)
@@ -453,9 +455,9 @@ impl Connection {
                     + 32;
                 if self.pending.len() + size > self.config.reconnect_buffer_size {
                     return Err(ProtoError::new(
-                        ProtoErrorKind::InvalidState,
+                        ProtoErrorKind::ReconnectBufferFull,
                         format!(
-                            "not connected and the reconnect buffer ({} bytes) is full",
+                            "not connected, and this publish does not fit in the {} bytes kept for the next connection",
                             self.config.reconnect_buffer_size
                         ),
                     ));
@@ -478,10 +480,7 @@ impl Connection {
             subject::validate_queue_group(q)?;
         }
         if self.state == ConnState::Closed {
-            return Err(ProtoError::new(
-                ProtoErrorKind::InvalidState,
-                "the connection is closed",
-            ));
+            return Err(ProtoError::new(ProtoErrorKind::Closed, ""));
         }
         let sid = Sid(self.next_sid);
         self.next_sid += 1;
@@ -495,6 +494,7 @@ impl Connection {
                 queue_group: queue_group.map(str::to_owned),
                 max: None,
                 delivered: 0,
+                draining: false,
             },
         );
         Ok(sid)
@@ -502,11 +502,28 @@ impl Connection {
 
     /// Removes a subscription now. False when it did not exist (already done).
     pub fn unsubscribe(&mut self, sid: Sid) -> bool {
-        if self.subs.remove(&sid).is_none() {
+        let Some(sub) = self.subs.remove(&sid) else {
             return false;
-        }
-        if self.state == ConnState::Connected {
+        };
+        if self.state == ConnState::Connected && !sub.draining {
             encode_unsub(&mut self.out, sid, None);
+        }
+        true
+    }
+
+    /// Starts draining a subscription: `UNSUB` is sent now, but messages the server sent
+    /// before it processed the `UNSUB` are still delivered until [`Connection::unsubscribe`]
+    /// removes it (typically once a [`Connection::flush`] completes). A draining subscription
+    /// is not replayed on reconnect. False when it does not exist.
+    pub fn drain_subscription(&mut self, sid: Sid) -> bool {
+        let Some(sub) = self.subs.get_mut(&sid) else {
+            return false;
+        };
+        if !sub.draining {
+            sub.draining = true;
+            if self.state == ConnState::Connected {
+                encode_unsub(&mut self.out, sid, None);
+            }
         }
         true
     }
@@ -516,6 +533,9 @@ impl Connection {
     /// `Some(false)` when the limit was recorded, `None` when the subscription does not exist.
     pub fn unsubscribe_after(&mut self, sid: Sid, max: u64) -> Option<bool> {
         let sub = self.subs.get_mut(&sid)?;
+        if sub.draining {
+            return Some(false);
+        }
         if sub.delivered >= max {
             self.unsubscribe(sid);
             return Some(true);
@@ -542,10 +562,7 @@ impl Connection {
     /// the next handshake.
     pub fn flush(&mut self) -> Result<FlushToken, ProtoError> {
         if self.state == ConnState::Closed {
-            return Err(ProtoError::new(
-                ProtoErrorKind::InvalidState,
-                "the connection is closed",
-            ));
+            return Err(ProtoError::new(ProtoErrorKind::Closed, ""));
         }
         let token = FlushToken(self.next_flush);
         self.next_flush += 1;
@@ -774,7 +791,7 @@ mod tests {
         });
         c.publish("a", None, None, &[0; 40]).unwrap();
         let err = c.publish("a", None, None, &[0; 40]).unwrap_err();
-        assert_eq!(err.kind(), ProtoErrorKind::InvalidState);
+        assert_eq!(err.kind(), ProtoErrorKind::ReconnectBufferFull);
         assert!(err.to_string().contains("reconnect buffer"));
     }
 
@@ -793,6 +810,19 @@ mod tests {
         assert!(c.publish("a", Some("r r"), None, b"").is_err());
         assert!(c.subscribe("a..b", None).is_err());
         assert!(c.subscribe("a", Some("q q")).is_err());
+    }
+
+    #[test]
+    fn drain_keeps_routing_until_removed() {
+        let now = Instant::now();
+        let mut c = connected(now);
+        let sid = c.subscribe("s", None).unwrap();
+        assert!(c.drain_subscription(sid));
+        assert_eq!(take(&mut c), b"SUB s 1\r\nUNSUB 1\r\n");
+        c.handle_op(msg(1, b"in flight"), now).unwrap();
+        assert!(matches!(events(&mut c)[..], [Event::Message(_)]));
+        assert!(c.unsubscribe(sid));
+        assert!(take(&mut c).is_empty(), "no second UNSUB");
     }
 
     #[test]

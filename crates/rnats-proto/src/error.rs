@@ -30,6 +30,10 @@ pub enum ProtoErrorKind {
     MaxPayloadExceeded,
     /// The operation is not allowed in the connection's current state.
     InvalidState,
+    /// The connection is closed for good.
+    Closed,
+    /// Not connected, and the reconnect buffer cannot take this publish.
+    ReconnectBufferFull,
 }
 
 impl ProtoErrorKind {
@@ -94,6 +98,8 @@ impl fmt::Display for ProtoError {
             ProtoErrorKind::InvalidHeader => "invalid header",
             ProtoErrorKind::MaxPayloadExceeded => "message exceeds the server's max_payload",
             ProtoErrorKind::InvalidState => "operation not allowed in this connection state",
+            ProtoErrorKind::Closed => "the connection is closed",
+            ProtoErrorKind::ReconnectBufferFull => "the reconnect buffer is full",
         };
         if self.detail.is_empty() {
             f.write_str(what)

@@ -1,0 +1,711 @@
+//! The [`Client`] handle and the state it shares with the driver.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::task::AtomicWaker;
+use parking_lot::Mutex;
+use rand::seq::SliceRandom;
+use rnats_proto::{
+    subject, ConnState, Connection, ConnectionConfig, FlushToken, HeaderMap, ServerInfo, Sid,
+    StatusCode,
+};
+use tokio::sync::{oneshot, Notify};
+
+use crate::driver;
+use crate::error::{Error, ErrorKind};
+use crate::message::Message;
+use crate::options::{ConnectOptions, ServerAddr};
+use crate::subscriber::{SubQueue, Subscriber};
+
+/// Where the client is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// Opening a connection (or reconnecting): not yet able to exchange messages.
+    Pending,
+    /// Connected to a server.
+    Connected,
+    /// The connection was lost; the client is trying to reconnect.
+    Disconnected,
+    /// Draining: finishing in-flight work before closing.
+    Draining,
+    /// Closed for good.
+    Closed,
+}
+
+/// Counters of the client's traffic, kept across reconnects.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Statistics {
+    /// Messages received (`MSG` and `HMSG`).
+    pub in_msgs: u64,
+    /// Messages published (`PUB` and `HPUB`).
+    pub out_msgs: u64,
+    /// Bytes read from the socket.
+    pub in_bytes: u64,
+    /// Bytes written to the socket.
+    pub out_bytes: u64,
+    /// Successful connections, the first one included.
+    pub connects: u64,
+    /// Messages dropped because a subscriber fell behind its pending limits.
+    pub dropped_msgs: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Stats {
+    pub(crate) in_msgs: AtomicU64,
+    pub(crate) out_msgs: AtomicU64,
+    pub(crate) in_bytes: AtomicU64,
+    pub(crate) out_bytes: AtomicU64,
+    pub(crate) connects: AtomicU64,
+    pub(crate) dropped_msgs: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    Open,
+    Draining,
+    Closing,
+    Closed,
+}
+
+/// State shared by every [`Client`] clone, every [`Subscriber`] and the driver task.
+pub(crate) struct Shared {
+    pub(crate) core: Mutex<Core>,
+    /// Wakes the driver when there is something to write or the client closes.
+    pub(crate) driver_waker: AtomicWaker,
+    /// Wakes publishers waiting for room in the write buffer.
+    pub(crate) space: Notify,
+    /// Wakes the driver out of a reconnect wait when the client closes.
+    pub(crate) close_requested: Notify,
+    pub(crate) stats: Stats,
+    pub(crate) options: ConnectOptions,
+    /// `<inbox prefix>.<nuid>.`: requests get reply subjects under it.
+    pub(crate) mux_prefix: String,
+}
+
+/// The mutable part of [`Shared`], behind one lock.
+pub(crate) struct Core {
+    pub(crate) conn: Connection,
+    pub(crate) subs: HashMap<Sid, Arc<SubQueue>>,
+    pub(crate) mux_sid: Option<Sid>,
+    pub(crate) requests: HashMap<u64, oneshot::Sender<Message>>,
+    next_request: u64,
+    pub(crate) flushes: HashMap<FlushToken, oneshot::Sender<Result<(), Error>>>,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) close_waiters: Vec<oneshot::Sender<()>>,
+    pub(crate) servers: Vec<ServerAddr>,
+}
+
+impl Core {
+    fn check_open(&self) -> Result<(), Error> {
+        match self.lifecycle {
+            Lifecycle::Open => Ok(()),
+            Lifecycle::Draining => Err(Error::new(
+                ErrorKind::Draining,
+                "the client is draining and takes no new subscriptions or requests",
+            )),
+            Lifecycle::Closing | Lifecycle::Closed => Err(Error::closed()),
+        }
+    }
+
+    /// Removes a subscription's queue and ends its stream.
+    pub(crate) fn close_queue(&mut self, sid: Sid, wakers: &mut Vec<Waker>) {
+        if let Some(q) = self.subs.remove(&sid) {
+            wakers.extend(q.close());
+        }
+    }
+}
+
+impl Shared {
+    /// Wakes the driver if the write buffer went from empty to not empty.
+    fn after_write(&self, was_empty: bool) {
+        if was_empty {
+            self.driver_waker.wake();
+        }
+    }
+
+    pub(crate) async fn publish(
+        &self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) -> Result<(), Error> {
+        let limit = self.options.write_buffer_size;
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            {
+                let mut core = self.core.lock();
+                let len = core.conn.transmit_len();
+                if len < limit || core.conn.state() != ConnState::Connected {
+                    core.conn.publish(subject, reply, headers, payload)?;
+                    drop(core);
+                    self.stats.out_msgs.fetch_add(1, Ordering::Relaxed);
+                    self.after_write(len == 0);
+                    return Ok(());
+                }
+                // The connection is behind: wait until the driver takes the buffer. Enabling
+                // the notification under the lock means the driver cannot miss us.
+                notified.as_mut().enable();
+            }
+            self.driver_waker.wake();
+            notified.await;
+        }
+    }
+
+    pub(crate) fn subscribe(
+        self: &Arc<Self>,
+        subject: &str,
+        queue_group: Option<&str>,
+    ) -> Result<Subscriber, Error> {
+        let mut core = self.core.lock();
+        core.check_open()?;
+        let was_empty = core.conn.transmit_len() == 0;
+        let sid = core.conn.subscribe(subject, queue_group)?;
+        let queue = Arc::new(SubQueue::new(
+            self.options.pending_msgs_limit,
+            self.options.pending_bytes_limit,
+        ));
+        core.subs.insert(sid, queue.clone());
+        drop(core);
+        self.after_write(was_empty);
+        Ok(Subscriber::new(sid, self.clone(), queue))
+    }
+
+    pub(crate) fn unsubscribe(&self, sid: Sid) {
+        let mut wakers = Vec::new();
+        let mut core = self.core.lock();
+        let was_empty = core.conn.transmit_len() == 0;
+        core.conn.unsubscribe(sid);
+        core.close_queue(sid, &mut wakers);
+        drop(core);
+        wakers.into_iter().for_each(Waker::wake);
+        self.after_write(was_empty);
+    }
+
+    pub(crate) fn unsubscribe_after(&self, sid: Sid, max: u64) -> Result<(), Error> {
+        let mut wakers = Vec::new();
+        let mut core = self.core.lock();
+        let was_empty = core.conn.transmit_len() == 0;
+        if core.conn.unsubscribe_after(sid, max) == Some(true) {
+            core.close_queue(sid, &mut wakers);
+        }
+        drop(core);
+        wakers.into_iter().for_each(Waker::wake);
+        self.after_write(was_empty);
+        Ok(())
+    }
+
+    /// Registers a flush; the receiver completes when the server answered its PING.
+    fn start_flush(&self, core: &mut Core) -> Result<oneshot::Receiver<Result<(), Error>>, Error> {
+        let token = core.conn.flush()?;
+        let (tx, rx) = oneshot::channel();
+        core.flushes.insert(token, tx);
+        Ok(rx)
+    }
+
+    pub(crate) async fn flush(&self) -> Result<(), Error> {
+        let rx = {
+            let mut core = self.core.lock();
+            let was_empty = core.conn.transmit_len() == 0;
+            let rx = self.start_flush(&mut core)?;
+            drop(core);
+            self.after_write(was_empty);
+            rx
+        };
+        rx.await.unwrap_or_else(|_| Err(Error::closed()))
+    }
+
+    pub(crate) async fn drain_subscription(&self, sid: Sid) -> Result<(), Error> {
+        let rx = {
+            let mut core = self.core.lock();
+            let was_empty = core.conn.transmit_len() == 0;
+            if !core.conn.drain_subscription(sid) {
+                return Ok(());
+            }
+            let rx = self.start_flush(&mut core);
+            drop(core);
+            self.after_write(was_empty);
+            rx
+        };
+        let flushed = match rx {
+            Ok(rx) => rx.await.unwrap_or_else(|_| Err(Error::closed())),
+            Err(e) => Err(e),
+        };
+        self.unsubscribe(sid);
+        flushed
+    }
+
+    /// Asks the driver to write what is buffered and close.
+    pub(crate) fn request_close(&self) -> Option<oneshot::Receiver<()>> {
+        let mut core = self.core.lock();
+        if core.lifecycle == Lifecycle::Closed {
+            return None;
+        }
+        let (tx, rx) = oneshot::channel();
+        core.close_waiters.push(tx);
+        core.lifecycle = Lifecycle::Closing;
+        drop(core);
+        self.driver_waker.wake();
+        self.close_requested.notify_one();
+        Some(rx)
+    }
+
+    pub(crate) async fn request(
+        self: &Arc<Self>,
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+        timeout: Option<Duration>,
+    ) -> Result<Message, Error> {
+        let (tx, rx) = oneshot::channel();
+        let token = {
+            let mut core = self.core.lock();
+            core.check_open()?;
+            let was_empty = core.conn.transmit_len() == 0;
+            if core.mux_sid.is_none() {
+                let sid = core
+                    .conn
+                    .subscribe(&format!("{}*", self.mux_prefix), None)?;
+                core.mux_sid = Some(sid);
+            }
+            let token = core.next_request;
+            core.next_request += 1;
+            let mut reply = String::with_capacity(self.mux_prefix.len() + 20);
+            reply.push_str(&self.mux_prefix);
+            reply.push_str(itoa::Buffer::new().format(token));
+            core.conn.publish(subject, Some(&reply), headers, payload)?;
+            core.requests.insert(token, tx);
+            drop(core);
+            self.after_write(was_empty);
+            token
+        };
+        self.stats.out_msgs.fetch_add(1, Ordering::Relaxed);
+        // Removes the pending entry if this future is dropped or times out.
+        let _guard = RequestGuard {
+            shared: self,
+            token,
+        };
+        let answer = match timeout {
+            Some(t) => match tokio::time::timeout(t, rx).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!("request to {subject:?} timed out after {t:?}"),
+                    ))
+                }
+            },
+            None => rx.await,
+        };
+        let msg = answer.map_err(|_| Error::closed())?;
+        if msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty() {
+            return Err(Error::new(
+                ErrorKind::NoResponders,
+                format!("no responders are subscribed to {subject:?}"),
+            ));
+        }
+        Ok(msg)
+    }
+}
+
+struct RequestGuard<'a> {
+    shared: &'a Shared,
+    token: u64,
+}
+
+impl Drop for RequestGuard<'_> {
+    fn drop(&mut self) {
+        self.shared.core.lock().requests.remove(&self.token);
+    }
+}
+
+/// Closes the connection when the last [`Client`] clone is dropped.
+struct Handle {
+    shared: Arc<Shared>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let _ = self.shared.request_close();
+    }
+}
+
+/// A connection to NATS. Cheap to clone: every clone shares the one connection, which closes
+/// when [`Client::close`] or [`Client::drain`] is called or the last clone is dropped
+/// (buffered publishes are written first).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), rnats::Error> {
+/// use futures_util::StreamExt;
+/// let client = rnats::connect("nats://127.0.0.1:4222").await?;
+/// let mut sub = client.subscribe("greet.*").await?;
+/// client.publish("greet.joe", "hello").await?;
+/// let msg = sub.next().await.expect("subscription open");
+/// assert_eq!(msg.payload, "hello");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+    _handle: Arc<Handle>,
+}
+
+/// Options of one request: payload, headers and timeout.
+///
+/// ```no_run
+/// # async fn demo(client: rnats::Client) -> Result<(), rnats::Error> {
+/// use std::time::Duration;
+/// let mut headers = rnats::HeaderMap::new();
+/// headers.insert("Trace-Id", "42");
+/// let answer = client
+///     .request_with(
+///         "service.time",
+///         rnats::Request::new()
+///             .payload("now?")
+///             .headers(headers)
+///             .timeout(Duration::from_millis(500)),
+///     )
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    payload: Bytes,
+    headers: Option<HeaderMap>,
+    timeout: Option<Option<Duration>>,
+}
+
+impl Request {
+    /// An empty request using the client's default timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The payload to send.
+    pub fn payload(mut self, payload: impl Into<Bytes>) -> Self {
+        self.payload = payload.into();
+        self
+    }
+
+    /// Headers to send.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+
+    /// How long to wait for the answer (instead of the client's request timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(Some(timeout));
+        self
+    }
+
+    /// Wait for the answer without a time limit.
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = Some(None);
+        self
+    }
+}
+
+impl Client {
+    /// Publishes `payload` to `subject`.
+    ///
+    /// Returns once the message is in the client's write buffer (it is written to the socket
+    /// in batches; call [`Client::flush`] to wait until the server has it). Waits only when
+    /// the buffer is full. While disconnected the message is kept for the next connection,
+    /// up to the reconnect buffer size.
+    ///
+    /// Fails without sending when the subject is invalid or the message is larger than the
+    /// server's `max_payload`; the connection is unaffected.
+    ///
+    /// Cancelling: dropping the future before it completes publishes nothing.
+    pub async fn publish(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        let payload = payload.into();
+        self.shared
+            .publish(subject.as_ref(), None, None, &payload)
+            .await
+    }
+
+    /// Publishes with headers. See [`Client::publish`].
+    pub async fn publish_with_headers(
+        &self,
+        subject: impl AsRef<str>,
+        headers: HeaderMap,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        let payload = payload.into();
+        self.shared
+            .publish(subject.as_ref(), None, Some(&headers), &payload)
+            .await
+    }
+
+    /// Publishes with a reply subject, for the receiver to answer to. See [`Client::publish`].
+    pub async fn publish_with_reply(
+        &self,
+        subject: impl AsRef<str>,
+        reply: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        let payload = payload.into();
+        self.shared
+            .publish(subject.as_ref(), Some(reply.as_ref()), None, &payload)
+            .await
+    }
+
+    /// Publishes with a reply subject and headers. See [`Client::publish`].
+    pub async fn publish_with_reply_and_headers(
+        &self,
+        subject: impl AsRef<str>,
+        reply: impl AsRef<str>,
+        headers: HeaderMap,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), Error> {
+        let payload = payload.into();
+        self.shared
+            .publish(
+                subject.as_ref(),
+                Some(reply.as_ref()),
+                Some(&headers),
+                &payload,
+            )
+            .await
+    }
+
+    /// Subscribes to `subject` (wildcards `*` and `>` allowed).
+    pub async fn subscribe(&self, subject: impl AsRef<str>) -> Result<Subscriber, Error> {
+        self.shared.subscribe(subject.as_ref(), None)
+    }
+
+    /// Subscribes as a member of queue group `queue_group`: each message goes to one member.
+    pub async fn queue_subscribe(
+        &self,
+        subject: impl AsRef<str>,
+        queue_group: impl AsRef<str>,
+    ) -> Result<Subscriber, Error> {
+        self.shared
+            .subscribe(subject.as_ref(), Some(queue_group.as_ref()))
+    }
+
+    /// Sends a request and waits for the first answer, up to the client's request timeout.
+    ///
+    /// Fails with [`Error::is_no_responders`] at once when nobody is subscribed to `subject`,
+    /// and with [`Error::is_timeout`] when nobody answers in time. All requests share one
+    /// wildcard subscription; no subscription is made per request.
+    ///
+    /// Cancelling: dropping the future after its first poll may still send the request.
+    pub async fn request(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<Message, Error> {
+        self.request_with(subject, Request::new().payload(payload))
+            .await
+    }
+
+    /// Sends a request with headers and/or its own timeout. See [`Client::request`].
+    pub async fn request_with(
+        &self,
+        subject: impl AsRef<str>,
+        request: Request,
+    ) -> Result<Message, Error> {
+        let timeout = request
+            .timeout
+            .unwrap_or(self.shared.options.request_timeout);
+        self.shared
+            .request(
+                subject.as_ref(),
+                request.headers.as_ref(),
+                &request.payload,
+                timeout,
+            )
+            .await
+    }
+
+    /// A new unique subject under the inbox prefix, to receive replies on.
+    pub fn new_inbox(&self) -> String {
+        format!("{}.{}", self.shared.options.inbox_prefix, nuid::next())
+    }
+
+    /// Waits until the server has processed everything published before this call (a PING /
+    /// PONG round trip).
+    pub async fn flush(&self) -> Result<(), Error> {
+        self.shared.flush().await
+    }
+
+    /// Drains, then closes: every subscription stops receiving new messages but delivers those
+    /// already sent by the server, buffered publishes are written, then the connection closes.
+    /// New subscriptions and requests are refused meanwhile.
+    pub async fn drain(&self) -> Result<(), Error> {
+        let rx = {
+            let mut core = self.shared.core.lock();
+            if core.lifecycle != Lifecycle::Open {
+                return Err(Error::closed());
+            }
+            core.lifecycle = Lifecycle::Draining;
+            let was_empty = core.conn.transmit_len() == 0;
+            let sids: Vec<Sid> = core.subs.keys().copied().chain(core.mux_sid).collect();
+            for sid in sids {
+                core.conn.drain_subscription(sid);
+            }
+            let rx = self.shared.start_flush(&mut core);
+            drop(core);
+            self.shared.after_write(was_empty);
+            rx
+        };
+        if let Ok(rx) = rx {
+            let _ = rx.await;
+        }
+        {
+            let mut wakers = Vec::new();
+            let mut core = self.shared.core.lock();
+            let sids: Vec<Sid> = core.subs.keys().copied().collect();
+            for sid in sids {
+                core.conn.unsubscribe(sid);
+                core.close_queue(sid, &mut wakers);
+            }
+            drop(core);
+            wakers.into_iter().for_each(Waker::wake);
+        }
+        self.close().await
+    }
+
+    /// Writes buffered publishes, closes the connection and ends every subscription.
+    /// Pending requests and flushes fail with a closed error.
+    pub async fn close(&self) -> Result<(), Error> {
+        if let Some(rx) = self.shared.request_close() {
+            let _ = rx.await;
+        }
+        Ok(())
+    }
+
+    /// The latest `INFO` the server sent.
+    pub fn server_info(&self) -> ServerInfo {
+        self.shared
+            .core
+            .lock()
+            .conn
+            .server_info()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Traffic counters.
+    pub fn statistics(&self) -> Statistics {
+        let s = &self.shared.stats;
+        Statistics {
+            in_msgs: s.in_msgs.load(Ordering::Relaxed),
+            out_msgs: s.out_msgs.load(Ordering::Relaxed),
+            in_bytes: s.in_bytes.load(Ordering::Relaxed),
+            out_bytes: s.out_bytes.load(Ordering::Relaxed),
+            connects: s.connects.load(Ordering::Relaxed),
+            dropped_msgs: s.dropped_msgs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Where the connection is in its life.
+    pub fn connection_state(&self) -> ConnectionState {
+        let core = self.shared.core.lock();
+        match core.lifecycle {
+            Lifecycle::Closed => return ConnectionState::Closed,
+            Lifecycle::Draining | Lifecycle::Closing => return ConnectionState::Draining,
+            Lifecycle::Open => {}
+        }
+        match core.conn.state() {
+            ConnState::Connected => ConnectionState::Connected,
+            ConnState::Disconnected => ConnectionState::Disconnected,
+            ConnState::Closed => ConnectionState::Closed,
+            _ => ConnectionState::Pending,
+        }
+    }
+
+    /// The servers the client knows, in the order it tries them.
+    pub fn servers(&self) -> Vec<ServerAddr> {
+        self.shared.core.lock().servers.clone()
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.connection_state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Connects with `options` to one of `servers`.
+pub(crate) async fn connect_with(
+    options: ConnectOptions,
+    mut servers: Vec<ServerAddr>,
+) -> Result<Client, Error> {
+    subject::validate_publish(&options.inbox_prefix).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidArgument,
+            format!("invalid inbox prefix: {}", e.detail()),
+        )
+    })?;
+    if !options.retain_servers_order {
+        servers.shuffle(&mut rand::thread_rng());
+    }
+    let config = {
+        let mut c = ConnectionConfig::default();
+        c.ping_interval = options.ping_interval;
+        c.max_pings_out = options.max_pings_out;
+        c.reconnect_buffer_size = options.reconnect_buffer_size;
+        c
+    };
+    let mux_prefix = format!("{}.{}.", options.inbox_prefix, nuid::next());
+    let shared = Arc::new(Shared {
+        core: Mutex::new(Core {
+            conn: Connection::new(config),
+            subs: HashMap::new(),
+            mux_sid: None,
+            requests: HashMap::new(),
+            next_request: 0,
+            flushes: HashMap::new(),
+            lifecycle: Lifecycle::Open,
+            close_waiters: Vec::new(),
+            servers: servers.clone(),
+        }),
+        driver_waker: AtomicWaker::new(),
+        space: Notify::new(),
+        close_requested: Notify::new(),
+        stats: Stats::default(),
+        options,
+        mux_prefix,
+    });
+    let mut failures = Vec::new();
+    for (i, addr) in servers.iter().enumerate() {
+        match driver::open(&shared, addr).await {
+            Ok(transport) => {
+                tokio::spawn(driver::Driver::new(shared.clone(), transport, i).run());
+                return Ok(Client {
+                    _handle: Arc::new(Handle {
+                        shared: shared.clone(),
+                    }),
+                    shared,
+                });
+            }
+            Err(e) if e.is_auth_error() => return Err(e),
+            Err(e) => failures.push(format!("{addr}: {e}")),
+        }
+    }
+    Err(Error::new(
+        ErrorKind::ConnectFailed,
+        format!(
+            "could not connect to any server ({}); check the address and that nats-server is running",
+            failures.join("; ")
+        ),
+    ))
+}

@@ -1,0 +1,469 @@
+//! The one task that owns the socket: reads, parses, routes, writes, keeps time and
+//! reconnects. Everything else talks to it through [`Shared`].
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use rnats_proto::{parse, ConnState, ConnectInfo, Event, ServerOp};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+use tokio_util::io::poll_read_buf;
+
+use crate::client::{Core, Lifecycle, Shared};
+use crate::error::{Error, ErrorKind};
+use crate::options::ServerAddr;
+use crate::subscriber::Pushed;
+
+/// Read buffer growth step.
+const READ_CHUNK: usize = 64 * 1024;
+/// Iterations of the IO loop before yielding to other tasks.
+const MAX_SPINS: usize = 32;
+
+/// An open, handshaken connection.
+pub(crate) struct Transport {
+    stream: TcpStream,
+    /// Bytes read past the handshake.
+    rbuf: BytesMut,
+}
+
+/// What happened during event processing that the IO loop must act on.
+#[derive(Default)]
+struct Flags {
+    need_connect: bool,
+    connected: bool,
+    stale: bool,
+    server_error: Option<String>,
+}
+
+/// Handles every pending event of the connection state machine. Wakers to call once the lock
+/// is released are pushed to `wakers`.
+fn process_events(shared: &Shared, core: &mut Core, wakers: &mut Vec<Waker>) -> Flags {
+    let mut flags = Flags::default();
+    while let Some(event) = core.conn.poll_event() {
+        match event {
+            Event::Message(msg) => {
+                shared.stats.in_msgs.fetch_add(1, Ordering::Relaxed);
+                if Some(msg.sid) == core.mux_sid {
+                    let token = msg
+                        .subject
+                        .strip_prefix(shared.mux_prefix.as_str())
+                        .and_then(|t| t.parse::<u64>().ok());
+                    if let Some(tx) = token.and_then(|t| core.requests.remove(&t)) {
+                        let _ = tx.send(msg.into());
+                    }
+                } else if let Some(queue) = core.subs.get(&msg.sid) {
+                    match queue.push(msg.into()) {
+                        Pushed::Queued(waker) => wakers.extend(waker),
+                        Pushed::Dropped => {
+                            shared.stats.dropped_msgs.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            Event::SubscriptionDone(sid) => core.close_queue(sid, wakers),
+            Event::FlushComplete(token) => {
+                if let Some(tx) = core.flushes.remove(&token) {
+                    let _ = tx.send(Ok(()));
+                }
+            }
+            Event::FlushFailed(token) => {
+                if let Some(tx) = core.flushes.remove(&token) {
+                    let _ = tx.send(Err(Error::closed()));
+                }
+            }
+            Event::ServerError(text) => {
+                tracing::warn!(error = %text, "server error");
+                flags.server_error = Some(text);
+            }
+            Event::StaleConnection => flags.stale = true,
+            Event::LameDuck => tracing::info!("server entered lame duck mode"),
+            Event::Info(_) if core.conn.state() == ConnState::Handshaking => {
+                flags.need_connect = true;
+            }
+            Event::Connected => flags.connected = true,
+            _ => {}
+        }
+    }
+    flags
+}
+
+/// The CONNECT options for `addr`: explicit options win over credentials in the URL.
+fn connect_info(shared: &Shared, addr: &ServerAddr) -> ConnectInfo {
+    let o = &shared.options;
+    let mut ci = ConnectInfo::default();
+    ci.name = o.name.clone();
+    ci.echo = !o.no_echo;
+    if let (Some(user), Some(pass)) = (&o.user, &o.password) {
+        ci.user = Some(user.clone());
+        ci.pass = Some(pass.expose().to_owned());
+    } else if let Some(token) = &o.token {
+        ci.auth_token = Some(token.expose().to_owned());
+    } else if let (Some(user), Some(pass)) = (addr.username(), addr.password()) {
+        ci.user = Some(user.to_owned());
+        ci.pass = Some(pass.to_owned());
+    } else if let Some(token) = addr.username() {
+        ci.auth_token = Some(token.to_owned());
+    }
+    ci
+}
+
+/// Opens a connection to `addr` and completes the NATS handshake, within the connection
+/// timeout.
+pub(crate) async fn open(shared: &Arc<Shared>, addr: &ServerAddr) -> Result<Transport, Error> {
+    let timeout = shared.options.connection_timeout;
+    match tokio::time::timeout(timeout, open_inner(shared, addr)).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::new(
+            ErrorKind::Timeout,
+            format!("connecting took longer than {timeout:?}"),
+        )),
+    }
+}
+
+async fn open_inner(shared: &Arc<Shared>, addr: &ServerAddr) -> Result<Transport, Error> {
+    let mut stream = TcpStream::connect(addr.host_port())
+        .await
+        .map_err(|e| Error::io("tcp connect failed", e))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| Error::io("setting TCP_NODELAY failed", e))?;
+    shared.core.lock().conn.handle_transport_open();
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf = BytesMut::new();
+    loop {
+        let n = stream
+            .read_buf(&mut rbuf)
+            .await
+            .map_err(|e| Error::io("reading from the server failed during the handshake", e))?;
+        if n == 0 {
+            return Err(Error::new(
+                ErrorKind::Io,
+                "the server closed the connection during the handshake",
+            ));
+        }
+        shared.stats.in_bytes.fetch_add(n as u64, Ordering::Relaxed);
+        let mut wakers = Vec::new();
+        let flags = {
+            let mut core = shared.core.lock();
+            core.conn
+                .handle_input(&mut rbuf, std::time::Instant::now())?;
+            let flags = process_events(shared, &mut core, &mut wakers);
+            if flags.need_connect {
+                let info = connect_info(shared, addr);
+                core.conn.send_connect(&info)?;
+            }
+            core.conn.poll_transmit(&mut wbuf);
+            flags
+        };
+        wakers.into_iter().for_each(Waker::wake);
+        if let Some(text) = flags.server_error {
+            return Err(Error::from_server(&text));
+        }
+        if !wbuf.is_empty() {
+            stream
+                .write_all(&wbuf)
+                .await
+                .map_err(|e| Error::io("writing to the server failed during the handshake", e))?;
+            shared
+                .stats
+                .out_bytes
+                .fetch_add(wbuf.len() as u64, Ordering::Relaxed);
+            wbuf.clear();
+        }
+        if flags.connected {
+            shared.stats.connects.fetch_add(1, Ordering::Relaxed);
+            return Ok(Transport { stream, rbuf });
+        }
+    }
+}
+
+/// Why the connected loop ended.
+enum Exit {
+    Closed,
+    Disconnected(Error),
+}
+
+/// The IO task.
+pub(crate) struct Driver {
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    rbuf: BytesMut,
+    wbuf: BytesMut,
+    wpos: usize,
+    ops: Vec<ServerOp>,
+    wakers: Vec<Waker>,
+    timer: Pin<Box<Sleep>>,
+    timer_at: Option<Instant>,
+    close_deadline: Option<Instant>,
+    server_index: usize,
+}
+
+impl Driver {
+    pub(crate) fn new(shared: Arc<Shared>, transport: Transport, server_index: usize) -> Self {
+        Self {
+            shared,
+            stream: transport.stream,
+            rbuf: transport.rbuf,
+            wbuf: BytesMut::with_capacity(64 * 1024),
+            wpos: 0,
+            ops: Vec::with_capacity(256),
+            wakers: Vec::new(),
+            timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
+            timer_at: None,
+            close_deadline: None,
+            server_index,
+        }
+    }
+
+    /// Runs until the client closes.
+    pub(crate) async fn run(mut self) {
+        loop {
+            match poll_fn(|cx| self.poll_connected(cx)).await {
+                Exit::Closed => break,
+                Exit::Disconnected(err) => {
+                    tracing::info!(error = %err, "disconnected");
+                    {
+                        let mut core = self.shared.core.lock();
+                        core.conn.handle_disconnect(&self.wbuf, self.wpos);
+                    }
+                    self.wbuf.clear();
+                    self.wpos = 0;
+                    self.rbuf.clear();
+                    match self.reconnect().await {
+                        Some(transport) => {
+                            self.stream = transport.stream;
+                            self.rbuf = transport.rbuf;
+                            // Anything already read after the handshake is handled now.
+                            if let Err(e) = self.handle_read() {
+                                tracing::warn!(error = %e, "bad data after reconnect");
+                            }
+                        }
+                        None => break,
+                    }
+                }
+            }
+        }
+        self.finish().await;
+    }
+
+    /// Tries the servers in turn, with growing delays, until one connects or the client
+    /// closes. `None` means closed.
+    async fn reconnect(&mut self) -> Option<Transport> {
+        let mut attempt: u32 = 0;
+        loop {
+            let servers = self.shared.core.lock().servers.clone();
+            for offset in 1..=servers.len() {
+                if self.closing() {
+                    return None;
+                }
+                let index = (self.server_index + offset) % servers.len();
+                let addr = &servers[index];
+                let shared = self.shared.clone();
+                let result = tokio::select! {
+                    r = open(&shared, addr) => r,
+                    _ = self.shared.close_requested.notified() => return None,
+                };
+                match result {
+                    Ok(transport) => {
+                        tracing::info!(server = %addr, "reconnected");
+                        self.server_index = index;
+                        return Some(transport);
+                    }
+                    Err(e) => {
+                        tracing::debug!(server = %addr, error = %e, "reconnect attempt failed")
+                    }
+                }
+            }
+            attempt = attempt.saturating_add(1);
+            let backoff =
+                Duration::from_millis(50u64 << attempt.min(5)).min(Duration::from_secs(2));
+            let jitter = Duration::from_millis(rand::random::<u64>() % 100);
+            tokio::select! {
+                _ = tokio::time::sleep(backoff + jitter) => {}
+                _ = self.shared.close_requested.notified() => return None,
+            }
+        }
+    }
+
+    fn closing(&self) -> bool {
+        matches!(
+            self.shared.core.lock().lifecycle,
+            Lifecycle::Closing | Lifecycle::Closed
+        )
+    }
+
+    /// Parses what was read and routes it, taking the lock once for the whole batch.
+    fn handle_read(&mut self) -> Result<(), Error> {
+        let parsed = loop {
+            match parse(&mut self.rbuf) {
+                Ok(Some(op)) => self.ops.push(op),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        if !self.ops.is_empty() {
+            let now = std::time::Instant::now();
+            let mut core = self.shared.core.lock();
+            for op in self.ops.drain(..) {
+                core.conn.handle_op(op, now)?;
+            }
+            let flags = process_events(&self.shared, &mut core, &mut self.wakers);
+            drop(core);
+            self.wakers.drain(..).for_each(Waker::wake);
+            if flags.stale {
+                return Err(Error::new(
+                    ErrorKind::Io,
+                    "the server stopped answering PINGs",
+                ));
+            }
+        }
+        parsed.map_err(|e| Error::with_source(ErrorKind::Protocol, "bad data from the server", e))
+    }
+
+    fn poll_connected(&mut self, cx: &mut Context<'_>) -> Poll<Exit> {
+        self.shared.driver_waker.register(cx.waker());
+        for _ in 0..MAX_SPINS {
+            let mut progress = false;
+
+            // 1. Read and route.
+            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
+                self.rbuf.reserve(READ_CHUNK);
+            }
+            match poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.rbuf) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Exit::Disconnected(Error::new(
+                        ErrorKind::Io,
+                        "the server closed the connection",
+                    )))
+                }
+                Poll::Ready(Ok(n)) => {
+                    progress = true;
+                    self.shared
+                        .stats
+                        .in_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                    if let Err(e) = self.handle_read() {
+                        return Poll::Ready(Exit::Disconnected(e));
+                    }
+                }
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Exit::Disconnected(Error::io("reading failed", e)))
+                }
+                Poll::Pending => {}
+            }
+
+            // 2. Take what publishers buffered, and write.
+            let mut closing = false;
+            if self.wpos == self.wbuf.len() {
+                self.wbuf.clear();
+                self.wpos = 0;
+                let mut core = self.shared.core.lock();
+                let taken = core.conn.transmit_len();
+                core.conn.poll_transmit(&mut self.wbuf);
+                closing = matches!(core.lifecycle, Lifecycle::Closing | Lifecycle::Closed);
+                let deadline = core.conn.poll_timeout().map(Instant::from_std);
+                drop(core);
+                if taken >= self.shared.options.write_buffer_size {
+                    self.shared.space.notify_waiters();
+                }
+                self.set_timer(deadline);
+            }
+            while self.wpos < self.wbuf.len() {
+                match Pin::new(&mut self.stream).poll_write(cx, &self.wbuf[self.wpos..]) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Exit::Disconnected(Error::new(
+                            ErrorKind::Io,
+                            "the socket accepts no more data",
+                        )))
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        progress = true;
+                        self.wpos += n;
+                        self.shared
+                            .stats
+                            .out_bytes
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    Poll::Ready(Err(e)) => {
+                        return Poll::Ready(Exit::Disconnected(Error::io("writing failed", e)))
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if closing {
+                let deadline = *self
+                    .close_deadline
+                    .get_or_insert_with(|| Instant::now() + self.shared.options.connection_timeout);
+                if self.wpos == self.wbuf.len() || Instant::now() >= deadline {
+                    return Poll::Ready(Exit::Closed);
+                }
+                self.set_timer(Some(deadline));
+            }
+
+            // 3. Timers: keep-alive pings and stale detection.
+            if self.timer_at.is_some() && self.timer.as_mut().poll(cx).is_ready() {
+                self.timer_at = None;
+                progress = true;
+                let mut core = self.shared.core.lock();
+                core.conn.handle_timeout(std::time::Instant::now());
+                let flags = process_events(&self.shared, &mut core, &mut self.wakers);
+                drop(core);
+                self.wakers.drain(..).for_each(Waker::wake);
+                if flags.stale {
+                    return Poll::Ready(Exit::Disconnected(Error::new(
+                        ErrorKind::Io,
+                        "the server stopped answering PINGs",
+                    )));
+                }
+            }
+
+            if !progress {
+                return Poll::Pending;
+            }
+        }
+        // Busy: let other tasks run, then come back.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    fn set_timer(&mut self, at: Option<Instant>) {
+        if let Some(at) = at {
+            if self.timer_at.is_none_or(|cur| at < cur) {
+                self.timer.as_mut().reset(at);
+                self.timer_at = Some(at);
+            }
+        }
+    }
+
+    /// Closes the socket and ends everything that waits on the connection.
+    async fn finish(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
+        let mut wakers = Vec::new();
+        let waiters = {
+            let mut core = self.shared.core.lock();
+            core.conn.close();
+            process_events(&self.shared, &mut core, &mut wakers);
+            let sids: Vec<_> = core.subs.keys().copied().collect();
+            for sid in sids {
+                core.close_queue(sid, &mut wakers);
+            }
+            core.requests.clear();
+            for (_, tx) in core.flushes.drain() {
+                let _ = tx.send(Err(Error::closed()));
+            }
+            core.lifecycle = Lifecycle::Closed;
+            std::mem::take(&mut core.close_waiters)
+        };
+        wakers.into_iter().for_each(Waker::wake);
+        for tx in waiters {
+            let _ = tx.send(());
+        }
+        self.shared.space.notify_waiters();
+    }
+}

@@ -1,0 +1,223 @@
+//! The one error type of rnats.
+
+use std::fmt;
+
+use rnats_proto::{ProtoError, ProtoErrorKind};
+
+type Source = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What kind of failure an [`Error`] is. Match on it, or use the `is_*` predicates on
+/// [`Error`], which read better and survive new kinds being added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The caller passed something invalid: a subject, queue group, header, URL or option.
+    InvalidArgument,
+    /// The message (headers plus payload) is larger than the server's `max_payload`.
+    MaxPayloadExceeded,
+    /// The operation did not complete in time.
+    Timeout,
+    /// A request found nobody listening on its subject.
+    NoResponders,
+    /// The client is closed (by `close`, `drain`, or because every `Client` was dropped).
+    ConnectionClosed,
+    /// The client is draining: no new subscriptions or requests.
+    Draining,
+    /// Not connected, and the reconnect buffer cannot take the publish.
+    ReconnectBufferFull,
+    /// No server of the pool could be connected to.
+    ConnectFailed,
+    /// The network transport failed (socket error, end of stream).
+    Io,
+    /// The server broke the protocol (malformed frame).
+    Protocol,
+    /// The server refused the credentials (`Authorization Violation` and relatives).
+    Authorization,
+    /// The server refused a publish or subscription on a subject (`Permissions Violation`).
+    PermissionDenied,
+    /// Another error reported by the server with `-ERR`.
+    Server,
+}
+
+/// The error of every fallible rnats call.
+///
+/// It says what went wrong in its `Display` (lowercase, context first), carries the underlying
+/// cause in [`std::error::Error::source`], and is classified by [`Error::kind`] and the `is_*`
+/// predicates. Blame is visible: [`ErrorKind::InvalidArgument`] is the caller's,
+/// [`ErrorKind::Protocol`] and [`ErrorKind::Server`] the peer's, [`ErrorKind::Io`] the
+/// network's, [`ErrorKind::ConnectionClosed`] the lifecycle's.
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    message: String,
+    source: Option<Source>,
+}
+
+impl Error {
+    /// An error of `kind` described by `message`.
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self(Box::new(Inner {
+            kind,
+            message: message.into(),
+            source: None,
+        }))
+    }
+
+    /// An error of `kind` described by `message`, caused by `source`.
+    pub(crate) fn with_source(
+        kind: ErrorKind,
+        message: impl Into<String>,
+        source: impl Into<Source>,
+    ) -> Self {
+        Self(Box::new(Inner {
+            kind,
+            message: message.into(),
+            source: Some(source.into()),
+        }))
+    }
+
+    pub(crate) fn closed() -> Self {
+        Self::new(ErrorKind::ConnectionClosed, "the client is closed")
+    }
+
+    pub(crate) fn io(context: impl Into<String>, err: std::io::Error) -> Self {
+        Self::with_source(ErrorKind::Io, context, err)
+    }
+
+    /// Classifies a `-ERR` text from the server (quotes already stripped).
+    pub(crate) fn from_server(text: &str) -> Self {
+        let lower = text.to_ascii_lowercase();
+        let kind = if lower.starts_with("authorization violation")
+            || lower.contains("authentication expired")
+            || lower.contains("authentication revoked")
+            || lower.starts_with("authentication timeout")
+            || lower.starts_with("user authentication")
+        {
+            ErrorKind::Authorization
+        } else if lower.starts_with("permissions violation") {
+            ErrorKind::PermissionDenied
+        } else if lower.starts_with("maximum payload violation") {
+            ErrorKind::MaxPayloadExceeded
+        } else {
+            ErrorKind::Server
+        };
+        Self::new(kind, format!("server error: {text}"))
+    }
+
+    /// The kind of failure.
+    pub fn kind(&self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// True when an operation did not complete in time (for example a request).
+    pub fn is_timeout(&self) -> bool {
+        self.0.kind == ErrorKind::Timeout
+    }
+
+    /// True when a request found no subscriber on its subject (status 503).
+    pub fn is_no_responders(&self) -> bool {
+        self.0.kind == ErrorKind::NoResponders
+    }
+
+    /// True when the client is closed, or is draining and refuses new work.
+    pub fn is_connection_closed(&self) -> bool {
+        matches!(
+            self.0.kind,
+            ErrorKind::ConnectionClosed | ErrorKind::Draining
+        )
+    }
+
+    /// True when the caller passed an invalid subject, queue group, header, URL or option.
+    pub fn is_invalid_argument(&self) -> bool {
+        self.0.kind == ErrorKind::InvalidArgument
+    }
+
+    /// True when a message was larger than the server's `max_payload`.
+    pub fn is_max_payload_exceeded(&self) -> bool {
+        self.0.kind == ErrorKind::MaxPayloadExceeded
+    }
+
+    /// True when the server refused the client's credentials.
+    pub fn is_auth_error(&self) -> bool {
+        self.0.kind == ErrorKind::Authorization
+    }
+
+    /// True when the server refused a publish or subscription for lack of permission.
+    pub fn is_permission_denied(&self) -> bool {
+        self.0.kind == ErrorKind::PermissionDenied
+    }
+
+    /// True when the network transport failed.
+    pub fn is_io(&self) -> bool {
+        self.0.kind == ErrorKind::Io
+    }
+}
+
+impl From<ProtoError> for Error {
+    fn from(e: ProtoError) -> Self {
+        let kind = match e.kind() {
+            ProtoErrorKind::InvalidSubject
+            | ProtoErrorKind::InvalidQueueGroup
+            | ProtoErrorKind::InvalidHeader => ErrorKind::InvalidArgument,
+            ProtoErrorKind::MaxPayloadExceeded => ErrorKind::MaxPayloadExceeded,
+            ProtoErrorKind::Closed => return Error::closed(),
+            ProtoErrorKind::ReconnectBufferFull => ErrorKind::ReconnectBufferFull,
+            ProtoErrorKind::InvalidState => ErrorKind::ConnectionClosed,
+            _ => ErrorKind::Protocol,
+        };
+        Error::new(kind, e.to_string())
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Error");
+        d.field("kind", &self.0.kind)
+            .field("message", &self.0.message);
+        if let Some(s) = &self.0.source {
+            d.field("source", s);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0
+            .source
+            .as_ref()
+            .map(|s| &**s as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_are_classified() {
+        assert!(Error::from_server("Authorization Violation").is_auth_error());
+        assert!(
+            Error::from_server("Permissions Violation for Publish to \"b.x\"")
+                .is_permission_denied()
+        );
+        assert_eq!(
+            Error::from_server("Unknown Protocol Operation").kind(),
+            ErrorKind::Server
+        );
+    }
+
+    #[test]
+    fn error_is_small_and_send() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<Error>();
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+}

@@ -1,0 +1,67 @@
+//! # rnats: a fast, complete NATS client
+//!
+//! Connect, publish, subscribe, request/reply, queue groups and headers over one connection
+//! driven by one IO task. Publishing writes straight into a shared buffer that the IO task
+//! sends in batches; received payloads are zero-copy slices of the read buffer.
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//!
+//! # async fn demo() -> Result<(), rnats::Error> {
+//! let client = rnats::connect("nats://127.0.0.1:4222").await?;
+//!
+//! // Subscribe, publish, receive.
+//! let mut sub = client.subscribe("greet.*").await?;
+//! client.publish("greet.joe", "hello").await?;
+//! let msg = sub.next().await.expect("subscription open");
+//! println!("{} said {:?}", msg.subject, msg.payload);
+//!
+//! // Request / reply.
+//! let mut service = client.subscribe("time").await?;
+//! let responder = client.clone();
+//! tokio::spawn(async move {
+//!     while let Some(req) = service.next().await {
+//!         if let Some(reply) = req.reply {
+//!             responder.publish(reply, "12:00").await.ok();
+//!         }
+//!     }
+//! });
+//! let answer = client.request("time", "").await?;
+//! assert_eq!(answer.payload, "12:00");
+//!
+//! client.drain().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Errors are one type, [`Error`], classified by [`Error::kind`] and predicates such as
+//! [`Error::is_timeout`] and [`Error::is_no_responders`].
+
+mod client;
+mod driver;
+mod error;
+mod message;
+mod options;
+mod subscriber;
+
+pub use client::{Client, ConnectionState, Request, Statistics};
+pub use error::{Error, ErrorKind};
+pub use message::Message;
+pub use options::{ConnectOptions, ServerAddr, ToServerAddrs, DEFAULT_PORT};
+pub use rnats_proto::{HeaderMap, ServerInfo, StatusCode, Subject};
+pub use subscriber::Subscriber;
+
+/// Connects to a NATS server with default options.
+///
+/// `addrs` is a URL (`nats://host:port`), a bare `host:port`, several of them comma-separated,
+/// or a list. See [`ConnectOptions`] for everything that can be set.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), rnats::Error> {
+/// let client = rnats::connect("nats://127.0.0.1:4222").await?;
+/// client.publish("events.started", "{}").await?;
+/// client.flush().await?;
+/// # Ok(()) }
+/// ```
+pub async fn connect(addrs: impl ToServerAddrs) -> Result<Client, Error> {
+    ConnectOptions::new().connect(addrs).await
+}

@@ -1,0 +1,447 @@
+//! Connection options and server addresses.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::error::{Error, ErrorKind};
+use crate::Client;
+
+/// The default port of a NATS server.
+pub const DEFAULT_PORT: u16 = 4222;
+
+/// A secret string (password, token): never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// The address of one NATS server: `nats://host:port`, `host:port` or `host`, optionally with
+/// `user:password@` or `token@`.
+///
+/// ```
+/// use rnats::ServerAddr;
+/// let addr: ServerAddr = "demo.invalid".parse()?;
+/// assert_eq!((addr.host(), addr.port()), ("demo.invalid", 4222));
+/// let addr: ServerAddr = "nats://alice:s3cret@127.0.0.1:4333".parse()?;
+/// assert_eq!(addr.port(), 4333);
+/// assert!(!format!("{addr:?}").contains("s3cret"));
+/// # Ok::<(), rnats::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerAddr {
+    url: Url,
+}
+
+impl ServerAddr {
+    /// The host name or IP address.
+    pub fn host(&self) -> &str {
+        match self.url.host_str() {
+            // IPv6 literals keep their brackets in URLs; sockets want them bare.
+            Some(h) => h.trim_start_matches('[').trim_end_matches(']'),
+            None => "",
+        }
+    }
+
+    /// The port (4222 when the address did not say).
+    pub fn port(&self) -> u16 {
+        self.url.port().unwrap_or(DEFAULT_PORT)
+    }
+
+    /// The URL scheme: `nats`, `tls`, `ws` or `wss`.
+    pub fn scheme(&self) -> &str {
+        self.url.scheme()
+    }
+
+    /// True for `tls://` and `wss://` addresses.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.scheme(), "tls" | "wss")
+    }
+
+    /// The user name or token given in the address, if any.
+    pub(crate) fn username(&self) -> Option<&str> {
+        (!self.url.username().is_empty()).then(|| self.url.username())
+    }
+
+    /// The password given in the address, if any.
+    pub(crate) fn password(&self) -> Option<&str> {
+        self.url.password()
+    }
+
+    /// `host:port`, for display and socket address resolution.
+    pub fn host_port(&self) -> String {
+        match self.url.host() {
+            Some(url::Host::Ipv6(ip)) => format!("[{ip}]:{}", self.port()),
+            _ => format!("{}:{}", self.host(), self.port()),
+        }
+    }
+}
+
+impl FromStr for ServerAddr {
+    type Err = Error;
+
+    fn from_str(input: &str) -> Result<Self, Error> {
+        let s = input.trim();
+        let invalid = |why: &str| {
+            // The input may hold credentials: show only what is safe.
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("invalid server address: {why}"),
+            )
+        };
+        if s.is_empty() {
+            return Err(invalid("it is empty"));
+        }
+        let with_scheme = if s.contains("://") {
+            s.to_owned()
+        } else {
+            format!("nats://{s}")
+        };
+        let url = Url::parse(&with_scheme).map_err(|e| invalid(&e.to_string()))?;
+        match url.scheme() {
+            "nats" | "tls" | "ws" | "wss" => {}
+            other => {
+                return Err(invalid(&format!(
+                    "unsupported scheme {other:?}; use nats://, tls://, ws:// or wss://"
+                )))
+            }
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(invalid("it has no host"));
+        }
+        Ok(Self { url })
+    }
+}
+
+impl fmt::Debug for ServerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ServerAddr({self})")
+    }
+}
+
+impl fmt::Display for ServerAddr {
+    /// `scheme://host:port`, never the credentials.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}://{}", self.scheme(), self.host_port())
+    }
+}
+
+/// Anything that names one or more servers: `"nats://a:4222"`, `"a:4222,b:4222"`, a
+/// [`ServerAddr`], or a slice / `Vec` / array of those.
+pub trait ToServerAddrs {
+    /// The servers named.
+    fn to_server_addrs(&self) -> Result<Vec<ServerAddr>, Error>;
+}
+
+impl ToServerAddrs for str {
+    fn to_server_addrs(&self) -> Result<Vec<ServerAddr>, Error> {
+        self.split(',')
+            .filter(|s| !s.trim().is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|v| {
+                if v.is_empty() {
+                    Err(Error::new(
+                        ErrorKind::InvalidArgument,
+                        "invalid server address: no server given",
+                    ))
+                } else {
+                    Ok(v)
+                }
+            })
+    }
+}
+
+impl ToServerAddrs for &str {
+    fn to_server_addrs(&self) -> Result<Vec<ServerAddr>, Error> {
+        (**self).to_server_addrs()
+    }
+}
+
+impl ToServerAddrs for String {
+    fn to_server_addrs(&self) -> Result<Vec<ServerAddr>, Error> {
+        self.as_str().to_server_addrs()
+    }
+}
+
+impl ToServerAddrs for &String {
+    fn to_server_addrs(&self) -> Result<Vec<ServerAddr>, Error> {
+        self.as_str().to_server_addrs()
+    }
+}
+
+impl ToServerAddrs for ServerAddr {
+    fn to_server_addrs(&self) -> Result<Vec<ServerAddr>, Error> {
+        Ok(vec![self.clone()])
+    }
+}
+
+impl<T: ToServerAddrs> ToServerAddrs for [T] {
+    fn to_server_addrs(&self) -> Result<Vec<ServerAddr>, Error> {
+        let mut all = Vec::new();
+        for t in self {
+            all.extend(t.to_server_addrs()?);
+        }
+        if all.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "invalid server address: no server given",
+            ));
+        }
+        Ok(all)
+    }
+}
+
+impl<T: ToServerAddrs> ToServerAddrs for &[T] {
+    fn to_server_addrs(&self) -> Result<Vec<ServerAddr>, Error> {
+        (**self).to_server_addrs()
+    }
+}
+
+impl<T: ToServerAddrs, const N: usize> ToServerAddrs for [T; N] {
+    fn to_server_addrs(&self) -> Result<Vec<ServerAddr>, Error> {
+        self[..].to_server_addrs()
+    }
+}
+
+impl<T: ToServerAddrs> ToServerAddrs for Vec<T> {
+    fn to_server_addrs(&self) -> Result<Vec<ServerAddr>, Error> {
+        self[..].to_server_addrs()
+    }
+}
+
+/// Options for a connection, set with by-value builder calls, then
+/// [`ConnectOptions::connect`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), rnats::Error> {
+/// use std::time::Duration;
+/// let client = rnats::ConnectOptions::new()
+///     .name("billing-worker")
+///     .request_timeout(Duration::from_secs(2))
+///     .connect("nats://127.0.0.1:4222")
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ConnectOptions {
+    pub(crate) name: Option<String>,
+    pub(crate) no_echo: bool,
+    pub(crate) inbox_prefix: String,
+    pub(crate) connection_timeout: Duration,
+    pub(crate) request_timeout: Option<Duration>,
+    pub(crate) ping_interval: Duration,
+    pub(crate) max_pings_out: usize,
+    pub(crate) reconnect_buffer_size: usize,
+    pub(crate) pending_msgs_limit: usize,
+    pub(crate) pending_bytes_limit: usize,
+    pub(crate) write_buffer_size: usize,
+    pub(crate) retain_servers_order: bool,
+    pub(crate) user: Option<String>,
+    pub(crate) password: Option<Secret>,
+    pub(crate) token: Option<Secret>,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            name: None,
+            no_echo: false,
+            inbox_prefix: "_INBOX".to_owned(),
+            connection_timeout: Duration::from_secs(5),
+            request_timeout: Some(Duration::from_secs(10)),
+            ping_interval: Duration::from_secs(60),
+            max_pings_out: 2,
+            reconnect_buffer_size: 8 * 1024 * 1024,
+            pending_msgs_limit: 512 * 1024,
+            pending_bytes_limit: 64 * 1024 * 1024,
+            write_buffer_size: 2 * 1024 * 1024,
+            retain_servers_order: false,
+            user: None,
+            password: None,
+            token: None,
+        }
+    }
+}
+
+impl ConnectOptions {
+    /// Default options.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The connection name, shown in the server's monitoring.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// When true, the server does not send this connection the messages it publishes itself.
+    pub fn no_echo(mut self, no_echo: bool) -> Self {
+        self.no_echo = no_echo;
+        self
+    }
+
+    /// The prefix of reply subjects made by [`Client::new_inbox`] and requests (default
+    /// `_INBOX`). Checked when connecting: it must be a valid subject without wildcards.
+    pub fn inbox_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.inbox_prefix = prefix.into();
+        self
+    }
+
+    /// How long opening a connection and its handshake may take (default 5 s).
+    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// Default timeout of [`Client::request`] (default 10 s).
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// How often the client PINGs the server to detect a dead connection (default 60 s).
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// How many PINGs may go unanswered before the connection is considered dead (default 2).
+    pub fn max_pings_out(mut self, max: usize) -> Self {
+        self.max_pings_out = max;
+        self
+    }
+
+    /// Bytes of publishes kept while disconnected, sent after reconnecting (default 8 MiB;
+    /// 0 makes publishing while disconnected an error).
+    pub fn reconnect_buffer_size(mut self, bytes: usize) -> Self {
+        self.reconnect_buffer_size = bytes;
+        self
+    }
+
+    /// Default pending limits of every subscription: messages received but not yet consumed
+    /// (defaults 524,288 messages and 64 MiB). Past either, messages are dropped and counted.
+    pub fn subscription_capacity(mut self, messages: usize, bytes: usize) -> Self {
+        self.pending_msgs_limit = messages.max(1);
+        self.pending_bytes_limit = bytes.max(1);
+        self
+    }
+
+    /// Size of the write buffer past which publishers wait for the connection to catch up
+    /// (default 2 MiB).
+    pub fn write_buffer_size(mut self, bytes: usize) -> Self {
+        self.write_buffer_size = bytes.max(1024);
+        self
+    }
+
+    /// Try servers in the order given instead of shuffling them (default false).
+    pub fn retain_servers_order(mut self, retain: bool) -> Self {
+        self.retain_servers_order = retain;
+        self
+    }
+
+    /// Authenticate with a user name and password (overrides credentials in URLs).
+    pub fn user_and_password(
+        mut self,
+        user: impl Into<String>,
+        password: impl Into<String>,
+    ) -> Self {
+        self.user = Some(user.into());
+        self.password = Some(Secret::new(password));
+        self
+    }
+
+    /// Authenticate with a token (overrides a token in URLs).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(Secret::new(token));
+        self
+    }
+
+    /// Connects to the first server of `addrs` that answers.
+    ///
+    /// Fails with [`ErrorKind::ConnectFailed`] listing every server tried and why.
+    pub async fn connect(self, addrs: impl ToServerAddrs) -> Result<Client, Error> {
+        let servers = addrs.to_server_addrs()?;
+        crate::client::connect_with(self, servers).await
+    }
+}
+
+impl fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectOptions")
+            .field("name", &self.name)
+            .field("no_echo", &self.no_echo)
+            .field("inbox_prefix", &self.inbox_prefix)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("ping_interval", &self.ping_interval)
+            .field("max_pings_out", &self.max_pings_out)
+            .field("reconnect_buffer_size", &self.reconnect_buffer_size)
+            .field("pending_msgs_limit", &self.pending_msgs_limit)
+            .field("pending_bytes_limit", &self.pending_bytes_limit)
+            .field("write_buffer_size", &self.write_buffer_size)
+            .field("retain_servers_order", &self.retain_servers_order)
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_forms() {
+        let a: ServerAddr = "127.0.0.1:4333".parse().unwrap();
+        assert_eq!(a.to_string(), "nats://127.0.0.1:4333");
+        let a: ServerAddr = "tls://h.invalid".parse().unwrap();
+        assert!(a.is_tls());
+        assert_eq!(a.port(), DEFAULT_PORT);
+        let all = "nats://a:1, b:2 ,c".to_server_addrs().unwrap();
+        assert_eq!(all.len(), 3);
+        let all = vec!["a:1", "b:2"].to_server_addrs().unwrap();
+        assert_eq!(all[1].port(), 2);
+        let a: ServerAddr = "[::1]:4222".parse().unwrap();
+        assert_eq!(a.host(), "::1");
+        assert_eq!(a.host_port(), "[::1]:4222");
+    }
+
+    #[test]
+    fn bad_addresses() {
+        for bad in ["", "http://a:1", "nats://", ",", "nats://a:notaport"] {
+            let err = bad.to_server_addrs().unwrap_err();
+            assert!(err.is_invalid_argument(), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_stay_hidden() {
+        let a: ServerAddr = "nats://bob:hunter2@a:1".parse().unwrap();
+        assert_eq!(a.username(), Some("bob"));
+        assert_eq!(a.password(), Some("hunter2"));
+        assert!(!format!("{a:?} {a}").contains("hunter2"));
+        let o = ConnectOptions::new()
+            .user_and_password("bob", "hunter2")
+            .token("t0ken");
+        let dbg = format!("{o:?}");
+        assert!(!dbg.contains("hunter2") && !dbg.contains("t0ken"), "{dbg}");
+    }
+}

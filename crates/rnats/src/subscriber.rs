@@ -1,0 +1,228 @@
+//! Subscriptions: the [`Subscriber`] stream and the bounded queue the driver fills.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use futures_core::Stream;
+use parking_lot::Mutex;
+use rnats_proto::Sid;
+
+use crate::client::Shared;
+use crate::error::Error;
+use crate::message::Message;
+
+/// The queue between the driver (producer) and one [`Subscriber`] (consumer).
+///
+/// Bounded by messages and bytes: when the subscriber falls behind, new messages are dropped
+/// and counted instead of growing memory without limit.
+pub(crate) struct SubQueue {
+    inner: Mutex<QueueInner>,
+    pending_msgs: AtomicUsize,
+    pending_bytes: AtomicUsize,
+    limit_msgs: AtomicUsize,
+    limit_bytes: AtomicUsize,
+    dropped: AtomicU64,
+}
+
+struct QueueInner {
+    msgs: VecDeque<Message>,
+    closed: bool,
+    waker: Option<Waker>,
+}
+
+/// What [`SubQueue::push`] did with a message.
+pub(crate) enum Pushed {
+    /// Queued; wake this waker (outside any lock).
+    Queued(Option<Waker>),
+    /// Dropped: the subscriber is over its pending limits.
+    Dropped,
+}
+
+impl SubQueue {
+    pub(crate) fn new(limit_msgs: usize, limit_bytes: usize) -> Self {
+        Self {
+            inner: Mutex::new(QueueInner {
+                msgs: VecDeque::new(),
+                closed: false,
+                waker: None,
+            }),
+            pending_msgs: AtomicUsize::new(0),
+            pending_bytes: AtomicUsize::new(0),
+            limit_msgs: AtomicUsize::new(limit_msgs),
+            limit_bytes: AtomicUsize::new(limit_bytes),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Queues a message unless the subscriber is over its limits.
+    pub(crate) fn push(&self, msg: Message) -> Pushed {
+        let len = msg.length;
+        let msgs = self.pending_msgs.load(Ordering::Relaxed);
+        let bytes = self.pending_bytes.load(Ordering::Relaxed);
+        if msgs >= self.limit_msgs.load(Ordering::Relaxed)
+            || (bytes > 0 && bytes + len > self.limit_bytes.load(Ordering::Relaxed))
+        {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return Pushed::Dropped;
+        }
+        self.pending_msgs.fetch_add(1, Ordering::Relaxed);
+        self.pending_bytes.fetch_add(len, Ordering::Relaxed);
+        let mut inner = self.inner.lock();
+        inner.msgs.push_back(msg);
+        Pushed::Queued(inner.waker.take())
+    }
+
+    /// No more messages will come; the subscriber ends after the queued ones.
+    pub(crate) fn close(&self) -> Option<Waker> {
+        let mut inner = self.inner.lock();
+        inner.closed = true;
+        inner.waker.take()
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Takes every queued message into `local`, or registers `waker` when there is none.
+    fn poll_take(&self, local: &mut VecDeque<Message>, waker: &Waker) -> Poll<bool> {
+        let mut inner = self.inner.lock();
+        if !inner.msgs.is_empty() {
+            std::mem::swap(&mut inner.msgs, local);
+            return Poll::Ready(true);
+        }
+        if inner.closed {
+            return Poll::Ready(false);
+        }
+        match &inner.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => inner.waker = Some(waker.clone()),
+        }
+        Poll::Pending
+    }
+
+    fn consumed(&self, msg: &Message) {
+        self.pending_msgs.fetch_sub(1, Ordering::Relaxed);
+        self.pending_bytes.fetch_sub(msg.length, Ordering::Relaxed);
+    }
+}
+
+/// A subscription: a [`Stream`] of the [`Message`]s published to its subject.
+///
+/// The stream ends after [`Subscriber::unsubscribe`], when an auto-unsubscribe limit is
+/// reached, after a drain, or when the client closes. Dropping the subscriber unsubscribes.
+///
+/// ```no_run
+/// # async fn demo(client: rnats::Client) -> Result<(), rnats::Error> {
+/// use futures_util::StreamExt;
+/// let mut sub = client.subscribe("orders.>").await?;
+/// while let Some(msg) = sub.next().await {
+///     println!("{}: {:?}", msg.subject, msg.payload);
+/// }
+/// # Ok(()) }
+/// ```
+pub struct Subscriber {
+    sid: Sid,
+    shared: Arc<Shared>,
+    queue: Arc<SubQueue>,
+    local: VecDeque<Message>,
+    done: bool,
+}
+
+impl Subscriber {
+    pub(crate) fn new(sid: Sid, shared: Arc<Shared>, queue: Arc<SubQueue>) -> Self {
+        Self {
+            sid,
+            shared,
+            queue,
+            local: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    /// Unsubscribes now: the stream yields what was already received, then ends.
+    pub async fn unsubscribe(&mut self) -> Result<(), Error> {
+        self.shared.unsubscribe(self.sid);
+        self.done = true;
+        Ok(())
+    }
+
+    /// Unsubscribes after `max` messages in total have been received (counting those already
+    /// received); the stream then ends. When that many were already received it ends now.
+    pub async fn unsubscribe_after(&mut self, max: u64) -> Result<(), Error> {
+        self.shared.unsubscribe_after(self.sid, max)
+    }
+
+    /// Stops the subscription without losing messages: the server is told to stop sending,
+    /// every message it had already sent is still delivered, then the stream ends.
+    ///
+    /// Cancelling this future after the first poll leaves the subscription draining: it ends
+    /// once the in-flight messages have arrived.
+    pub async fn drain(&mut self) -> Result<(), Error> {
+        let result = self.shared.drain_subscription(self.sid).await;
+        self.done = true;
+        result
+    }
+
+    /// Changes this subscription's pending limits (messages received but not yet consumed).
+    pub fn set_pending_limits(&self, messages: usize, bytes: usize) {
+        self.queue
+            .limit_msgs
+            .store(messages.max(1), Ordering::Relaxed);
+        self.queue
+            .limit_bytes
+            .store(bytes.max(1), Ordering::Relaxed);
+    }
+
+    /// Messages dropped because this subscriber fell behind its pending limits.
+    pub fn dropped(&self) -> u64 {
+        self.queue.dropped()
+    }
+
+    /// Messages received but not yet consumed.
+    pub fn pending(&self) -> usize {
+        self.queue.pending_msgs.load(Ordering::Relaxed)
+    }
+}
+
+impl Stream for Subscriber {
+    type Item = Message;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        let this = self.get_mut();
+        if this.local.is_empty() {
+            match this.queue.poll_take(&mut this.local, cx.waker()) {
+                Poll::Ready(true) => {}
+                Poll::Ready(false) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        match this.local.pop_front() {
+            Some(msg) => {
+                this.queue.consumed(&msg);
+                Poll::Ready(Some(msg))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("sid", &self.sid)
+            .field("pending", &self.pending())
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.unsubscribe(self.sid);
+        }
+    }
+}
