@@ -75,6 +75,9 @@ impl fmt::Display for StatusCode {
 /// Names and values are checked when the message is published: a name must be printable ASCII
 /// without `:` and a value must not contain CR or LF; a bad one fails that publish with an
 /// [`ProtoErrorKind::InvalidHeader`] error.
+///
+/// Spaces and tabs at either end of a value are not part of it on the wire: the receiver drops
+/// them, as HTTP and every NATS client do.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct HeaderMap {
     entries: Vec<(String, String)>,
@@ -228,11 +231,11 @@ impl HeaderMap {
             let (name, value) = line
                 .split_once(':')
                 .ok_or_else(|| bad("header line without ':'"))?;
-            let name = name.trim();
+            let name = trim_ows(name);
             if name.is_empty() {
                 return Err(bad("empty header name"));
             }
-            map.entries.push((name.to_owned(), value.trim().to_owned()));
+            map.entries.push((name.to_owned(), trim_ows(value).to_owned()));
         }
         Ok((status, description, map))
     }
@@ -240,12 +243,12 @@ impl HeaderMap {
 
 /// Parses what follows `NATS/1.0` on the version line: nothing, or ` <code>[ <description>]`.
 fn parse_status(rest: &str) -> Option<(Option<StatusCode>, Option<String>)> {
-    let rest = rest.trim();
+    let rest = trim_ows(rest);
     if rest.is_empty() {
         return Some((None, None));
     }
     let (code, desc) = match rest.split_once([' ', '\t']) {
-        Some((c, d)) => (c, Some(d.trim())),
+        Some((c, d)) => (c, Some(trim_ows(d))),
         None => (rest, None),
     };
     if code.len() != 3 {
@@ -254,6 +257,13 @@ fn parse_status(rest: &str) -> Option<(Option<StatusCode>, Option<String>)> {
     let code = StatusCode::from_u16(code.parse().ok()?)?;
     let desc = desc.filter(|d| !d.is_empty()).map(str::to_owned);
     Some((Some(code), desc))
+}
+
+/// Strips the optional whitespace around a header name, value or status description: spaces
+/// and tabs only, as HTTP's OWS and every NATS client. `str::trim` would also eat Unicode
+/// whitespace (NBSP, U+3000, VT...) that belongs to the value.
+fn trim_ows(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
 }
 
 impl fmt::Debug for HeaderMap {
@@ -346,6 +356,19 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("Bad Name", "v");
         assert!(h.validate().is_err());
+    }
+
+    #[test]
+    fn decode_keeps_unicode_whitespace_at_value_ends() {
+        let (_, d, h) = HeaderMap::decode(
+            "NATS/1.0 503 \u{a0}desc\u{3000}\r\nA: \u{a0}x\u{3000}\r\nB: \u{b}\r\nC:\t y \r\n\r\n"
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(d.as_deref(), Some("\u{a0}desc\u{3000}"));
+        assert_eq!(h.get("A"), Some("\u{a0}x\u{3000}"));
+        assert_eq!(h.get("B"), Some("\u{b}"));
+        assert_eq!(h.get("C"), Some("y"), "spaces and tabs around a value are not part of it");
     }
 
     #[test]

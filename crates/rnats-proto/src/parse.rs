@@ -123,12 +123,21 @@ fn fields(line: &[u8], out: &mut [(usize, usize); MAX_FIELDS]) -> Result<usize, 
     Ok(n)
 }
 
-fn parse_usize(b: &[u8], what: &str) -> Result<usize, ProtoError> {
-    if b.is_empty() || b.len() > 19 || !b.iter().all(u8::is_ascii_digit) {
+/// A decimal number. Any `u64` is accepted (a sid is any `u64` the client chose, up to 20
+/// digits); arithmetic is checked, so an oversized number is an error, never an overflow.
+fn parse_u64(b: &[u8], what: &str) -> Result<u64, ProtoError> {
+    if b.is_empty() || !b.iter().all(u8::is_ascii_digit) {
         return Err(malformed(format!("{what} is not a number")));
     }
-    Ok(b.iter()
-        .fold(0usize, |acc, d| acc * 10 + usize::from(d - b'0')))
+    b.iter()
+        .try_fold(0u64, |acc, d| {
+            acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
+        .ok_or_else(|| malformed(format!("{what} is too large")))
+}
+
+fn parse_usize(b: &[u8], what: &str) -> Result<usize, ProtoError> {
+    usize::try_from(parse_u64(b, what)?).map_err(|_| malformed(format!("{what} is too large")))
 }
 
 fn parse_msg(
@@ -153,7 +162,7 @@ fn parse_msg(
         }
     };
     let field = |r: (usize, usize)| &buf[r.0..r.1];
-    let sid = Sid(parse_usize(field(sid), "sid")? as u64);
+    let sid = Sid(parse_u64(field(sid), "sid")?);
     let total = parse_usize(field(total_len), "size")?;
     let hdr = match hdr_len {
         Some(h) => parse_usize(field(h), "header size")?,
@@ -256,6 +265,16 @@ mod tests {
         assert_eq!(m.headers.unwrap().get("Bar"), Some("Baz"));
         assert_eq!(&m.payload[..], b"Hello NATS!");
         assert_eq!(m.length, 33);
+    }
+
+    #[test]
+    fn sid_with_twenty_digits_parses() {
+        // Sid is any u64; the parser used to cap numbers at 19 digits.
+        let m = msg(b"MSG a 18446744073709551615 1\r\nx\r\n");
+        assert_eq!(m.sid, Sid(u64::MAX));
+        let m = msg(b"MSG a 10000000000000000000 0\r\n\r\n");
+        assert_eq!(m.sid, Sid(10_000_000_000_000_000_000));
+        assert!(one(b"MSG a 18446744073709551616 0\r\n\r\n").is_err());
     }
 
     #[test]
