@@ -48,7 +48,7 @@ fn process_events(shared: &Shared, core: &mut Core, wakers: &mut Vec<Waker>) -> 
     while let Some(event) = core.conn.poll_event() {
         match event {
             Event::Message(msg) => {
-                shared.stats.in_msgs.fetch_add(1, Ordering::Relaxed);
+                core.in_msgs += 1;
                 if Some(msg.sid) == core.mux_sid {
                     let token = msg
                         .subject

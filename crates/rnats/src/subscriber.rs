@@ -20,8 +20,6 @@ use crate::message::Message;
 /// and counted instead of growing memory without limit.
 pub(crate) struct SubQueue {
     inner: Mutex<QueueInner>,
-    pending_msgs: AtomicUsize,
-    pending_bytes: AtomicUsize,
     limit_msgs: AtomicUsize,
     limit_bytes: AtomicUsize,
     dropped: AtomicU64,
@@ -29,6 +27,8 @@ pub(crate) struct SubQueue {
 
 struct QueueInner {
     msgs: VecDeque<Message>,
+    /// Bytes (headers plus payload) of `msgs`.
+    bytes: usize,
     closed: bool,
     waker: Option<Waker>,
 }
@@ -46,11 +46,10 @@ impl SubQueue {
         Self {
             inner: Mutex::new(QueueInner {
                 msgs: VecDeque::new(),
+                bytes: 0,
                 closed: false,
                 waker: None,
             }),
-            pending_msgs: AtomicUsize::new(0),
-            pending_bytes: AtomicUsize::new(0),
             limit_msgs: AtomicUsize::new(limit_msgs),
             limit_bytes: AtomicUsize::new(limit_bytes),
             dropped: AtomicU64::new(0),
@@ -58,19 +57,20 @@ impl SubQueue {
     }
 
     /// Queues a message unless the subscriber is over its limits.
+    ///
+    /// The limits apply to what waits in this queue; the subscriber takes everything at once
+    /// into its own batch, so at most twice the limits are held in memory.
     pub(crate) fn push(&self, msg: Message) -> Pushed {
         let len = msg.length;
-        let msgs = self.pending_msgs.load(Ordering::Relaxed);
-        let bytes = self.pending_bytes.load(Ordering::Relaxed);
-        if msgs >= self.limit_msgs.load(Ordering::Relaxed)
-            || (bytes > 0 && bytes + len > self.limit_bytes.load(Ordering::Relaxed))
+        let mut inner = self.inner.lock();
+        if inner.msgs.len() >= self.limit_msgs.load(Ordering::Relaxed)
+            || (inner.bytes > 0 && inner.bytes + len > self.limit_bytes.load(Ordering::Relaxed))
         {
+            drop(inner);
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return Pushed::Dropped;
         }
-        self.pending_msgs.fetch_add(1, Ordering::Relaxed);
-        self.pending_bytes.fetch_add(len, Ordering::Relaxed);
-        let mut inner = self.inner.lock();
+        inner.bytes += len;
         inner.msgs.push_back(msg);
         Pushed::Queued(inner.waker.take())
     }
@@ -91,6 +91,7 @@ impl SubQueue {
         let mut inner = self.inner.lock();
         if !inner.msgs.is_empty() {
             std::mem::swap(&mut inner.msgs, local);
+            inner.bytes = 0;
             return Poll::Ready(true);
         }
         if inner.closed {
@@ -103,9 +104,8 @@ impl SubQueue {
         Poll::Pending
     }
 
-    fn consumed(&self, msg: &Message) {
-        self.pending_msgs.fetch_sub(1, Ordering::Relaxed);
-        self.pending_bytes.fetch_sub(msg.length, Ordering::Relaxed);
+    fn queued(&self) -> usize {
+        self.inner.lock().msgs.len()
     }
 }
 
@@ -183,7 +183,7 @@ impl Subscriber {
 
     /// Messages received but not yet consumed.
     pub fn pending(&self) -> usize {
-        self.queue.pending_msgs.load(Ordering::Relaxed)
+        self.queue.queued() + self.local.len()
     }
 }
 
@@ -199,13 +199,7 @@ impl Stream for Subscriber {
                 Poll::Pending => return Poll::Pending,
             }
         }
-        match this.local.pop_front() {
-            Some(msg) => {
-                this.queue.consumed(&msg);
-                Poll::Ready(Some(msg))
-            }
-            None => Poll::Ready(None),
-        }
+        Poll::Ready(this.local.pop_front())
     }
 }
 

@@ -530,3 +530,23 @@ async fn reconnects_after_server_restart_and_keeps_subscriptions() {
     assert_eq!(next_msg(&mut sub).await.payload, "after");
     assert_eq!(client.connection_state(), ConnectionState::Connected);
 }
+
+#[tokio::test]
+async fn slow_consumer_drops_are_counted_never_silent() {
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let mut sub = client.subscribe("slow").await.unwrap();
+    sub.set_pending_limits(100, 1024 * 1024);
+    client.flush().await.unwrap();
+    let n = 1000u64;
+    for i in 0..n {
+        client.publish("slow", format!("{i}")).await.unwrap();
+    }
+    client.flush().await.unwrap();
+    // Nothing was consumed yet: at most 100 wait, the rest were dropped and counted.
+    sub.unsubscribe().await.unwrap();
+    let received = collect_until_end(&mut sub).await.len() as u64;
+    assert_eq!(received, 100);
+    assert_eq!(sub.dropped(), n - received);
+    assert_eq!(client.statistics().dropped_msgs, n - received);
+}
