@@ -235,7 +235,8 @@ impl HeaderMap {
             if name.is_empty() {
                 return Err(bad("empty header name"));
             }
-            map.entries.push((name.to_owned(), trim_ows(value).to_owned()));
+            map.entries
+                .push((name.to_owned(), trim_ows(value).to_owned()));
         }
         Ok((status, description, map))
     }
@@ -368,7 +369,11 @@ mod tests {
         assert_eq!(d.as_deref(), Some("\u{a0}desc\u{3000}"));
         assert_eq!(h.get("A"), Some("\u{a0}x\u{3000}"));
         assert_eq!(h.get("B"), Some("\u{b}"));
-        assert_eq!(h.get("C"), Some("y"), "spaces and tabs around a value are not part of it");
+        assert_eq!(
+            h.get("C"),
+            Some("y"),
+            "spaces and tabs around a value are not part of it"
+        );
     }
 
     #[test]
