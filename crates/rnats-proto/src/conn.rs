@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 
 use crate::encode::{encode_pub, encode_sub, encode_unsub};
 use crate::error::{ProtoError, ProtoErrorKind};
@@ -597,9 +597,10 @@ pub(crate) fn salvage_publishes(buf: &[u8], written: usize, out: &mut BytesMut) 
                 .and_then(|s| std::str::from_utf8(s).ok())
                 .and_then(|s| s.parse::<usize>().ok());
             let Some(size) = size else { return };
-            end += size + 2;
-            if pos + end > buf.len() {
-                return;
+            // Sizes come from our own encoder, but never trust arithmetic on bytes.
+            match size.checked_add(end + 2) {
+                Some(e) if e <= buf.len() - pos => end = e,
+                _ => return,
             }
             if pos + end > written {
                 out.extend_from_slice(&rest[..end]);
@@ -607,7 +608,6 @@ pub(crate) fn salvage_publishes(buf: &[u8], written: usize, out: &mut BytesMut) 
         }
         pos += end;
     }
-    let _ = buf.remaining();
 }
 
 #[cfg(test)]
