@@ -24,6 +24,9 @@ const LOG_TAIL_LINES: usize = 40;
 
 /// A running `nats-server` on 127.0.0.1, killed and reaped when dropped.
 ///
+/// Should the test process die without dropping it (killed by a timeout, say), a small
+/// `sh` watchdog kills the server, so no orphan keeps its port.
+///
 /// Its temporary directory holds the config file, the JetStream store and `server.log`
 /// (the server's stdout and stderr; a restart appends). Methods take `&self`, so a server
 /// can be shared, e.g. in an `Arc`, and still be restarted or signalled.
@@ -55,6 +58,8 @@ pub struct NatsServer {
 #[derive(Debug)]
 struct Process {
     child: Option<Child>,
+    /// Kills the server if this process dies without running `Drop` (see [`spawn_watchdog`]).
+    watchdog: Option<Child>,
     pid: u32,
 }
 
@@ -224,6 +229,7 @@ impl NatsServer {
             Some(Ok(None)) => true,
             Some(Ok(Some(_)) | Err(_)) => {
                 process.child = None;
+                end_watchdog(&mut process);
                 false
             }
             None => false,
@@ -371,6 +377,7 @@ impl NatsServer {
             .spawn()
             .unwrap_or_else(|err| panic!("spawning {}: {err}", self.bin.display()));
         process.pid = child.id();
+        process.watchdog = Some(spawn_watchdog(process.pid));
         let child = process.child.insert(child);
 
         let deadline = Instant::now() + READY_TIMEOUT;
@@ -573,6 +580,7 @@ impl NatsServerBuilder {
             extra_args: self.args,
             process: Mutex::new(Process {
                 child: None,
+                watchdog: None,
                 pid: 0,
             }),
         };
@@ -598,8 +606,39 @@ impl Signal {
     }
 }
 
+/// Starts a watchdog for the server `pid`: a shell blocked reading a pipe whose only writer
+/// is this process. If this process dies without dropping the [`NatsServer`] (killed by a
+/// timeout, `process::exit`, an abort), the pipe closes, the read returns and the server is
+/// killed, instead of living on as an orphan holding its port. (`PR_SET_PDEATHSIG` would
+/// need unsafe code, which the workspace forbids.)
+///
+/// The watchdog is always ended before the server is reaped, so it cannot hit a reused pid.
+fn spawn_watchdog(pid: u32) -> Child {
+    Command::new("sh")
+        .args([
+            "-c",
+            "read -r _ignored; kill -9 \"$1\" 2>/dev/null",
+            "sh",
+            &pid.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning sh as the nats-server watchdog")
+}
+
+/// Ends the watchdog, if any, without letting it act.
+fn end_watchdog(process: &mut Process) {
+    if let Some(mut watchdog) = process.watchdog.take() {
+        let _ = watchdog.kill();
+        let _ = watchdog.wait();
+    }
+}
+
 /// Kills the child if there is one and reaps it, so no zombie is left behind.
 fn kill_and_reap(process: &mut Process) {
+    end_watchdog(process);
     if let Some(mut child) = process.child.take() {
         // Fails only if the process already exited; reaping it is all that is left to do.
         let _ = child.kill();

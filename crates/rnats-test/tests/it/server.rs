@@ -1,5 +1,7 @@
-use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use rnats_test::{nats_server_bin, NatsServer, Signal};
@@ -267,5 +269,61 @@ fn reload_rereads_the_config_file() {
             .contains("\"max_payload\":8192")),
         "{}",
         server.log()
+    );
+}
+
+/// The environment variable that turns [`orphan_helper`] from a no-op into a server holder.
+const ORPHAN_HELPER_ENV: &str = "RNATS_TEST_ORPHAN_HELPER";
+
+/// Passes at once unless run as the child of
+/// [`a_test_process_killed_outright_takes_its_servers_along`]: then it starts a server,
+/// prints its pid and waits to be killed.
+#[test]
+fn orphan_helper() {
+    if std::env::var_os(ORPHAN_HELPER_ENV).is_none() {
+        return;
+    }
+    let server = NatsServer::start();
+    println!("server dir {}", server.dir().display());
+    println!("server pid {}", server.pid());
+    std::io::stdout().flush().expect("flushing stdout");
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_test_process_killed_outright_takes_its_servers_along() {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut helper = Command::new(exe)
+        .args(["--exact", "server::orphan_helper", "--nocapture"])
+        .env(ORPHAN_HELPER_ENV, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("running the test binary again");
+    let stdout = helper.stdout.take().expect("the helper's stdout");
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let dir = lines
+        .find_map(|line| Some(PathBuf::from(line.strip_prefix("server dir ")?)))
+        .expect("the helper prints its server's directory");
+    let pid: u32 = lines
+        .find_map(|line| line.strip_prefix("server pid ")?.parse().ok())
+        .expect("the helper prints its server's pid");
+    assert!(process_exists(pid));
+
+    // SIGKILL: no unwinding, no Drop. The watchdog must do the job.
+    helper.kill().expect("killing the helper");
+    helper.wait().expect("reaping the helper");
+    // Nothing ran the helper's destructors: its temporary directory is left to us.
+    std::fs::remove_dir_all(&dir).expect("removing the helper's server directory");
+    let alive = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| Some(stat.rsplit_once(')')?.1.trim_start().starts_with('Z')))
+            .is_some_and(|zombie| !zombie)
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || !alive()),
+        "nats-server {pid} outlived its killed test process"
     );
 }
