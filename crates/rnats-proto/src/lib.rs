@@ -34,6 +34,7 @@ mod headers;
 mod info;
 mod op;
 mod parse;
+mod pool;
 pub mod subject;
 
 pub use conn::{ConnState, Connection, ConnectionConfig, Event, FlushToken, SubscriptionInfo};
@@ -43,4 +44,5 @@ pub use headers::{HeaderMap, StatusCode, HEADER_LINE};
 pub use info::{ConnectInfo, ServerInfo};
 pub use op::{ClientOp, Msg, ServerOp, Sid};
 pub use parse::{parse, MAX_CONTROL_LINE};
+pub use pool::{Backoff, PoolEntry, PoolLimits, ServerPool};
 pub use subject::Subject;
