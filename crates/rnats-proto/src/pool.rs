@@ -75,6 +75,16 @@ pub struct PoolLimits {
     pub max_attempts_total: Option<u64>,
 }
 
+impl PoolLimits {
+    /// Limits per server and in total (`None`: no limit).
+    pub fn new(max_attempts_per_server: Option<u32>, max_attempts_total: Option<u64>) -> Self {
+        Self {
+            max_attempts_per_server,
+            max_attempts_total,
+        }
+    }
+}
+
 /// The pool of servers a client may connect to.
 ///
 /// ```
@@ -209,6 +219,11 @@ impl<S: Clone + PartialEq> ServerPool<S> {
         }
     }
 
+    /// True when the server is in the pool.
+    pub fn contains(&self, server: &S) -> bool {
+        self.entries.iter().any(|e| &e.server == server)
+    }
+
     /// Failed attempts since the last success.
     pub fn total_failures(&self) -> u64 {
         self.total_failures
@@ -221,6 +236,17 @@ impl<S: Clone + PartialEq> ServerPool<S> {
     /// next round starts after the backoff delay (growing each round, plus jitter drawn from
     /// `random`).
     pub fn next_attempt(&mut self, now: Instant, random: u64) -> Option<(S, Instant)> {
+        let backoff = self.backoff;
+        self.next_attempt_with(now, |round| backoff.delay_with_jitter(round, random))
+    }
+
+    /// [`ServerPool::next_attempt`] with a custom delay: `delay(round)` is the wait before
+    /// round `round + 1` (0 after the first round where every server failed).
+    pub fn next_attempt_with(
+        &mut self,
+        now: Instant,
+        delay: impl FnOnce(u32) -> Duration,
+    ) -> Option<(S, Instant)> {
         if self.entries.is_empty() {
             return None;
         }
@@ -233,7 +259,7 @@ impl<S: Clone + PartialEq> ServerPool<S> {
         }
         if self.tried_in_round >= self.entries.len() {
             self.tried_in_round = 0;
-            let delay = self.backoff.delay_with_jitter(self.failed_rounds, random);
+            let delay = delay(self.failed_rounds);
             self.failed_rounds = self.failed_rounds.saturating_add(1);
             self.round_started = Some(now + delay);
         }

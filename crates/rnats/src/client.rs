@@ -10,15 +10,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
-use rand::seq::SliceRandom;
+use rand::Rng;
 use rnats_proto::{
-    subject, ConnState, Connection, ConnectionConfig, FlushToken, HeaderMap, ServerInfo, Sid,
-    StatusCode,
+    subject, Backoff, ConnState, Connection, ConnectionConfig, FlushToken, HeaderMap, PoolLimits,
+    ServerInfo, ServerPool, Sid, StatusCode,
 };
 use tokio::sync::{oneshot, Notify};
 
 use crate::driver;
 use crate::error::{Error, ErrorKind};
+use crate::events::{Event, EventHub, EventStream};
 use crate::message::Message;
 use crate::options::{ConnectOptions, ServerAddr};
 use crate::subscriber::{SubQueue, Subscriber};
@@ -53,6 +54,8 @@ pub struct Statistics {
     pub out_bytes: u64,
     /// Successful connections, the first one included.
     pub connects: u64,
+    /// Successful reconnections (`connects` minus the first).
+    pub reconnects: u64,
     /// Messages dropped because a subscriber fell behind its pending limits.
     pub dropped_msgs: u64,
 }
@@ -88,6 +91,7 @@ pub(crate) struct Shared {
     pub(crate) options: ConnectOptions,
     /// `<inbox prefix>.<nuid>.`: requests get reply subjects under it.
     pub(crate) mux_prefix: String,
+    pub(crate) events: EventHub,
 }
 
 /// The mutable part of [`Shared`], behind one lock.
@@ -100,7 +104,11 @@ pub(crate) struct Core {
     pub(crate) flushes: HashMap<FlushToken, oneshot::Sender<Result<(), Error>>>,
     pub(crate) lifecycle: Lifecycle,
     pub(crate) close_waiters: Vec<oneshot::Sender<()>>,
-    pub(crate) servers: Vec<ServerAddr>,
+    pub(crate) pool: ServerPool<ServerAddr>,
+    /// The server of the current (or latest) connection.
+    pub(crate) current_server: Option<ServerAddr>,
+    /// Set by [`Client::force_reconnect`]; the driver drops the connection when it sees it.
+    pub(crate) force_reconnect: bool,
     pub(crate) in_msgs: u64,
     pub(crate) out_msgs: u64,
 }
@@ -173,6 +181,7 @@ impl Shared {
         let was_empty = core.conn.transmit_len() == 0;
         let sid = core.conn.subscribe(subject, queue_group)?;
         let queue = Arc::new(SubQueue::new(
+            subject.to_owned(),
             self.options.pending_msgs_limit,
             self.options.pending_bytes_limit,
         ));
@@ -616,6 +625,7 @@ impl Client {
             in_bytes: s.in_bytes.load(Ordering::Relaxed),
             out_bytes: s.out_bytes.load(Ordering::Relaxed),
             connects: s.connects.load(Ordering::Relaxed),
+            reconnects: s.connects.load(Ordering::Relaxed).saturating_sub(1),
             dropped_msgs: s.dropped_msgs.load(Ordering::Relaxed),
         }
     }
@@ -636,9 +646,57 @@ impl Client {
         }
     }
 
-    /// The servers the client knows, in the order it tries them.
+    /// The servers the client knows (given and discovered), in the order it tries them.
     pub fn servers(&self) -> Vec<ServerAddr> {
-        self.shared.core.lock().servers.clone()
+        self.shared
+            .core
+            .lock()
+            .pool
+            .entries()
+            .iter()
+            .map(|e| e.server.clone())
+            .collect()
+    }
+
+    /// The server of the current connection (or of the latest one, while reconnecting).
+    pub fn connected_server(&self) -> Option<ServerAddr> {
+        self.shared.core.lock().current_server.clone()
+    }
+
+    /// A stream of the connection [`Event`]s raised from now on. Several streams may be open;
+    /// each gets every event. The stream ends once the client has closed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: rnats::Client) {
+    /// use futures_util::StreamExt;
+    /// let mut events = client.events();
+    /// tokio::spawn(async move {
+    ///     while let Some(event) = events.next().await {
+    ///         eprintln!("nats: {event}");
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn events(&self) -> EventStream {
+        self.shared.events.subscribe()
+    }
+
+    /// Drops the current connection and connects again (to the next server of the pool),
+    /// replaying subscriptions; publishes not yet written are kept and sent after.
+    pub async fn force_reconnect(&self) -> Result<(), Error> {
+        let mut core = self.shared.core.lock();
+        core.check_open()?;
+        core.force_reconnect = true;
+        drop(core);
+        self.shared.driver_waker.wake();
+        Ok(())
+    }
+
+    /// The round-trip time to the server: one PING / PONG.
+    pub async fn rtt(&self) -> Result<Duration, Error> {
+        let start = tokio::time::Instant::now();
+        self.flush().await?;
+        Ok(start.elapsed())
     }
 }
 
@@ -653,7 +711,7 @@ impl fmt::Debug for Client {
 /// Connects with `options` to one of `servers`.
 pub(crate) async fn connect_with(
     options: ConnectOptions,
-    mut servers: Vec<ServerAddr>,
+    servers: Vec<ServerAddr>,
 ) -> Result<Client, Error> {
     subject::validate_publish(&options.inbox_prefix).map_err(|e| {
         Error::new(
@@ -661,8 +719,27 @@ pub(crate) async fn connect_with(
             format!("invalid inbox prefix: {}", e.detail()),
         )
     })?;
+    let mixed = servers.iter().any(|s| matches!(s.scheme(), "ws" | "wss"))
+        && servers.iter().any(|s| !matches!(s.scheme(), "ws" | "wss"));
+    if mixed {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            "websocket (ws://, wss://) and plain (nats://, tls://) servers cannot be mixed in one pool",
+        ));
+    }
+    let mut pool = ServerPool::new(
+        servers,
+        Backoff::default(),
+        PoolLimits::new(
+            options
+                .max_reconnects_per_server
+                .map(|n| u32::try_from(n).unwrap_or(u32::MAX)),
+            options.max_reconnects.map(|n| n as u64),
+        ),
+    );
     if !options.retain_servers_order {
-        servers.shuffle(&mut rand::thread_rng());
+        let mut rng = rand::thread_rng();
+        pool.shuffle(&mut || rng.gen());
     }
     let config = {
         let mut c = ConnectionConfig::default();
@@ -671,7 +748,10 @@ pub(crate) async fn connect_with(
         c.reconnect_buffer_size = options.reconnect_buffer_size;
         c
     };
+    let initial: Vec<ServerAddr> = pool.entries().iter().map(|e| e.server.clone()).collect();
     let mux_prefix = format!("{}.{}.", options.inbox_prefix, nuid::next());
+    let events = EventHub::new(options.event_callback.clone());
+    let retry = options.retry_on_initial_connect;
     let shared = Arc::new(Shared {
         core: Mutex::new(Core {
             conn: Connection::new(config),
@@ -682,7 +762,9 @@ pub(crate) async fn connect_with(
             flushes: HashMap::new(),
             lifecycle: Lifecycle::Open,
             close_waiters: Vec::new(),
-            servers: servers.clone(),
+            pool,
+            current_server: None,
+            force_reconnect: false,
             in_msgs: 0,
             out_msgs: 0,
         }),
@@ -692,18 +774,28 @@ pub(crate) async fn connect_with(
         stats: Stats::default(),
         options,
         mux_prefix,
+        events,
     });
+    let client = |shared: Arc<Shared>| Client {
+        _handle: Arc::new(Handle {
+            shared: shared.clone(),
+        }),
+        shared,
+    };
+    if retry {
+        tokio::spawn(driver::Driver::new(shared.clone(), None).run());
+        return Ok(client(shared));
+    }
     let mut failures = Vec::new();
-    for (i, addr) in servers.iter().enumerate() {
+    for addr in &initial {
         match driver::open(&shared, addr).await {
             Ok(transport) => {
-                tokio::spawn(driver::Driver::new(shared.clone(), transport, i).run());
-                return Ok(Client {
-                    _handle: Arc::new(Handle {
-                        shared: shared.clone(),
-                    }),
-                    shared,
+                shared.core.lock().pool.connected(addr);
+                shared.events.emit(Event::Connected {
+                    server: addr.clone(),
                 });
+                tokio::spawn(driver::Driver::new(shared.clone(), Some(transport)).run());
+                return Ok(client(shared));
             }
             Err(e) if e.is_auth_error() => return Err(e),
             Err(e) => failures.push(format!("{addr}: {e}")),

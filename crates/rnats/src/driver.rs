@@ -17,6 +17,7 @@ use tokio_util::io::poll_read_buf;
 
 use crate::client::{Core, Lifecycle, Shared};
 use crate::error::{Error, ErrorKind};
+use crate::events::Event as ClientEvent;
 use crate::options::ServerAddr;
 use crate::subscriber::Pushed;
 
@@ -38,12 +39,18 @@ struct Flags {
     need_connect: bool,
     connected: bool,
     stale: bool,
+    lame_duck: bool,
     server_error: Option<String>,
 }
 
-/// Handles every pending event of the connection state machine. Wakers to call once the lock
-/// is released are pushed to `wakers`.
-fn process_events(shared: &Shared, core: &mut Core, wakers: &mut Vec<Waker>) -> Flags {
+/// Handles every pending event of the connection state machine. Wakers to call and events to
+/// raise once the lock is released are pushed to `wakers` and `events`.
+fn process_events(
+    shared: &Shared,
+    core: &mut Core,
+    wakers: &mut Vec<Waker>,
+    events: &mut Vec<ClientEvent>,
+) -> Flags {
     let mut flags = Flags::default();
     while let Some(event) = core.conn.poll_event() {
         match event {
@@ -60,8 +67,14 @@ fn process_events(shared: &Shared, core: &mut Core, wakers: &mut Vec<Waker>) -> 
                 } else if let Some(queue) = core.subs.get(&msg.sid) {
                     match queue.push(msg.into()) {
                         Pushed::Queued(waker) => wakers.extend(waker),
-                        Pushed::Dropped => {
+                        Pushed::Dropped { first, total } => {
                             shared.stats.dropped_msgs.fetch_add(1, Ordering::Relaxed);
+                            if first {
+                                events.push(ClientEvent::SlowConsumer {
+                                    subject: queue.subject.clone(),
+                                    dropped: total,
+                                });
+                            }
                         }
                     }
                 }
@@ -78,19 +91,62 @@ fn process_events(shared: &Shared, core: &mut Core, wakers: &mut Vec<Waker>) -> 
                 }
             }
             Event::ServerError(text) => {
-                tracing::warn!(error = %text, "server error");
+                let err = Error::from_server(&text);
+                if err.is_permission_denied() {
+                    close_denied_subscription(core, &text, wakers);
+                }
+                events.push(ClientEvent::ServerError(Arc::new(err)));
                 flags.server_error = Some(text);
             }
             Event::StaleConnection => flags.stale = true,
-            Event::LameDuck => tracing::info!("server entered lame duck mode"),
-            Event::Info(_) if core.conn.state() == ConnState::Handshaking => {
-                flags.need_connect = true;
+            Event::LameDuck => flags.lame_duck = true,
+            Event::Info(info) => {
+                if core.conn.state() == ConnState::Handshaking {
+                    flags.need_connect = true;
+                }
+                if !shared.options.ignore_discovered_servers {
+                    if let Some(origin) = core.current_server.clone() {
+                        let found = info
+                            .connect_urls
+                            .iter()
+                            .filter_map(|u| ServerAddr::discovered(u, &origin).ok());
+                        let added = core.pool.add_discovered(found);
+                        if !added.is_empty() {
+                            events.push(ClientEvent::DiscoveredServers(added));
+                        }
+                    }
+                }
             }
             Event::Connected => flags.connected = true,
             _ => {}
         }
     }
     flags
+}
+
+/// A `Permissions Violation for Subscription to "<subject>"` ends the first subscription on
+/// that subject: the server dropped its interest (ADR-40).
+fn close_denied_subscription(core: &mut Core, text: &str, wakers: &mut Vec<Waker>) {
+    let Some(rest) = text.split_once("Subscription to ").map(|(_, r)| r) else {
+        return;
+    };
+    let subject = rest.trim().trim_matches('"');
+    let subject = subject.split('"').next().unwrap_or(subject);
+    let sid = core
+        .subs
+        .iter()
+        .find(|(_, q)| q.subject == subject)
+        .map(|(sid, _)| *sid);
+    if let Some(sid) = sid {
+        core.conn.unsubscribe(sid);
+        core.close_queue(sid, wakers);
+    }
+}
+
+fn emit_all(shared: &Shared, events: &mut Vec<ClientEvent>) {
+    for e in events.drain(..) {
+        shared.events.emit(e);
+    }
 }
 
 /// The CONNECT options for `addr`: explicit options win over credentials in the URL.
@@ -133,7 +189,11 @@ async fn open_inner(shared: &Arc<Shared>, addr: &ServerAddr) -> Result<Transport
     stream
         .set_nodelay(true)
         .map_err(|e| Error::io("setting TCP_NODELAY failed", e))?;
-    shared.core.lock().conn.handle_transport_open();
+    {
+        let mut core = shared.core.lock();
+        core.conn.handle_transport_open();
+        core.current_server = Some(addr.clone());
+    }
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut wbuf = BytesMut::new();
     loop {
@@ -149,11 +209,12 @@ async fn open_inner(shared: &Arc<Shared>, addr: &ServerAddr) -> Result<Transport
         }
         shared.stats.in_bytes.fetch_add(n as u64, Ordering::Relaxed);
         let mut wakers = Vec::new();
+        let mut events = Vec::new();
         let flags = {
             let mut core = shared.core.lock();
             core.conn
                 .handle_input(&mut rbuf, std::time::Instant::now())?;
-            let flags = process_events(shared, &mut core, &mut wakers);
+            let flags = process_events(shared, &mut core, &mut wakers, &mut events);
             if flags.need_connect {
                 let info = connect_info(shared, addr);
                 core.conn.send_connect(&info)?;
@@ -165,6 +226,7 @@ async fn open_inner(shared: &Arc<Shared>, addr: &ServerAddr) -> Result<Transport
         if let Some(text) = flags.server_error {
             return Err(Error::from_server(&text));
         }
+        emit_all(shared, &mut events);
         if !wbuf.is_empty() {
             stream
                 .write_all(&wbuf)
@@ -192,101 +254,155 @@ enum Exit {
 /// The IO task.
 pub(crate) struct Driver {
     shared: Arc<Shared>,
-    stream: TcpStream,
+    stream: Option<TcpStream>,
     rbuf: BytesMut,
     wbuf: BytesMut,
     wpos: usize,
     ops: Vec<ServerOp>,
     wakers: Vec<Waker>,
+    events: Vec<ClientEvent>,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
     close_deadline: Option<Instant>,
-    server_index: usize,
+    ever_connected: bool,
 }
 
 impl Driver {
-    pub(crate) fn new(shared: Arc<Shared>, transport: Transport, server_index: usize) -> Self {
+    /// A driver for an open connection, or (`None`) one that starts by connecting.
+    pub(crate) fn new(shared: Arc<Shared>, transport: Option<Transport>) -> Self {
+        let ever_connected = transport.is_some();
+        let (stream, rbuf) = match transport {
+            Some(t) => (Some(t.stream), t.rbuf),
+            None => (None, BytesMut::with_capacity(READ_CHUNK)),
+        };
         Self {
             shared,
-            stream: transport.stream,
-            rbuf: transport.rbuf,
+            stream,
+            rbuf,
             wbuf: BytesMut::with_capacity(64 * 1024),
             wpos: 0,
             ops: Vec::with_capacity(256),
             wakers: Vec::new(),
+            events: Vec::new(),
             timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             timer_at: None,
             close_deadline: None,
-            server_index,
+            ever_connected,
         }
     }
 
-    /// Runs until the client closes.
+    /// Runs until the client closes (or the reconnect policy gives up).
     pub(crate) async fn run(mut self) {
         loop {
+            if self.stream.is_none() {
+                let Some(transport) = self.reconnect().await else {
+                    break;
+                };
+                let server = self.shared.core.lock().current_server.clone();
+                if let Some(server) = server {
+                    let event = if self.ever_connected {
+                        ClientEvent::Reconnected { server }
+                    } else {
+                        ClientEvent::Connected { server }
+                    };
+                    self.shared.events.emit(event);
+                }
+                self.ever_connected = true;
+                self.stream = Some(transport.stream);
+                self.rbuf = transport.rbuf;
+                self.timer_at = None;
+                // Anything already read after the handshake is handled now.
+                if let Err(e) = self.handle_read() {
+                    self.disconnected(e);
+                    continue;
+                }
+            }
             match poll_fn(|cx| self.poll_connected(cx)).await {
                 Exit::Closed => break,
-                Exit::Disconnected(err) => {
-                    tracing::info!(error = %err, "disconnected");
-                    {
-                        let mut core = self.shared.core.lock();
-                        core.conn.handle_disconnect(&self.wbuf, self.wpos);
-                    }
-                    self.wbuf.clear();
-                    self.wpos = 0;
-                    self.rbuf.clear();
-                    match self.reconnect().await {
-                        Some(transport) => {
-                            self.stream = transport.stream;
-                            self.rbuf = transport.rbuf;
-                            // Anything already read after the handshake is handled now.
-                            if let Err(e) = self.handle_read() {
-                                tracing::warn!(error = %e, "bad data after reconnect");
-                            }
-                        }
-                        None => break,
-                    }
-                }
+                Exit::Disconnected(err) => self.disconnected(err),
             }
         }
         self.finish().await;
     }
 
-    /// Tries the servers in turn, with growing delays, until one connects or the client
-    /// closes. `None` means closed.
+    /// Drops the transport, keeps unsent publishes for the next connection, tells the user.
+    fn disconnected(&mut self, err: Error) {
+        tracing::info!(error = %err, "disconnected");
+        self.shared
+            .core
+            .lock()
+            .conn
+            .handle_disconnect(&self.wbuf, self.wpos);
+        self.stream = None;
+        self.wbuf.clear();
+        self.wpos = 0;
+        self.rbuf.clear();
+        self.shared.events.emit(ClientEvent::Disconnected {
+            reason: Arc::new(err),
+        });
+    }
+
+    /// Tries servers as the pool and the reconnect policy say, until one connects, the
+    /// client closes or the policy gives up. `None` means stop.
     async fn reconnect(&mut self) -> Option<Transport> {
-        let mut attempt: u32 = 0;
         loop {
-            let servers = self.shared.core.lock().servers.clone();
-            for offset in 1..=servers.len() {
-                if self.closing() {
-                    return None;
-                }
-                let index = (self.server_index + offset) % servers.len();
-                let addr = &servers[index];
-                let shared = self.shared.clone();
-                let result = tokio::select! {
-                    r = open(&shared, addr) => r,
+            if self.closing() {
+                return None;
+            }
+            let next = {
+                let mut core = self.shared.core.lock();
+                let delay = &self.shared.options.reconnect_delay;
+                let random: u64 = rand::random();
+                core.pool
+                    .next_attempt_with(std::time::Instant::now(), |round| {
+                        delay.delay(round, random)
+                    })
+            };
+            let Some((addr, at)) = next else {
+                let failures = self.shared.core.lock().pool.total_failures();
+                let err = Error::new(
+                    ErrorKind::ConnectFailed,
+                    format!(
+                        "gave up reconnecting after {failures} failed attempt(s): the reconnect limits were reached"
+                    ),
+                );
+                self.shared
+                    .events
+                    .emit(ClientEvent::ClientError(Arc::new(err)));
+                return None;
+            };
+            let at = Instant::from_std(at);
+            if at > Instant::now() {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(at) => {}
                     _ = self.shared.close_requested.notified() => return None,
-                };
-                match result {
-                    Ok(transport) => {
-                        tracing::info!(server = %addr, "reconnected");
-                        self.server_index = index;
-                        return Some(transport);
-                    }
-                    Err(e) => {
-                        tracing::debug!(server = %addr, error = %e, "reconnect attempt failed")
-                    }
                 }
             }
-            attempt = attempt.saturating_add(1);
-            let backoff =
-                Duration::from_millis(50u64 << attempt.min(5)).min(Duration::from_secs(2));
-            let jitter = Duration::from_millis(rand::random::<u64>() % 100);
-            tokio::select! {
-                _ = tokio::time::sleep(backoff + jitter) => {}
+            let shared = self.shared.clone();
+            let result = tokio::select! {
+                r = open(&shared, &addr) => r,
                 _ = self.shared.close_requested.notified() => return None,
+            };
+            match result {
+                Ok(transport) => {
+                    self.shared.core.lock().pool.connected(&addr);
+                    tracing::info!(server = %addr, "connected");
+                    return Some(transport);
+                }
+                Err(e) => {
+                    tracing::debug!(server = %addr, error = %e, "connect attempt failed");
+                    self.shared.core.lock().pool.failed(&addr);
+                    let err = Arc::new(Error::new(
+                        e.kind(),
+                        format!("connecting to {addr} failed: {e}"),
+                    ));
+                    let event = if e.is_auth_error() {
+                        ClientEvent::ServerError(err)
+                    } else {
+                        ClientEvent::ClientError(err)
+                    };
+                    self.shared.events.emit(event);
+                }
             }
         }
     }
@@ -313,13 +429,21 @@ impl Driver {
             for op in self.ops.drain(..) {
                 core.conn.handle_op(op, now)?;
             }
-            let flags = process_events(&self.shared, &mut core, &mut self.wakers);
+            let flags = process_events(&self.shared, &mut core, &mut self.wakers, &mut self.events);
+            let server = core.current_server.clone();
             drop(core);
             self.wakers.drain(..).for_each(Waker::wake);
+            emit_all(&self.shared, &mut self.events);
             if flags.stale {
+                return Err(stale_error());
+            }
+            if flags.lame_duck {
+                if let Some(server) = server {
+                    self.shared.events.emit(ClientEvent::LameDuck { server });
+                }
                 return Err(Error::new(
                     ErrorKind::Io,
-                    "the server stopped answering PINGs",
+                    "the server entered lame duck mode; moving to another server",
                 ));
             }
         }
@@ -328,6 +452,18 @@ impl Driver {
 
     fn poll_connected(&mut self, cx: &mut Context<'_>) -> Poll<Exit> {
         self.shared.driver_waker.register(cx.waker());
+        let Some(mut stream) = self.stream.take() else {
+            return Poll::Ready(Exit::Disconnected(Error::new(
+                ErrorKind::Io,
+                "not connected",
+            )));
+        };
+        let exit = self.poll_io(&mut stream, cx);
+        self.stream = Some(stream);
+        exit
+    }
+
+    fn poll_io(&mut self, stream: &mut TcpStream, cx: &mut Context<'_>) -> Poll<Exit> {
         for _ in 0..MAX_SPINS {
             let mut progress = false;
 
@@ -335,7 +471,7 @@ impl Driver {
             if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
                 self.rbuf.reserve(READ_CHUNK);
             }
-            match poll_read_buf(Pin::new(&mut self.stream), cx, &mut self.rbuf) {
+            match poll_read_buf(Pin::new(&mut *stream), cx, &mut self.rbuf) {
                 Poll::Ready(Ok(0)) => {
                     return Poll::Ready(Exit::Disconnected(Error::new(
                         ErrorKind::Io,
@@ -368,14 +504,21 @@ impl Driver {
                 core.conn.poll_transmit(&mut self.wbuf);
                 closing = matches!(core.lifecycle, Lifecycle::Closing | Lifecycle::Closed);
                 let deadline = core.conn.poll_timeout().map(Instant::from_std);
+                let forced = std::mem::take(&mut core.force_reconnect);
                 drop(core);
+                if forced && !closing {
+                    return Poll::Ready(Exit::Disconnected(Error::new(
+                        ErrorKind::Io,
+                        "reconnect requested by force_reconnect",
+                    )));
+                }
                 if taken >= self.shared.options.write_buffer_size {
                     self.shared.space.notify_waiters();
                 }
                 self.set_timer(deadline);
             }
             while self.wpos < self.wbuf.len() {
-                match Pin::new(&mut self.stream).poll_write(cx, &self.wbuf[self.wpos..]) {
+                match Pin::new(&mut *stream).poll_write(cx, &self.wbuf[self.wpos..]) {
                     Poll::Ready(Ok(0)) => {
                         return Poll::Ready(Exit::Disconnected(Error::new(
                             ErrorKind::Io,
@@ -412,14 +555,13 @@ impl Driver {
                 progress = true;
                 let mut core = self.shared.core.lock();
                 core.conn.handle_timeout(std::time::Instant::now());
-                let flags = process_events(&self.shared, &mut core, &mut self.wakers);
+                let flags =
+                    process_events(&self.shared, &mut core, &mut self.wakers, &mut self.events);
                 drop(core);
                 self.wakers.drain(..).for_each(Waker::wake);
+                emit_all(&self.shared, &mut self.events);
                 if flags.stale {
-                    return Poll::Ready(Exit::Disconnected(Error::new(
-                        ErrorKind::Io,
-                        "the server stopped answering PINGs",
-                    )));
+                    return Poll::Ready(Exit::Disconnected(stale_error()));
                 }
             }
 
@@ -443,12 +585,15 @@ impl Driver {
 
     /// Closes the socket and ends everything that waits on the connection.
     async fn finish(mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.stream.shutdown()).await;
+        if let Some(stream) = self.stream.as_mut() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
+        }
         let mut wakers = Vec::new();
+        let mut events = Vec::new();
         let waiters = {
             let mut core = self.shared.core.lock();
             core.conn.close();
-            process_events(&self.shared, &mut core, &mut wakers);
+            process_events(&self.shared, &mut core, &mut wakers, &mut events);
             let sids: Vec<_> = core.subs.keys().copied().collect();
             for sid in sids {
                 core.close_queue(sid, &mut wakers);
@@ -465,5 +610,15 @@ impl Driver {
             let _ = tx.send(());
         }
         self.shared.space.notify_waiters();
+        emit_all(&self.shared, &mut events);
+        self.shared.events.emit(ClientEvent::Closed);
+        self.shared.events.close();
     }
+}
+
+fn stale_error() -> Error {
+    Error::new(
+        ErrorKind::Io,
+        "stale connection: the server stopped answering PINGs",
+    )
 }

@@ -39,14 +39,16 @@
 mod client;
 mod driver;
 mod error;
+mod events;
 mod message;
 mod options;
 mod subscriber;
 
 pub use client::{Client, ConnectionState, Request, Statistics};
 pub use error::{Error, ErrorKind};
+pub use events::{Event, EventStream};
 pub use message::Message;
-pub use options::{ConnectOptions, ServerAddr, ToServerAddrs, DEFAULT_PORT};
+pub use options::{Backoff, ConnectOptions, ServerAddr, ToServerAddrs, DEFAULT_PORT};
 pub use rnats_proto::{HeaderMap, ServerInfo, StatusCode, Subject};
 pub use subscriber::Subscriber;
 

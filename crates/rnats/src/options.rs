@@ -1,13 +1,44 @@
 //! Connection options and server addresses.
 
 use std::fmt;
+use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+pub use rnats_proto::Backoff;
 
 use url::Url;
 
 use crate::error::{Error, ErrorKind};
+use crate::events::{Callback, Event};
 use crate::Client;
+
+/// The reconnect wait policy.
+#[derive(Clone)]
+pub(crate) enum ReconnectDelay {
+    Backoff(Backoff),
+    Callback(Arc<dyn Fn(usize) -> Duration + Send + Sync>),
+}
+
+impl ReconnectDelay {
+    /// The wait before round `round + 1`, jitter drawn from `random`.
+    pub(crate) fn delay(&self, round: u32, random: u64) -> Duration {
+        match self {
+            ReconnectDelay::Backoff(b) => b.delay_with_jitter(round, random),
+            ReconnectDelay::Callback(f) => f(round as usize),
+        }
+    }
+}
+
+impl fmt::Debug for ReconnectDelay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReconnectDelay::Backoff(b) => fmt::Debug::fmt(b, f),
+            ReconnectDelay::Callback(_) => f.write_str("<fn>"),
+        }
+    }
+}
 
 /// The default port of a NATS server.
 pub const DEFAULT_PORT: u16 = 4222;
@@ -43,10 +74,24 @@ impl fmt::Debug for Secret {
 /// assert!(!format!("{addr:?}").contains("s3cret"));
 /// # Ok::<(), rnats::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ServerAddr {
     url: Url,
+    /// The name to verify the server's TLS certificate against when it differs from the host
+    /// (servers discovered by IP keep the name of the URL they were learned through).
+    tls_name: Option<String>,
 }
+
+impl PartialEq for ServerAddr {
+    /// Two addresses are the same server when scheme, host and port agree.
+    fn eq(&self, other: &Self) -> bool {
+        self.scheme() == other.scheme()
+            && self.host() == other.host()
+            && self.port() == other.port()
+    }
+}
+
+impl Eq for ServerAddr {}
 
 impl ServerAddr {
     /// The host name or IP address.
@@ -81,6 +126,34 @@ impl ServerAddr {
     /// The password given in the address, if any.
     pub(crate) fn password(&self) -> Option<&str> {
         self.url.password()
+    }
+
+    /// The name a TLS certificate must be valid for: the host, or for a server discovered
+    /// by IP address, the host name of the URL it was discovered through.
+    pub fn tls_name(&self) -> &str {
+        self.tls_name.as_deref().unwrap_or_else(|| self.host())
+    }
+
+    /// A server learned from the cluster (`host:port` from INFO `connect_urls`), reached
+    /// through `origin`: same scheme and credentials, and `origin`'s TLS name when the new
+    /// host is an IP address.
+    pub(crate) fn discovered(host_port: &str, origin: &ServerAddr) -> Result<Self, Error> {
+        let mut addr: ServerAddr = format!("{}://{host_port}", origin.scheme()).parse()?;
+        if addr.url.username().is_empty() {
+            let _ = addr.url.set_username(origin.url.username());
+            let _ = addr.url.set_password(origin.url.password());
+        }
+        if addr.host().parse::<std::net::IpAddr>().is_ok()
+            && origin.host().parse::<std::net::IpAddr>().is_err()
+        {
+            addr.tls_name = Some(origin.tls_name().to_owned());
+        } else {
+            addr.tls_name = origin
+                .tls_name
+                .clone()
+                .filter(|_| addr.host() == origin.host());
+        }
+        Ok(addr)
     }
 
     /// `host:port`, for display and socket address resolution.
@@ -124,7 +197,10 @@ impl FromStr for ServerAddr {
         if url.host_str().is_none_or(str::is_empty) {
             return Err(invalid("it has no host"));
         }
-        Ok(Self { url })
+        Ok(Self {
+            url,
+            tls_name: None,
+        })
     }
 }
 
@@ -252,6 +328,12 @@ pub struct ConnectOptions {
     pub(crate) pending_bytes_limit: usize,
     pub(crate) write_buffer_size: usize,
     pub(crate) retain_servers_order: bool,
+    pub(crate) ignore_discovered_servers: bool,
+    pub(crate) retry_on_initial_connect: bool,
+    pub(crate) max_reconnects: Option<usize>,
+    pub(crate) max_reconnects_per_server: Option<usize>,
+    pub(crate) reconnect_delay: ReconnectDelay,
+    pub(crate) event_callback: Option<Callback>,
     pub(crate) user: Option<String>,
     pub(crate) password: Option<Secret>,
     pub(crate) token: Option<Secret>,
@@ -272,6 +354,12 @@ impl Default for ConnectOptions {
             pending_bytes_limit: 64 * 1024 * 1024,
             write_buffer_size: 2 * 1024 * 1024,
             retain_servers_order: false,
+            ignore_discovered_servers: false,
+            retry_on_initial_connect: false,
+            max_reconnects: None,
+            max_reconnects_per_server: None,
+            reconnect_delay: ReconnectDelay::Backoff(Backoff::default()),
+            event_callback: None,
             user: None,
             password: None,
             token: None,
@@ -356,6 +444,82 @@ impl ConnectOptions {
         self
     }
 
+    /// Do not add the servers the cluster advertises (INFO `connect_urls`) to the pool
+    /// (default false: they are added, and a [`crate::Event::DiscoveredServers`] is raised).
+    pub fn ignore_discovered_servers(mut self, ignore: bool) -> Self {
+        self.ignore_discovered_servers = ignore;
+        self
+    }
+
+    /// When true, [`ConnectOptions::connect`] returns at once and the client keeps trying to
+    /// connect in the background, under the reconnect policy; publishes are buffered
+    /// meanwhile. When false (the default) the first connect fails fast with an error listing
+    /// every server tried and why.
+    pub fn retry_on_initial_connect(mut self, retry: bool) -> Self {
+        self.retry_on_initial_connect = retry;
+        self
+    }
+
+    /// Most failed reconnect attempts in a row, over all servers, before the client gives up
+    /// and closes (`None`, the default: never give up).
+    pub fn max_reconnects(mut self, max: Option<usize>) -> Self {
+        self.max_reconnects = max;
+        self
+    }
+
+    /// Most failed attempts in a row to one server before it leaves the pool (`None`, the
+    /// default: no limit).
+    pub fn max_reconnects_per_server(mut self, max: Option<usize>) -> Self {
+        self.max_reconnects_per_server = max;
+        self
+    }
+
+    /// The wait between rounds of reconnect attempts (a round tries every server once):
+    /// exponential backoff with jitter (default: 100 ms doubling up to 4 s, plus up to
+    /// 100 ms of jitter).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = rnats::ConnectOptions::new().reconnect_delay(rnats::Backoff::new(
+    ///     Duration::from_millis(50),
+    ///     Duration::from_secs(2),
+    ///     Duration::from_millis(250),
+    /// ));
+    /// ```
+    pub fn reconnect_delay(mut self, backoff: Backoff) -> Self {
+        self.reconnect_delay = ReconnectDelay::Backoff(backoff);
+        self
+    }
+
+    /// A custom wait between rounds of reconnect attempts: `delay(round)` for round 0, 1, …
+    pub fn reconnect_delay_callback(
+        mut self,
+        delay: impl Fn(usize) -> Duration + Send + Sync + 'static,
+    ) -> Self {
+        self.reconnect_delay = ReconnectDelay::Callback(Arc::new(delay));
+        self
+    }
+
+    /// Calls `callback` with every connection [`crate::Event`], one at a time, in order, on a
+    /// task of its own.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), rnats::Error> {
+    /// let client = rnats::ConnectOptions::new()
+    ///     .event_callback(|event| async move { eprintln!("nats: {event}") })
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn event_callback<F, Fut>(mut self, callback: F) -> Self
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.event_callback = Some(Arc::new(move |event| Box::pin(callback(event))));
+        self
+    }
+
     /// Authenticate with a user name and password (overrides credentials in URLs).
     pub fn user_and_password(
         mut self,
@@ -397,6 +561,15 @@ impl fmt::Debug for ConnectOptions {
             .field("pending_bytes_limit", &self.pending_bytes_limit)
             .field("write_buffer_size", &self.write_buffer_size)
             .field("retain_servers_order", &self.retain_servers_order)
+            .field("ignore_discovered_servers", &self.ignore_discovered_servers)
+            .field("retry_on_initial_connect", &self.retry_on_initial_connect)
+            .field("max_reconnects", &self.max_reconnects)
+            .field("max_reconnects_per_server", &self.max_reconnects_per_server)
+            .field("reconnect_delay", &self.reconnect_delay)
+            .field(
+                "event_callback",
+                &self.event_callback.as_ref().map(|_| "<fn>"),
+            )
             .field("user", &self.user)
             .field("password", &self.password)
             .field("token", &self.token)
@@ -422,6 +595,19 @@ mod tests {
         let a: ServerAddr = "[::1]:4222".parse().unwrap();
         assert_eq!(a.host(), "::1");
         assert_eq!(a.host_port(), "[::1]:4222");
+    }
+
+    #[test]
+    fn discovered_servers_keep_tls_name_and_credentials() {
+        let origin: ServerAddr = "tls://u:p@nats.example:4222".parse().unwrap();
+        let d = ServerAddr::discovered("10.1.2.3:4223", &origin).unwrap();
+        assert_eq!(d.scheme(), "tls");
+        assert_eq!(d.host(), "10.1.2.3");
+        assert_eq!(d.tls_name(), "nats.example");
+        assert_eq!(d.password(), Some("p"));
+        let d2 = ServerAddr::discovered("other.example:4223", &origin).unwrap();
+        assert_eq!(d2.tls_name(), "other.example");
+        assert_eq!(d, "tls://10.1.2.3:4223".parse::<ServerAddr>().unwrap());
     }
 
     #[test]

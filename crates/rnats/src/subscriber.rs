@@ -19,6 +19,8 @@ use crate::message::Message;
 /// Bounded by messages and bytes: when the subscriber falls behind, new messages are dropped
 /// and counted instead of growing memory without limit.
 pub(crate) struct SubQueue {
+    /// The subscription's subject, for slow consumer events.
+    pub(crate) subject: String,
     inner: Mutex<QueueInner>,
     limit_msgs: AtomicUsize,
     limit_bytes: AtomicUsize,
@@ -29,6 +31,8 @@ struct QueueInner {
     msgs: VecDeque<Message>,
     /// Bytes (headers plus payload) of `msgs`.
     bytes: usize,
+    /// In a slow consumer episode: dropped since the subscriber last caught up.
+    slow: bool,
     closed: bool,
     waker: Option<Waker>,
 }
@@ -37,16 +41,24 @@ struct QueueInner {
 pub(crate) enum Pushed {
     /// Queued; wake this waker (outside any lock).
     Queued(Option<Waker>),
-    /// Dropped: the subscriber is over its pending limits.
-    Dropped,
+    /// Dropped: the subscriber is over its pending limits. `first` is true for the first
+    /// drop of an episode (the subscriber had caught up before).
+    Dropped {
+        /// First drop since the subscriber caught up.
+        first: bool,
+        /// Drops in total.
+        total: u64,
+    },
 }
 
 impl SubQueue {
-    pub(crate) fn new(limit_msgs: usize, limit_bytes: usize) -> Self {
+    pub(crate) fn new(subject: String, limit_msgs: usize, limit_bytes: usize) -> Self {
         Self {
+            subject,
             inner: Mutex::new(QueueInner {
                 msgs: VecDeque::new(),
                 bytes: 0,
+                slow: false,
                 closed: false,
                 waker: None,
             }),
@@ -66,9 +78,11 @@ impl SubQueue {
         if inner.msgs.len() >= self.limit_msgs.load(Ordering::Relaxed)
             || (inner.bytes > 0 && inner.bytes + len > self.limit_bytes.load(Ordering::Relaxed))
         {
+            let first = !inner.slow;
+            inner.slow = true;
             drop(inner);
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            return Pushed::Dropped;
+            let total = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            return Pushed::Dropped { first, total };
         }
         inner.bytes += len;
         inner.msgs.push_back(msg);
@@ -92,6 +106,7 @@ impl SubQueue {
         if !inner.msgs.is_empty() {
             std::mem::swap(&mut inner.msgs, local);
             inner.bytes = 0;
+            inner.slow = false;
             return Poll::Ready(true);
         }
         if inner.closed {

@@ -475,9 +475,15 @@ async fn several_urls_and_bare_host_port() {
     let bare = format!("127.0.0.1:{}", server.port());
     let client = rnats::connect(bare.as_str()).await.unwrap();
     client.flush().await.unwrap();
-    let list = format!("{},{}", server.url(), server.url());
+    // A second URL where nothing listens: the client connects to the one that answers.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("nats://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let list = format!("{},{}, {}", server.url(), dead_url, server.url());
     let client = rnats::connect(list).await.unwrap();
+    // The same server given twice is kept once.
     assert_eq!(client.servers().len(), 2);
+    assert_eq!(client.connected_server().unwrap().port(), server.port());
     let client = rnats::connect(vec![server.url()]).await.unwrap();
     client.flush().await.unwrap();
 }
