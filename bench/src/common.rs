@@ -1,0 +1,185 @@
+//! What the client modules share: the scenario spec, the result record, the pub/sub progress
+//! counter and small measuring helpers.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::Scenario;
+
+/// Errors of a worker run: any error type, printed and turned into exit code 1.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Subject of the `pub` scenario (nobody subscribes to it).
+pub const PUB_SUBJECT: &str = "bench.pub";
+/// Subject of the `pubsub` scenario.
+pub const PUBSUB_SUBJECT: &str = "bench.pubsub";
+/// Subject the echo responder of the request scenarios listens on.
+pub const ECHO_SUBJECT: &str = "bench.echo";
+/// Requests in flight in `req-64`.
+pub const IN_FLIGHT: usize = 64;
+/// `pubsub` gives up waiting when nothing arrived for this long.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// One worker run's parameters.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub scenario: Scenario,
+    pub url: String,
+    pub size: usize,
+    pub count: u64,
+}
+
+/// What a worker prints, as one JSON line. Fields a scenario does not measure stay `None`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Outcome {
+    pub client: String,
+    pub scenario: String,
+    pub size: usize,
+    /// Messages or requests sent.
+    pub count: u64,
+    /// Wall time of the measured part, seconds.
+    pub elapsed_s: f64,
+    /// Messages (or requests) per second.
+    pub rate: f64,
+    /// Payload megabytes (10^6) per second.
+    pub mb_s: f64,
+    /// pubsub: messages the subscriber received.
+    pub received: Option<u64>,
+    /// pubsub: `count - received`.
+    pub lost: Option<u64>,
+    /// pubsub, rnats only: `Subscriber::dropped()` (client-side slow-consumer drops).
+    pub dropped: Option<u64>,
+    /// Connections re-established during the run (server-side slow-consumer kicks show here).
+    pub reconnects: Option<u64>,
+    /// req-seq: latency percentiles, microseconds.
+    pub p50_us: Option<f64>,
+    pub p99_us: Option<f64>,
+    /// Requests that failed (req-64, req-seq).
+    pub errors: u64,
+    /// Peak resident memory of the worker process (VmHWM), KiB.
+    pub rss_kib: u64,
+}
+
+impl Outcome {
+    /// A throughput result: `count` items of `size` bytes in `elapsed`.
+    pub fn throughput(count: u64, size: usize, elapsed: Duration) -> Self {
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        Outcome {
+            elapsed_s: secs,
+            rate: count as f64 / secs,
+            mb_s: (count as f64 * size as f64) / secs / 1e6,
+            ..Outcome::default()
+        }
+    }
+
+    /// A sequential-latency result from per-request latencies.
+    pub fn latency(
+        mut samples: Vec<Duration>,
+        errors: u64,
+        elapsed: Duration,
+        size: usize,
+    ) -> Self {
+        samples.sort_unstable();
+        let mut o = Outcome::throughput(samples.len() as u64, size, elapsed);
+        o.p50_us = Some(percentile_us(&samples, 0.50));
+        o.p99_us = Some(percentile_us(&samples, 0.99));
+        o.errors = errors;
+        o
+    }
+}
+
+/// The `q` quantile (nearest rank) of sorted samples, in microseconds.
+fn percentile_us(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1e6
+}
+
+/// A payload of `size` bytes.
+pub fn payload(size: usize) -> Bytes {
+    Bytes::from(vec![b'x'; size])
+}
+
+/// Messages received by a pub/sub subscriber task, and when the last one came.
+pub struct Progress {
+    origin: Instant,
+    received: AtomicU64,
+    last_ns: AtomicU64,
+}
+
+impl Progress {
+    pub fn new() -> Self {
+        Progress {
+            origin: Instant::now(),
+            received: AtomicU64::new(0),
+            last_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// Called by the subscriber for each message.
+    pub fn record(&self) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        self.last_ns
+            .store(self.origin.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    }
+
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// Nanoseconds since the origin: what the publisher notes when it starts.
+    pub fn now_ns(&self) -> u64 {
+        self.origin.elapsed().as_nanos() as u64
+    }
+
+    /// Waits until `target` messages arrived or none arrived for [`IDLE_TIMEOUT`].
+    pub async fn wait_for(&self, target: u64) {
+        let mut seen = self.received();
+        let mut since = Instant::now();
+        while seen < target {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            let now = self.received();
+            if now != seen {
+                seen = now;
+                since = Instant::now();
+            } else if since.elapsed() >= IDLE_TIMEOUT {
+                break;
+            }
+        }
+    }
+
+    /// The pub/sub result: received messages over the time from `start_ns` (the first
+    /// publish) to the last arrival.
+    pub fn outcome(&self, start_ns: u64, count: u64, size: usize) -> Outcome {
+        let received = self.received();
+        let last = self.last_ns.load(Ordering::Relaxed).max(start_ns + 1);
+        let mut o = Outcome::throughput(received, size, Duration::from_nanos(last - start_ns));
+        o.received = Some(received);
+        o.lost = Some(count.saturating_sub(received));
+        o
+    }
+}
+
+/// The payload of the end-of-run marker a pub/sub publisher sends after the measurement, so
+/// the subscriber task ends and hands its subscriber back. Real messages are never empty.
+pub fn is_end_marker(payload: &[u8]) -> bool {
+    payload.is_empty()
+}
+
+/// Peak resident set size of this process (`VmHWM` in /proc/self/status), KiB; 0 if unknown.
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,162 @@
+//! `bench`: end-to-end benchmarks of rnats against async-nats on a real nats-server.
+//!
+//! `bench run` starts one nats-server and runs every scenario in fresh worker processes of
+//! this same executable (`bench worker ...`), alternating the clients, so each client's peak
+//! memory is its own. It prints a Markdown table of the medians. See README.md.
+
+mod async_nats_client;
+mod common;
+mod orchestrator;
+mod raw;
+mod rnats_client;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "bench",
+    about = "End-to-end NATS client benchmarks: rnats vs async-nats"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one scenario with one client against a running server; print one JSON line.
+    Worker(WorkerArgs),
+    /// Start a nats-server, run every scenario with every client, print a Markdown table.
+    Run(orchestrator::RunArgs),
+}
+
+/// What one worker process does.
+#[derive(Args, Debug, Clone)]
+pub struct WorkerArgs {
+    /// Which client library to drive.
+    #[arg(long, value_enum)]
+    pub client: ClientKind,
+    /// Which scenario to run.
+    #[arg(long, value_enum)]
+    pub scenario: Scenario,
+    /// The server, e.g. nats://127.0.0.1:4222.
+    #[arg(long)]
+    pub url: String,
+    /// Payload size in bytes.
+    #[arg(long, default_value_t = 128)]
+    pub size: usize,
+    /// Messages (or requests) to send; a per-scenario default when absent.
+    #[arg(long)]
+    pub count: Option<u64>,
+}
+
+/// The implementations under test.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientKind {
+    /// This repository's client.
+    Rnats,
+    /// The async-nats crate from crates.io.
+    AsyncNats,
+    /// Hand-written NATS protocol over a tokio TcpStream: what the server can take.
+    RawTcp,
+}
+
+impl ClientKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ClientKind::Rnats => "rnats",
+            ClientKind::AsyncNats => "async-nats",
+            ClientKind::RawTcp => "raw-tcp",
+        }
+    }
+}
+
+/// The benchmark scenarios.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scenario {
+    /// Publish to a subject without subscribers, then flush.
+    Pub,
+    /// One publishing and one subscribing connection; count what arrives.
+    Pubsub,
+    /// Sequential request/reply against an echo responder: latency.
+    ReqSeq,
+    /// 64 requests in flight: throughput.
+    #[value(name = "req-64")]
+    Req64,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Pub => "pub",
+            Scenario::Pubsub => "pubsub",
+            Scenario::ReqSeq => "req-seq",
+            Scenario::Req64 => "req-64",
+        }
+    }
+
+    /// Count used when a worker is started by hand without `--count`.
+    fn default_count(self, size: usize) -> u64 {
+        match self {
+            Scenario::Pub => (500_000_000 / (size as u64 + 100)).clamp(50_000, 5_000_000),
+            Scenario::Pubsub => 1_000_000,
+            Scenario::ReqSeq => 20_000,
+            Scenario::Req64 => 200_000,
+        }
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Worker(args) => worker(args),
+        Command::Run(args) => orchestrator::run(args),
+    }
+}
+
+/// Runs one scenario on a multi-thread tokio runtime and prints its `Outcome` as JSON.
+fn worker(args: WorkerArgs) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("building the tokio runtime");
+    let spec = common::Spec {
+        scenario: args.scenario,
+        url: args.url.clone(),
+        size: args.size,
+        count: args
+            .count
+            .unwrap_or_else(|| args.scenario.default_count(args.size)),
+    };
+    let result = runtime.block_on(async {
+        match args.client {
+            ClientKind::Rnats => rnats_client::run(&spec).await,
+            ClientKind::AsyncNats => async_nats_client::run(&spec).await,
+            ClientKind::RawTcp => raw::run(&spec).await,
+        }
+    });
+    // Let the clients' background tasks finish before measuring memory and exiting.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(mut outcome) => {
+            outcome.client = args.client.name().to_owned();
+            outcome.scenario = args.scenario.name().to_owned();
+            outcome.size = spec.size;
+            outcome.count = spec.count;
+            outcome.rss_kib = common::peak_rss_kib();
+            println!(
+                "{}",
+                serde_json::to_string(&outcome).expect("an Outcome always serializes")
+            );
+        }
+        Err(e) => {
+            eprintln!(
+                "worker {} {} size {}: {e}",
+                args.client.name(),
+                args.scenario.name(),
+                spec.size
+            );
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! `bench run`: one nats-server for the whole run, every scenario run `--runs` times per
+//! client in worker subprocesses (clients interleaved), and a Markdown table of medians.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use rnats_test::NatsServer;
+
+use crate::common::Outcome;
+use crate::{ClientKind, Scenario};
+
+/// Options of `bench run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Runs of each scenario per client (the table shows medians).
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Scale every message count down 20x: a smoke test, not a measurement.
+    #[arg(long)]
+    quick: bool,
+    /// Only these scenarios (repeatable); all when absent.
+    #[arg(long, value_enum)]
+    scenario: Vec<Scenario>,
+    /// Kill a worker that takes longer than this many seconds (a hang is reported).
+    #[arg(long, default_value_t = 120)]
+    worker_timeout: u64,
+}
+
+/// One row group of the table: a scenario at one payload size.
+struct Case {
+    scenario: Scenario,
+    size: usize,
+    /// Messages or requests per worker run, chosen for ~0.5–2 s per run in release.
+    count: u64,
+    /// Whether the raw-TCP baseline runs it too.
+    raw: bool,
+}
+
+const fn case(scenario: Scenario, size: usize, count: u64, raw: bool) -> Case {
+    Case {
+        scenario,
+        size,
+        count,
+        raw,
+    }
+}
+
+const CASES: &[Case] = &[
+    case(Scenario::Pub, 16, 2_500_000, false),
+    case(Scenario::Pub, 128, 2_000_000, false),
+    case(Scenario::Pub, 1024, 1_000_000, true),
+    case(Scenario::Pub, 16 * 1024, 80_000, false),
+    case(Scenario::Pubsub, 16, 1_000_000, false),
+    case(Scenario::Pubsub, 128, 1_000_000, false),
+    case(Scenario::Pubsub, 1024, 400_000, false),
+    case(Scenario::ReqSeq, 128, 6_000, true),
+    case(Scenario::Req64, 128, 120_000, false),
+];
+
+/// The results of one client on one case: successful outcomes and failure messages.
+#[derive(Default)]
+struct Samples {
+    ok: Vec<Outcome>,
+    failures: Vec<String>,
+}
+
+pub fn run(args: RunArgs) {
+    let server = NatsServer::start();
+    let url = server.url();
+    let exe = std::env::current_exe().expect("the path of this executable");
+    let version = serde_json::from_str::<serde_json::Value>(&server.info())
+        .ok()
+        .and_then(|v| v["version"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| "?".into());
+    eprintln!(
+        "nats-server {version} at {url}; {} run(s) per client{}",
+        args.runs,
+        if args.quick { ", quick" } else { "" }
+    );
+
+    let load_before = load_average();
+    let mut results = Vec::new();
+    for case in CASES
+        .iter()
+        .filter(|c| args.scenario.is_empty() || args.scenario.contains(&c.scenario))
+    {
+        let count = if args.quick {
+            (case.count / 20).max(100)
+        } else {
+            case.count
+        };
+        let mut clients = vec![ClientKind::Rnats, ClientKind::AsyncNats];
+        if case.raw {
+            clients.push(ClientKind::RawTcp);
+        }
+        let mut samples: Vec<Samples> = clients.iter().map(|_| Samples::default()).collect();
+        for run in 0..args.runs {
+            // Interleave, and rotate who goes first so neither always runs on a "fresh" server.
+            for k in 0..clients.len() {
+                let i = (k + run) % clients.len();
+                let label = format!(
+                    "{} {} {} run {}/{}",
+                    case.scenario.name(),
+                    size_label(case.size),
+                    clients[i].name(),
+                    run + 1,
+                    args.runs
+                );
+                eprint!("{label} ... ");
+                let timeout = Duration::from_secs(args.worker_timeout);
+                match run_worker(&exe, clients[i], case, count, &url, timeout) {
+                    Ok(o) => {
+                        eprintln!("{}", short(&o));
+                        samples[i].ok.push(o);
+                    }
+                    Err(e) => {
+                        eprintln!("FAILED: {e}");
+                        samples[i].failures.push(e);
+                    }
+                }
+            }
+        }
+        results.push((case, clients, samples));
+    }
+    if !server.is_running() {
+        eprintln!(
+            "warning: the nats-server exited during the run; see {:?}",
+            server.log_path()
+        );
+    }
+
+    // Other processes on the machine skew every number: say how busy it was.
+    println!(
+        "nats-server {version}, {} run(s) per client, medians{}; {} CPU(s), \
+         1-min load average {load_before} before, {} after\n",
+        args.runs,
+        if args.quick {
+            " (--quick: smoke test)"
+        } else {
+            ""
+        },
+        thread::available_parallelism().map_or(0, |n| n.get()),
+        load_average(),
+    );
+    print_table(&results);
+    print_details(&results);
+}
+
+/// The 1-minute load average from /proc/loadavg, or "?".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Starts one worker and returns its parsed JSON line, or why it failed.
+fn run_worker(
+    exe: &Path,
+    client: ClientKind,
+    case: &Case,
+    count: u64,
+    url: &str,
+    timeout: Duration,
+) -> Result<Outcome, String> {
+    let child = Command::new(exe)
+        .args(["worker", "--client", client.name(), "--scenario"])
+        .arg(case.scenario.name())
+        .args(["--url", url, "--size", &case.size.to_string()])
+        .args(["--count", &count.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("starting the worker: {e}"))?;
+    let (status, stdout, stderr) = wait_with_timeout(child, timeout)?;
+    if !status.success() {
+        return Err(format!("worker exited with {status}: {}", stderr.trim()));
+    }
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .ok_or_else(|| format!("worker printed no result; stderr: {}", stderr.trim()))?;
+    serde_json::from_str(line).map_err(|e| format!("bad worker output {line:?}: {e}"))
+}
+
+/// Waits for `child`, reading its output on helper threads; kills it after `timeout`.
+fn wait_with_timeout(
+    mut child: Child,
+    timeout: Duration,
+) -> Result<(std::process::ExitStatus, String, String), String> {
+    let reader = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = reader(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = reader(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr = err.join().unwrap_or_default();
+                return Err(format!(
+                    "worker did not finish within {timeout:?} (killed; a hang?): {}",
+                    stderr.trim()
+                ));
+            }
+            Err(e) => return Err(format!("waiting for the worker: {e}")),
+        }
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    Ok((status, stdout, stderr))
+}
+
+/// One result, briefly, for the progress log.
+fn short(o: &Outcome) -> String {
+    let mut s = match o.p50_us {
+        Some(p50) => format!(
+            "p50 {p50:.1} us, p99 {:.1} us",
+            o.p99_us.unwrap_or(f64::NAN)
+        ),
+        None => format!("{} ({:.1} MB/s)", rate(o.rate), o.mb_s),
+    };
+    if let Some(lost) = o.lost {
+        s += &format!(", lost {lost}");
+    }
+    if let Some(d) = o.dropped {
+        s += &format!(", dropped {d}");
+    }
+    if let Some(r) = o.reconnects.filter(|&r| r > 0) {
+        s += &format!(", RECONNECTS {r}");
+    }
+    if o.errors > 0 {
+        s += &format!(", ERRORS {}", o.errors);
+    }
+    s + &format!(
+        ", {:.1} MiB, {:.2} s",
+        o.rss_kib as f64 / 1024.0,
+        o.elapsed_s
+    )
+}
+
+fn size_label(size: usize) -> String {
+    if size >= 1024 && size.is_multiple_of(1024) {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+/// `1234567.0` → `1.23 M/s`.
+fn rate(r: f64) -> String {
+    if r >= 1e6 {
+        format!("{:.2} M/s", r / 1e6)
+    } else if r >= 1e3 {
+        format!("{:.1} k/s", r / 1e3)
+    } else {
+        format!("{r:.0}/s")
+    }
+}
+
+fn median(mut v: Vec<f64>) -> Option<f64> {
+    v.retain(|x| !x.is_nan());
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// The median of `f` over one client's outcomes.
+fn med(s: &Samples, f: impl Fn(&Outcome) -> Option<f64>) -> Option<f64> {
+    median(s.ok.iter().filter_map(f).collect())
+}
+
+type Results<'a> = Vec<(&'a Case, Vec<ClientKind>, Vec<Samples>)>;
+
+fn print_table(results: &Results<'_>) {
+    println!(
+        "| scenario | metric | rnats | async-nats | rnats/async-nats | raw-tcp | peak RSS rnats | peak RSS async-nats | lost rnats (dropped) | lost async-nats |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (case, clients, samples) in results {
+        let of = |kind: ClientKind| clients.iter().position(|&c| c == kind).map(|i| &samples[i]);
+        let (Some(rn), Some(an)) = (of(ClientKind::Rnats), of(ClientKind::AsyncNats)) else {
+            continue;
+        };
+        let raw = of(ClientKind::RawTcp);
+        let name = format!("{} {}", case.scenario.name(), size_label(case.size));
+        let rss = |s: &Samples| {
+            med(s, |o| Some(o.rss_kib as f64 / 1024.0))
+                .map_or_else(|| "–".into(), |m| format!("{m:.1} MiB"))
+        };
+        let failed = |s: &Samples| {
+            if s.failures.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (FAILED {}/{})",
+                    s.failures.len(),
+                    s.failures.len() + s.ok.len()
+                )
+            }
+        };
+        let (lost_rn, lost_an) = if case.scenario == Scenario::Pubsub {
+            let lost = |s: &Samples| med(s, |o| o.lost.map(|l| l as f64));
+            let dropped = med(rn, |o| o.dropped.map(|d| d as f64));
+            (
+                format!("{} ({})", num(lost(rn)), num(dropped)),
+                num(lost(an)),
+            )
+        } else {
+            ("–".into(), "–".into())
+        };
+
+        // Each metric row: (label, value of an outcome, format, higher is better).
+        type Metric = (
+            &'static str,
+            fn(&Outcome) -> Option<f64>,
+            fn(f64) -> String,
+            bool,
+        );
+        let metrics: Vec<Metric> = match case.scenario {
+            Scenario::Pub | Scenario::Pubsub => vec![
+                ("msgs/s", |o| Some(o.rate), rate, true),
+                ("MB/s", |o| Some(o.mb_s), |v| format!("{v:.1}"), true),
+            ],
+            Scenario::ReqSeq => vec![
+                ("p50 µs", |o| o.p50_us, |v| format!("{v:.1}"), false),
+                ("p99 µs", |o| o.p99_us, |v| format!("{v:.1}"), false),
+            ],
+            Scenario::Req64 => vec![("req/s", |o| Some(o.rate), rate, true)],
+        };
+        for (k, (label, value, fmt, higher_better)) in metrics.into_iter().enumerate() {
+            let r = med(rn, value);
+            let a = med(an, value);
+            let ratio = match (r, a) {
+                (Some(r), Some(a)) if a > 0.0 => format!(
+                    "{:.2} ({} better)",
+                    r / a,
+                    if higher_better { ">1" } else { "<1" }
+                ),
+                _ => "–".into(),
+            };
+            let cell = |v: Option<f64>| v.map_or_else(|| "–".into(), fmt);
+            let raw_cell = raw.map_or_else(|| "–".into(), |s| cell(med(s, value)) + &failed(s));
+            // Memory and losses once per case, on its first row.
+            let first = k == 0;
+            println!(
+                "| {} | {label} | {}{} | {}{} | {ratio} | {raw_cell} | {} | {} | {} | {} |",
+                if first { name.as_str() } else { "" },
+                cell(r),
+                failed(rn),
+                cell(a),
+                failed(an),
+                if first { rss(rn) } else { String::new() },
+                if first { rss(an) } else { String::new() },
+                if first { lost_rn.as_str() } else { "" },
+                if first { lost_an.as_str() } else { "" },
+            );
+        }
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{v:.0}"))
+}
+
+/// Every run's value, so the spread behind each median is visible, and every failure.
+fn print_details(results: &Results<'_>) {
+    println!("\nPer-run values:\n");
+    for (case, clients, samples) in results {
+        for (client, s) in clients.iter().zip(samples) {
+            let values: Vec<String> = s.ok.iter().map(short).collect();
+            println!(
+                "- {} {} {}: {}",
+                case.scenario.name(),
+                size_label(case.size),
+                client.name(),
+                values.join(" | ")
+            );
+            for f in &s.failures {
+                println!("  - FAILED: {f}");
+            }
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The scenarios driven through rnats, with its default options.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+use crate::common::{
+    is_end_marker, payload, BoxError, Outcome, Progress, Spec, ECHO_SUBJECT, IN_FLIGHT,
+    PUBSUB_SUBJECT, PUB_SUBJECT,
+};
+use crate::Scenario;
+
+pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
+    match spec.scenario {
+        Scenario::Pub => publish(spec).await,
+        Scenario::Pubsub => pubsub(spec).await,
+        Scenario::ReqSeq => request_sequential(spec).await,
+        Scenario::Req64 => request_concurrent(spec).await,
+    }
+}
+
+/// Publish `count` messages nobody receives, then flush (the server has them all).
+async fn publish(spec: &Spec) -> Result<Outcome, BoxError> {
+    let client = rnats::connect(spec.url.as_str()).await?;
+    let data = payload(spec.size);
+    let start = Instant::now();
+    for _ in 0..spec.count {
+        client.publish(PUB_SUBJECT, data.clone()).await?;
+    }
+    client.flush().await?;
+    let outcome = Outcome::throughput(spec.count, spec.size, start.elapsed());
+    client.close().await?;
+    Ok(outcome)
+}
+
+/// One publishing and one subscribing connection; count what arrives.
+async fn pubsub(spec: &Spec) -> Result<Outcome, BoxError> {
+    if spec.size == 0 {
+        return Err("pubsub needs a payload of at least 1 byte".into());
+    }
+    let publisher = rnats::connect(spec.url.as_str()).await?;
+    let subscriber = rnats::connect(spec.url.as_str()).await?;
+    let mut sub = subscriber.subscribe(PUBSUB_SUBJECT).await?;
+    subscriber.flush().await?;
+
+    let progress = Arc::new(Progress::new());
+    let counter = progress.clone();
+    let reader = tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            if is_end_marker(&msg.payload) {
+                break;
+            }
+            counter.record();
+        }
+        sub
+    });
+
+    let data = payload(spec.size);
+    let start_ns = progress.now_ns();
+    for _ in 0..spec.count {
+        publisher.publish(PUBSUB_SUBJECT, data.clone()).await?;
+    }
+    publisher.flush().await?;
+    progress.wait_for(spec.count).await;
+    let mut outcome = progress.outcome(start_ns, spec.count, spec.size);
+
+    // Stop the reader with an end marker to get `Subscriber::dropped()` back.
+    publisher
+        .publish(PUBSUB_SUBJECT, bytes::Bytes::new())
+        .await?;
+    publisher.flush().await?;
+    outcome.dropped = match tokio::time::timeout(Duration::from_secs(3), reader).await {
+        Ok(Ok(sub)) => Some(sub.dropped()),
+        // The marker did not come through: fall back to the client's counter.
+        _ => Some(subscriber.statistics().dropped_msgs),
+    };
+    outcome.reconnects = Some(
+        (publisher.statistics().connects + subscriber.statistics().connects).saturating_sub(2),
+    );
+    publisher.close().await?;
+    subscriber.close().await?;
+    Ok(outcome)
+}
+
+/// Starts an echo responder on its own connection; returns that connection.
+async fn echo_responder(url: &str) -> Result<rnats::Client, BoxError> {
+    let responder = rnats::connect(url).await?;
+    let mut sub = responder.subscribe(ECHO_SUBJECT).await?;
+    responder.flush().await?;
+    let replier = responder.clone();
+    tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            if let Some(reply) = msg.reply {
+                if replier.publish(reply, msg.payload).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    Ok(responder)
+}
+
+/// Sequential requests: per-request latency.
+async fn request_sequential(spec: &Spec) -> Result<Outcome, BoxError> {
+    let responder = echo_responder(&spec.url).await?;
+    let client = rnats::connect(spec.url.as_str()).await?;
+    let data = payload(spec.size);
+    // Warm up: the inbox subscription, both connections' buffers, the caches.
+    for _ in 0..(spec.count / 10).clamp(1, 1000) {
+        client.request(ECHO_SUBJECT, data.clone()).await?;
+    }
+    let mut samples = Vec::with_capacity(spec.count as usize);
+    let mut errors = 0;
+    let start = Instant::now();
+    for _ in 0..spec.count {
+        let t = Instant::now();
+        match client.request(ECHO_SUBJECT, data.clone()).await {
+            Ok(_) => samples.push(t.elapsed()),
+            Err(_) => errors += 1,
+        }
+    }
+    let outcome = Outcome::latency(samples, errors, start.elapsed(), spec.size);
+    client.close().await?;
+    responder.close().await?;
+    Ok(outcome)
+}
+
+/// `IN_FLIGHT` requests outstanding at any time: throughput.
+async fn request_concurrent(spec: &Spec) -> Result<Outcome, BoxError> {
+    let responder = echo_responder(&spec.url).await?;
+    let client = rnats::connect(spec.url.as_str()).await?;
+    let data = payload(spec.size);
+    client.request(ECHO_SUBJECT, data.clone()).await?;
+    let start = Instant::now();
+    let (ok, errors) = futures::stream::iter(0..spec.count)
+        .map(|_| client.request(ECHO_SUBJECT, data.clone()))
+        .buffer_unordered(IN_FLIGHT)
+        .fold((0u64, 0u64), |(ok, err), r| async move {
+            if r.is_ok() {
+                (ok + 1, err)
+            } else {
+                (ok, err + 1)
+            }
+        })
+        .await;
+    let mut outcome = Outcome::throughput(ok, spec.size, start.elapsed());
+    outcome.errors = errors;
+    client.close().await?;
+    responder.close().await?;
+    Ok(outcome)
+}
