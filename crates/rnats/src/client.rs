@@ -787,6 +787,7 @@ pub(crate) async fn connect_with(
         return Ok(client(shared));
     }
     let mut failures = Vec::new();
+    let mut last_error = None;
     for addr in &initial {
         match driver::open(&shared, addr).await {
             Ok(transport) => {
@@ -798,14 +799,18 @@ pub(crate) async fn connect_with(
                 return Ok(client(shared));
             }
             Err(e) if e.is_auth_error() => return Err(e),
-            Err(e) => failures.push(format!("{addr}: {e}")),
+            Err(e) => {
+                failures.push(format!("{addr}: {e}"));
+                last_error = Some(e);
+            }
         }
     }
-    Err(Error::new(
-        ErrorKind::ConnectFailed,
-        format!(
-            "could not connect to any server ({}); check the address and that nats-server is running",
-            failures.join("; ")
-        ),
-    ))
+    let message = format!(
+        "could not connect to any server ({}); check the address and that nats-server is running",
+        failures.join("; ")
+    );
+    Err(match last_error {
+        Some(e) => Error::with_source(ErrorKind::ConnectFailed, message, e),
+        None => Error::new(ErrorKind::ConnectFailed, message),
+    })
 }

@@ -2,11 +2,17 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod core;
+mod resilience;
 mod wire;
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
+
+/// Held by the tests that load the machine (clusters, floods), so that they do not run at the
+/// same time: the failover test's loss bound depends on how quickly a killed server's socket
+/// closes, which on 2 busy cores can take tens of milliseconds.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Receives the next message or fails the test after 5 s.
 pub async fn next_msg(sub: &mut rnats::Subscriber) -> rnats::Message {

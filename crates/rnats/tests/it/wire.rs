@@ -69,3 +69,46 @@ async fn malformed_frame_drops_the_connection_without_panic() {
     .expect("the connection was dropped");
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_peer_that_never_sends_info_fails_in_bounded_time() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("nats://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (_sock, _) = listener.accept().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let started = std::time::Instant::now();
+    let err = rnats::ConnectOptions::new()
+        .connection_timeout(Duration::from_millis(500))
+        .connect(url.as_str())
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(err.kind(), rnats::ErrorKind::ConnectFailed);
+    assert!(err.to_string().contains("took longer than 500ms"), "{err}");
+}
+
+#[tokio::test]
+async fn a_peer_that_is_not_nats_fails_with_a_protocol_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("nats://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let _ = sock
+            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            .await;
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let started = std::time::Instant::now();
+    let err = rnats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(2))
+        .connect(url.as_str())
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        err.to_string().contains("unknown operation"),
+        "says what was wrong: {err}"
+    );
+}
