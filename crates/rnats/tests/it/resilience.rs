@@ -455,3 +455,31 @@ async fn wrong_credentials_fail_with_an_auth_error() {
         .unwrap();
     ok.flush().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_unsubscribe_count_survives_a_reconnect() {
+    let server = Arc::new(NatsServer::start());
+    let client = fast_options().connect(server.url()).await.unwrap();
+    let mut events = client.events();
+    let mut sub = client.subscribe("au").await.unwrap();
+    sub.unsubscribe_after(5).await.unwrap();
+    client.publish("au", "1").await.unwrap();
+    client.publish("au", "2").await.unwrap();
+    assert_eq!(next_msg(&mut sub).await.payload, "1");
+    assert_eq!(next_msg(&mut sub).await.payload, "2");
+    let s = server.clone();
+    tokio::task::spawn_blocking(move || s.restart())
+        .await
+        .unwrap();
+    wait_event(&mut events, 10, |e| matches!(e, Event::Reconnected { .. })).await;
+    for i in 3..=10 {
+        client.publish("au", format!("{i}")).await.unwrap();
+    }
+    // Only the remaining 3 arrive (the replay sent UNSUB with the remaining count).
+    let rest: Vec<_> = collect_until_end(&mut sub)
+        .await
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    assert_eq!(rest, ["3", "4", "5"]);
+}
