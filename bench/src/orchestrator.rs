@@ -1,7 +1,7 @@
 //! `bench run`: one nats-server for the whole run, every scenario run `--runs` times per
 //! client in worker subprocesses (clients interleaved), and a Markdown table of medians.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -12,6 +12,26 @@ use rnats_test::NatsServer;
 
 use crate::common::Outcome;
 use crate::{ClientKind, Scenario};
+
+// Output that ignores a closed pipe (`bench run | head`) instead of panicking like `print!`:
+// such a panic would abort while the server's drop reports it, leaving nats-server running.
+macro_rules! progress {
+    ($($arg:tt)*) => {{
+        let mut err = std::io::stderr();
+        let _ = write!(err, $($arg)*);
+        let _ = err.flush();
+    }};
+}
+macro_rules! progressln {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! report {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 /// Options of `bench run`.
 #[derive(Args, Debug)]
@@ -76,7 +96,7 @@ pub fn run(args: RunArgs) {
         .ok()
         .and_then(|v| v["version"].as_str().map(str::to_owned))
         .unwrap_or_else(|| "?".into());
-    eprintln!(
+    progressln!(
         "nats-server {version} at {url}; {} run(s) per client{}",
         args.runs,
         if args.quick { ", quick" } else { "" }
@@ -110,15 +130,15 @@ pub fn run(args: RunArgs) {
                     run + 1,
                     args.runs
                 );
-                eprint!("{label} ... ");
+                progress!("{label} ... ");
                 let timeout = Duration::from_secs(args.worker_timeout);
                 match run_worker(&exe, clients[i], case, count, &url, timeout) {
                     Ok(o) => {
-                        eprintln!("{}", short(&o));
+                        progressln!("{}", short(&o));
                         samples[i].ok.push(o);
                     }
                     Err(e) => {
-                        eprintln!("FAILED: {e}");
+                        progressln!("FAILED: {e}");
                         samples[i].failures.push(e);
                     }
                 }
@@ -127,14 +147,14 @@ pub fn run(args: RunArgs) {
         results.push((case, clients, samples));
     }
     if !server.is_running() {
-        eprintln!(
+        progressln!(
             "warning: the nats-server exited during the run; see {:?}",
             server.log_path()
         );
     }
 
     // Other processes on the machine skew every number: say how busy it was.
-    println!(
+    report!(
         "nats-server {version}, {} run(s) per client, medians{}; {} CPU(s), \
          1-min load average {load_before} before, {} after\n",
         args.runs,
@@ -306,10 +326,10 @@ fn med(s: &Samples, f: impl Fn(&Outcome) -> Option<f64>) -> Option<f64> {
 type Results<'a> = Vec<(&'a Case, Vec<ClientKind>, Vec<Samples>)>;
 
 fn print_table(results: &Results<'_>) {
-    println!(
+    report!(
         "| scenario | metric | rnats | async-nats | rnats/async-nats | raw-tcp | peak RSS rnats | peak RSS async-nats | lost rnats (dropped) | lost async-nats |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    report!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (case, clients, samples) in results {
         let of = |kind: ClientKind| clients.iter().position(|&c| c == kind).map(|i| &samples[i]);
         let (Some(rn), Some(an)) = (of(ClientKind::Rnats), of(ClientKind::AsyncNats)) else {
@@ -376,7 +396,7 @@ fn print_table(results: &Results<'_>) {
             let raw_cell = raw.map_or_else(|| "–".into(), |s| cell(med(s, value)) + &failed(s));
             // Memory and losses once per case, on its first row.
             let first = k == 0;
-            println!(
+            report!(
                 "| {} | {label} | {}{} | {}{} | {ratio} | {raw_cell} | {} | {} | {} | {} |",
                 if first { name.as_str() } else { "" },
                 cell(r),
@@ -398,11 +418,11 @@ fn num(v: Option<f64>) -> String {
 
 /// Every run's value, so the spread behind each median is visible, and every failure.
 fn print_details(results: &Results<'_>) {
-    println!("\nPer-run values:\n");
+    report!("\nPer-run values:\n");
     for (case, clients, samples) in results {
         for (client, s) in clients.iter().zip(samples) {
             let values: Vec<String> = s.ok.iter().map(short).collect();
-            println!(
+            report!(
                 "- {} {} {}: {}",
                 case.scenario.name(),
                 size_label(case.size),
@@ -410,7 +430,7 @@ fn print_details(results: &Results<'_>) {
                 values.join(" | ")
             );
             for f in &s.failures {
-                println!("  - FAILED: {f}");
+                report!("  - FAILED: {f}");
             }
         }
     }
