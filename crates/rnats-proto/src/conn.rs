@@ -85,6 +85,19 @@ pub enum Event {
     LameDuck,
 }
 
+/// What to do with a message, from [`Connection::deliver`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// Deliver it to its subscription.
+    Deliver,
+    /// Deliver it; it is the subscription's last (auto-unsubscribe limit reached): end the
+    /// subscription after it.
+    Last,
+    /// No such subscription (normal right after an unsubscribe): drop it.
+    Unknown,
+}
+
 /// A live subscription, as replayed on reconnect.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -205,17 +218,32 @@ impl Connection {
     }
 
     fn handle_msg(&mut self, msg: Msg) {
-        let Some(sub) = self.subs.get_mut(&msg.sid) else {
+        let sid = msg.sid;
+        match self.deliver(sid) {
+            Delivery::Unknown => {}
+            Delivery::Deliver => self.events.push_back(Event::Message(msg)),
+            Delivery::Last => {
+                self.events.push_back(Event::Message(msg));
+                self.events.push_back(Event::SubscriptionDone(sid));
+            }
+        }
+    }
+
+    /// Bookkeeping for a message to `sid`, for callers that route messages themselves instead
+    /// of taking them from [`Connection::poll_event`] (the hot path: no move through the
+    /// event queue). Counts the delivery, and removes the subscription when it reached its
+    /// auto-unsubscribe limit.
+    pub fn deliver(&mut self, sid: Sid) -> Delivery {
+        let Some(sub) = self.subs.get_mut(&sid) else {
             self.unknown_sid_msgs += 1;
-            return;
+            return Delivery::Unknown;
         };
         sub.delivered += 1;
-        let done = sub.max.is_some_and(|max| sub.delivered >= max);
-        let sid = msg.sid;
-        self.events.push_back(Event::Message(msg));
-        if done {
+        if sub.max.is_some_and(|max| sub.delivered >= max) {
             self.subs.remove(&sid);
-            self.events.push_back(Event::SubscriptionDone(sid));
+            Delivery::Last
+        } else {
+            Delivery::Deliver
         }
     }
 

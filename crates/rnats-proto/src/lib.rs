@@ -37,7 +37,9 @@ mod parse;
 mod pool;
 pub mod subject;
 
-pub use conn::{ConnState, Connection, ConnectionConfig, Event, FlushToken, SubscriptionInfo};
+pub use conn::{
+    ConnState, Connection, ConnectionConfig, Delivery, Event, FlushToken, SubscriptionInfo,
+};
 pub use encode::{encode, encode_pub, encode_sub, encode_unsub};
 pub use error::{ProtoError, ProtoErrorKind};
 pub use headers::{HeaderMap, StatusCode, HEADER_LINE};

@@ -146,51 +146,65 @@ fn invalid(kind: ProtoErrorKind, what: &str, s: &str, why: &str) -> ProtoError {
     ProtoError::new(kind, format!("{what} {s:?} {why}"))
 }
 
+/// One pass over the bytes: this runs for every publish, so no splitting or allocation.
 fn check_tokens(s: &str, allow_wildcards: bool, what: &str) -> Result<(), ProtoError> {
     let kind = ProtoErrorKind::InvalidSubject;
-    if s.is_empty() {
+    let b = s.as_bytes();
+    if b.is_empty() {
         return Err(ProtoError::new(kind, format!("{what} must not be empty")));
     }
-    if s.bytes().any(is_space) {
-        return Err(invalid(
+    let empty_token = || {
+        invalid(
             kind,
             what,
             s,
-            "contains whitespace (space, tab, CR or LF)",
-        ));
+            "has an empty token (leading, trailing or double '.')",
+        )
+    };
+    let mut token_start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b' ' | b'\t' | b'\r' | b'\n' => {
+                return Err(invalid(
+                    kind,
+                    what,
+                    s,
+                    "contains whitespace (space, tab, CR or LF)",
+                ))
+            }
+            b'.' => {
+                if i == token_start {
+                    return Err(empty_token());
+                }
+                token_start = i + 1;
+            }
+            b'*' | b'>' => {
+                if !allow_wildcards {
+                    return Err(invalid(
+                        kind,
+                        what,
+                        s,
+                        "contains a wildcard ('*' or '>'), which only subscriptions may use",
+                    ));
+                }
+                let whole = i == token_start && b.get(i + 1).is_none_or(|n| *n == b'.');
+                if !whole {
+                    return Err(invalid(
+                        kind,
+                        what,
+                        s,
+                        "uses a wildcard inside a token; '*' and '>' must be whole tokens",
+                    ));
+                }
+                if c == b'>' && i + 1 != b.len() {
+                    return Err(invalid(kind, what, s, "has '>' before the last token"));
+                }
+            }
+            _ => {}
+        }
     }
-    let mut tokens = s.split('.').peekable();
-    while let Some(tok) = tokens.next() {
-        if tok.is_empty() {
-            return Err(invalid(
-                kind,
-                what,
-                s,
-                "has an empty token (leading, trailing or double '.')",
-            ));
-        }
-        let has_wild = tok.contains(['*', '>']);
-        if has_wild {
-            if !allow_wildcards {
-                return Err(invalid(
-                    kind,
-                    what,
-                    s,
-                    "contains a wildcard ('*' or '>'), which only subscriptions may use",
-                ));
-            }
-            if tok != "*" && tok != ">" {
-                return Err(invalid(
-                    kind,
-                    what,
-                    s,
-                    "uses a wildcard inside a token; '*' and '>' must be whole tokens",
-                ));
-            }
-            if tok == ">" && tokens.peek().is_some() {
-                return Err(invalid(kind, what, s, "has '>' before the last token"));
-            }
-        }
+    if token_start == b.len() {
+        return Err(empty_token());
     }
     Ok(())
 }

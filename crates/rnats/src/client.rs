@@ -148,7 +148,21 @@ impl Shared {
         headers: Option<&HeaderMap>,
         payload: &[u8],
     ) -> Result<(), Error> {
+        // Fast path: room in the write buffer (or not connected: the reconnect buffer has its
+        // own bound). One lock, no allocation.
         let limit = self.options.write_buffer_size;
+        {
+            let mut core = self.core.lock();
+            let len = core.conn.transmit_len();
+            if len < limit || core.conn.state() != ConnState::Connected {
+                core.conn.publish(subject, reply, headers, payload)?;
+                core.out_msgs += 1;
+                drop(core);
+                self.after_write(len == 0);
+                return Ok(());
+            }
+        }
+        // The connection is behind: wait until the driver takes the buffer.
         loop {
             let notified = self.space.notified();
             tokio::pin!(notified);
@@ -162,8 +176,8 @@ impl Shared {
                     self.after_write(len == 0);
                     return Ok(());
                 }
-                // The connection is behind: wait until the driver takes the buffer. Enabling
-                // the notification under the lock means the driver cannot miss us.
+                // Enabled under the lock: the driver cannot take the buffer and notify
+                // before this waiter is registered.
                 notified.as_mut().enable();
             }
             self.driver_waker.wake();

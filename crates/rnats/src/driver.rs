@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rnats_proto::{parse, ConnState, ConnectInfo, Event, ServerOp};
+use rnats_proto::{parse, ConnState, ConnectInfo, Delivery, Event, ServerOp};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, Sleep};
@@ -56,28 +56,7 @@ fn process_events(
         match event {
             Event::Message(msg) => {
                 core.in_msgs += 1;
-                if Some(msg.sid) == core.mux_sid {
-                    let token = msg
-                        .subject
-                        .strip_prefix(shared.mux_prefix.as_str())
-                        .and_then(|t| t.parse::<u64>().ok());
-                    if let Some(tx) = token.and_then(|t| core.requests.remove(&t)) {
-                        let _ = tx.send(msg.into());
-                    }
-                } else if let Some(queue) = core.subs.get(&msg.sid) {
-                    match queue.push(msg.into()) {
-                        Pushed::Queued(waker) => wakers.extend(waker),
-                        Pushed::Dropped { first, total } => {
-                            shared.stats.dropped_msgs.fetch_add(1, Ordering::Relaxed);
-                            if first {
-                                events.push(ClientEvent::SlowConsumer {
-                                    subject: queue.subject.clone(),
-                                    dropped: total,
-                                });
-                            }
-                        }
-                    }
-                }
+                route(shared, core, msg, wakers, events);
             }
             Event::SubscriptionDone(sid) => core.close_queue(sid, wakers),
             Event::FlushComplete(token) => {
@@ -122,6 +101,38 @@ fn process_events(
         }
     }
     flags
+}
+
+/// Hands a message to the request waiting for it or to its subscription's queue.
+fn route(
+    shared: &Shared,
+    core: &mut Core,
+    msg: rnats_proto::Msg,
+    wakers: &mut Vec<Waker>,
+    events: &mut Vec<ClientEvent>,
+) {
+    if Some(msg.sid) == core.mux_sid {
+        let token = msg
+            .subject
+            .strip_prefix(shared.mux_prefix.as_str())
+            .and_then(|t| t.parse::<u64>().ok());
+        if let Some(tx) = token.and_then(|t| core.requests.remove(&t)) {
+            let _ = tx.send(msg.into());
+        }
+    } else if let Some(queue) = core.subs.get(&msg.sid) {
+        match queue.push(msg.into()) {
+            Pushed::Queued(waker) => wakers.extend(waker),
+            Pushed::Dropped { first, total } => {
+                shared.stats.dropped_msgs.fetch_add(1, Ordering::Relaxed);
+                if first {
+                    events.push(ClientEvent::SlowConsumer {
+                        subject: queue.subject.clone(),
+                        dropped: total,
+                    });
+                }
+            }
+        }
+    }
 }
 
 /// A `Permissions Violation for Subscription to "<subject>"` ends the first subscription on
@@ -258,7 +269,6 @@ pub(crate) struct Driver {
     rbuf: BytesMut,
     wbuf: BytesMut,
     wpos: usize,
-    ops: Vec<ServerOp>,
     wakers: Vec<Waker>,
     events: Vec<ClientEvent>,
     timer: Pin<Box<Sleep>>,
@@ -281,7 +291,6 @@ impl Driver {
             rbuf,
             wbuf: BytesMut::with_capacity(64 * 1024),
             wpos: 0,
-            ops: Vec::with_capacity(256),
             wakers: Vec::new(),
             events: Vec::new(),
             timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
@@ -415,39 +424,77 @@ impl Driver {
     }
 
     /// Parses what was read and routes it, taking the lock once for the whole batch.
+    /// Messages take the short path (no event queue); everything else goes through the
+    /// state machine's events.
     fn handle_read(&mut self) -> Result<(), Error> {
-        let parsed = loop {
+        let mut core = self.shared.core.lock();
+        let mut result = Ok(());
+        loop {
             match parse(&mut self.rbuf) {
-                Ok(Some(op)) => self.ops.push(op),
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
-            }
-        };
-        if !self.ops.is_empty() {
-            let now = std::time::Instant::now();
-            let mut core = self.shared.core.lock();
-            for op in self.ops.drain(..) {
-                core.conn.handle_op(op, now)?;
-            }
-            let flags = process_events(&self.shared, &mut core, &mut self.wakers, &mut self.events);
-            let server = core.current_server.clone();
-            drop(core);
-            self.wakers.drain(..).for_each(Waker::wake);
-            emit_all(&self.shared, &mut self.events);
-            if flags.stale {
-                return Err(stale_error());
-            }
-            if flags.lame_duck {
-                if let Some(server) = server {
-                    self.shared.events.emit(ClientEvent::LameDuck { server });
+                Ok(Some(ServerOp::Msg(msg))) => {
+                    core.in_msgs += 1;
+                    let sid = msg.sid;
+                    match core.conn.deliver(sid) {
+                        Delivery::Unknown => {}
+                        Delivery::Last => {
+                            route(
+                                &self.shared,
+                                &mut core,
+                                msg,
+                                &mut self.wakers,
+                                &mut self.events,
+                            );
+                            core.close_queue(sid, &mut self.wakers);
+                        }
+                        _ => route(
+                            &self.shared,
+                            &mut core,
+                            msg,
+                            &mut self.wakers,
+                            &mut self.events,
+                        ),
+                    }
                 }
-                return Err(Error::new(
-                    ErrorKind::Io,
-                    "the server entered lame duck mode; moving to another server",
-                ));
+                Ok(Some(op)) => {
+                    if let Err(e) = core.conn.handle_op(op, std::time::Instant::now()) {
+                        result = Err(Error::with_source(
+                            ErrorKind::Protocol,
+                            "bad data from the server",
+                            e,
+                        ));
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    result = Err(Error::with_source(
+                        ErrorKind::Protocol,
+                        "bad data from the server",
+                        e,
+                    ));
+                    break;
+                }
             }
         }
-        parsed.map_err(|e| Error::with_source(ErrorKind::Protocol, "bad data from the server", e))
+        let flags = process_events(&self.shared, &mut core, &mut self.wakers, &mut self.events);
+        let server = core.current_server.clone().filter(|_| flags.lame_duck);
+        drop(core);
+        self.wakers.drain(..).for_each(Waker::wake);
+        emit_all(&self.shared, &mut self.events);
+        result?;
+        if flags.stale {
+            return Err(stale_error());
+        }
+        if flags.lame_duck {
+            if let Some(server) = server {
+                self.shared.events.emit(ClientEvent::LameDuck { server });
+            }
+            return Err(Error::new(
+                ErrorKind::Io,
+                "the server entered lame duck mode; moving to another server",
+            ));
+        }
+        Ok(())
     }
 
     fn poll_connected(&mut self, cx: &mut Context<'_>) -> Poll<Exit> {

@@ -352,7 +352,7 @@ impl Default for ConnectOptions {
             reconnect_buffer_size: 8 * 1024 * 1024,
             pending_msgs_limit: 512 * 1024,
             pending_bytes_limit: 64 * 1024 * 1024,
-            write_buffer_size: 2 * 1024 * 1024,
+            write_buffer_size: 256 * 1024,
             retain_servers_order: false,
             ignore_discovered_servers: false,
             retry_on_initial_connect: false,
