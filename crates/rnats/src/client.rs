@@ -812,7 +812,8 @@ pub(crate) async fn connect_with(
                 tokio::spawn(driver::Driver::new(shared.clone(), Some(transport)).run());
                 return Ok(client(shared));
             }
-            Err(e) if e.is_auth_error() => return Err(e),
+            // Wrong credentials or options fail the same way on every server.
+            Err(e) if e.is_auth_error() || e.is_invalid_argument() => return Err(e),
             Err(e) => {
                 failures.push(format!("{addr}: {e}"));
                 last_error = Some(e);

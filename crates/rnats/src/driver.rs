@@ -20,6 +20,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::Event as ClientEvent;
 use crate::options::ServerAddr;
 use crate::subscriber::Pushed;
+use crate::transport::{self, Stream};
 
 /// Read buffer growth step.
 const READ_CHUNK: usize = 64 * 1024;
@@ -28,7 +29,7 @@ const MAX_SPINS: usize = 32;
 
 /// An open, handshaken connection.
 pub(crate) struct Transport {
-    stream: TcpStream,
+    stream: Stream,
     /// Bytes read past the handshake.
     rbuf: BytesMut,
 }
@@ -160,24 +161,81 @@ fn emit_all(shared: &Shared, events: &mut Vec<ClientEvent>) {
     }
 }
 
-/// The CONNECT options for `addr`: explicit options win over credentials in the URL.
-fn connect_info(shared: &Shared, addr: &ServerAddr) -> ConnectInfo {
+/// The CONNECT options for `addr`: credentials (explicit options win over the URL's,
+/// callbacks asked anew, the nonce signed) and TLS.
+async fn connect_info(
+    shared: &Shared,
+    addr: &ServerAddr,
+    nonce: Option<&str>,
+    tls: bool,
+) -> Result<ConnectInfo, Error> {
     let o = &shared.options;
     let mut ci = ConnectInfo::default();
     ci.name = o.name.clone();
     ci.echo = !o.no_echo;
-    if let (Some(user), Some(pass)) = (&o.user, &o.password) {
-        ci.user = Some(user.clone());
-        ci.pass = Some(pass.expose().to_owned());
-    } else if let Some(token) = &o.token {
-        ci.auth_token = Some(token.expose().to_owned());
-    } else if let (Some(user), Some(pass)) = (addr.username(), addr.password()) {
-        ci.user = Some(user.to_owned());
-        ci.pass = Some(pass.to_owned());
-    } else if let Some(token) = addr.username() {
-        ci.auth_token = Some(token.to_owned());
+    ci.tls_required = tls;
+    crate::auth::fill(o, addr, nonce, &mut ci).await?;
+    Ok(ci)
+}
+
+/// Opens the byte stream to `addr`: TCP, then TLS first if asked, or the websocket upgrade
+/// (over TLS for `wss://`).
+async fn open_stream(shared: &Shared, addr: &ServerAddr) -> Result<Stream, Error> {
+    let tcp = TcpStream::connect(addr.host_port())
+        .await
+        .map_err(|e| Error::io("tcp connect failed", e))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| Error::io("setting TCP_NODELAY failed", e))?;
+    let tls = &shared.options.tls;
+    Ok(match addr.scheme() {
+        "ws" => Stream::Ws(Box::new(transport::websocket::connect(addr, tcp).await?)),
+        "wss" => {
+            let tls = transport::tls::handshake(tls, addr, tcp).await?;
+            Stream::Wss(Box::new(transport::websocket::connect(addr, tls).await?))
+        }
+        _ if tls.first => Stream::Tls(Box::new(transport::tls::handshake(tls, addr, tcp).await?)),
+        _ => Stream::Tcp(tcp),
+    })
+}
+
+/// After INFO on a plain TCP stream: upgrades to TLS when the client wants it or the server
+/// requires it. Never goes on in plain text when TLS was wanted.
+async fn upgrade_if_needed(
+    shared: &Shared,
+    addr: &ServerAddr,
+    stream: Stream,
+    rbuf: &BytesMut,
+) -> Result<Stream, Error> {
+    let Stream::Tcp(tcp) = stream else {
+        // Already TLS, or a websocket (whose TLS, if any, is the wss:// layer's).
+        return Ok(stream);
+    };
+    let (required, available) = {
+        let core = shared.core.lock();
+        let info = core.conn.server_info();
+        (
+            info.is_some_and(|i| i.tls_required),
+            info.is_some_and(|i| i.tls_available),
+        )
+    };
+    let wanted = shared.options.tls.wanted(addr);
+    if !required && !wanted {
+        return Ok(Stream::Tcp(tcp));
     }
-    ci
+    if !required && !available {
+        return Err(Error::new(
+            ErrorKind::Tls,
+            format!("TLS is required but {addr} does not offer TLS; not connecting in plain text"),
+        ));
+    }
+    if !rbuf.is_empty() {
+        return Err(Error::new(
+            ErrorKind::Protocol,
+            "the server sent data after INFO before the TLS handshake",
+        ));
+    }
+    let tls = transport::tls::handshake(&shared.options.tls, addr, tcp).await?;
+    Ok(Stream::Tls(Box::new(tls)))
 }
 
 /// Opens a connection to `addr` and completes the NATS handshake, within the connection
@@ -194,12 +252,7 @@ pub(crate) async fn open(shared: &Arc<Shared>, addr: &ServerAddr) -> Result<Tran
 }
 
 async fn open_inner(shared: &Arc<Shared>, addr: &ServerAddr) -> Result<Transport, Error> {
-    let mut stream = TcpStream::connect(addr.host_port())
-        .await
-        .map_err(|e| Error::io("tcp connect failed", e))?;
-    stream
-        .set_nodelay(true)
-        .map_err(|e| Error::io("setting TCP_NODELAY failed", e))?;
+    let mut stream = open_stream(shared, addr).await?;
     {
         let mut core = shared.core.lock();
         core.conn.handle_transport_open();
@@ -225,22 +278,33 @@ async fn open_inner(shared: &Arc<Shared>, addr: &ServerAddr) -> Result<Transport
             let mut core = shared.core.lock();
             core.conn
                 .handle_input(&mut rbuf, std::time::Instant::now())?;
-            let flags = process_events(shared, &mut core, &mut wakers, &mut events);
-            if flags.need_connect {
-                let info = connect_info(shared, addr);
-                core.conn.send_connect(&info)?;
-            }
-            core.conn.poll_transmit(&mut wbuf);
-            flags
+            process_events(shared, &mut core, &mut wakers, &mut events)
         };
         wakers.into_iter().for_each(Waker::wake);
         if let Some(text) = flags.server_error {
             return Err(Error::from_server(&text));
         }
         emit_all(shared, &mut events);
+        if flags.need_connect {
+            // INFO read: TLS now if wanted or required, then CONNECT (over TLS).
+            stream = upgrade_if_needed(shared, addr, stream, &rbuf).await?;
+            let nonce = shared
+                .core
+                .lock()
+                .conn
+                .server_info()
+                .and_then(|i| i.nonce.clone());
+            let info = connect_info(shared, addr, nonce.as_deref(), stream.is_tls()).await?;
+            shared.core.lock().conn.send_connect(&info)?;
+        }
+        shared.core.lock().conn.poll_transmit(&mut wbuf);
         if !wbuf.is_empty() {
             stream
                 .write_all(&wbuf)
+                .await
+                .map_err(|e| Error::io("writing to the server failed during the handshake", e))?;
+            stream
+                .flush()
                 .await
                 .map_err(|e| Error::io("writing to the server failed during the handshake", e))?;
             shared
@@ -265,7 +329,7 @@ enum Exit {
 /// The IO task.
 pub(crate) struct Driver {
     shared: Arc<Shared>,
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
     rbuf: BytesMut,
     wbuf: BytesMut,
     wpos: usize,
@@ -510,7 +574,7 @@ impl Driver {
         exit
     }
 
-    fn poll_io(&mut self, stream: &mut TcpStream, cx: &mut Context<'_>) -> Poll<Exit> {
+    fn poll_io(&mut self, stream: &mut Stream, cx: &mut Context<'_>) -> Poll<Exit> {
         for _ in 0..MAX_SPINS {
             let mut progress = false;
 
@@ -584,6 +648,12 @@ impl Driver {
                         return Poll::Ready(Exit::Disconnected(Error::io("writing failed", e)))
                     }
                     Poll::Pending => break,
+                }
+            }
+            // TLS and websocket streams may hold written bytes back; TCP's flush is a no-op.
+            if self.wpos == self.wbuf.len() {
+                if let Poll::Ready(Err(e)) = Pin::new(&mut *stream).poll_flush(cx) {
+                    return Poll::Ready(Exit::Disconnected(Error::io("writing failed", e)));
                 }
             }
             if closing {

@@ -31,8 +31,13 @@ pub enum ErrorKind {
     Io,
     /// The server broke the protocol (malformed frame).
     Protocol,
-    /// The server refused the credentials (`Authorization Violation` and relatives).
+    /// The server refused the credentials (`Authorization Violation` and relatives), or the
+    /// client could not produce them (a failing token or signing callback).
     Authorization,
+    /// TLS failed: the handshake (an untrusted or wrong-name certificate, a server without
+    /// TLS while TLS was required) or the TLS configuration. Never followed by a fallback to
+    /// plain text.
+    Tls,
     /// The server refused a publish or subscription on a subject (`Permissions Violation`).
     PermissionDenied,
     /// Another error reported by the server with `-ERR`.
@@ -138,9 +143,26 @@ impl Error {
         self.0.kind == ErrorKind::MaxPayloadExceeded
     }
 
-    /// True when the server refused the client's credentials.
+    /// True when the server refused the client's credentials (`Authorization Violation`,
+    /// `Authentication Timeout`, an expired or revoked JWT), or they could not be produced.
+    ///
+    /// ```no_run
+    /// # async fn demo() {
+    /// match rnats::ConnectOptions::new().token("wrong").connect("127.0.0.1:4222").await {
+    ///     Err(e) if e.is_auth_error() => eprintln!("check the credentials: {e}"),
+    ///     Err(e) => eprintln!("other failure: {e}"),
+    ///     Ok(_client) => {}
+    /// }
+    /// # }
+    /// ```
     pub fn is_auth_error(&self) -> bool {
         self.0.kind == ErrorKind::Authorization
+    }
+
+    /// True when TLS failed (handshake, certificate verification, or a server that does not
+    /// offer TLS while it was required).
+    pub fn is_tls_error(&self) -> bool {
+        self.0.kind == ErrorKind::Tls
     }
 
     /// True when the server refused a publish or subscription for lack of permission.

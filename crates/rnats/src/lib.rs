@@ -36,6 +36,7 @@
 //! Errors are one type, [`Error`], classified by [`Error::kind`] and predicates such as
 //! [`Error::is_timeout`] and [`Error::is_no_responders`].
 
+mod auth;
 mod client;
 mod driver;
 mod error;
@@ -43,13 +44,18 @@ mod events;
 mod message;
 mod options;
 mod subscriber;
+mod transport;
 
 pub use client::{Client, ConnectionState, Request, Statistics};
 pub use error::{Error, ErrorKind};
 pub use events::{Event, EventStream};
 pub use message::Message;
-pub use options::{Backoff, ConnectOptions, ServerAddr, ToServerAddrs, DEFAULT_PORT};
+pub use options::{
+    Backoff, ConnectOptions, DangerousOptions, ServerAddr, ToServerAddrs, DEFAULT_PORT,
+};
 pub use rnats_proto::{HeaderMap, ServerInfo, StatusCode, Subject};
+/// The rustls version rnats uses, for [`ConnectOptions::tls_client_config`].
+pub use rustls;
 pub use subscriber::Subscriber;
 
 /// Connects to a NATS server with default options.

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +11,12 @@ pub use rnats_proto::Backoff;
 
 use url::Url;
 
+use crate::auth::{
+    BoxError, CredsSource, JwtSource, KeyAuth, Secret, SeedSource, SignCallback, TokenSource,
+};
 use crate::error::{Error, ErrorKind};
 use crate::events::{Callback, Event};
+use crate::transport::tls::TlsOptions;
 use crate::Client;
 
 /// The reconnect wait policy.
@@ -42,25 +47,6 @@ impl fmt::Debug for ReconnectDelay {
 
 /// The default port of a NATS server.
 pub const DEFAULT_PORT: u16 = 4222;
-
-/// A secret string (password, token): never shown by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct Secret(String);
-
-impl Secret {
-    pub(crate) fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-    pub(crate) fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// The address of one NATS server: `nats://host:port`, `host:port` or `host`, optionally with
 /// `user:password@` or `token@`.
@@ -154,6 +140,16 @@ impl ServerAddr {
                 .filter(|_| addr.host() == origin.host());
         }
         Ok(addr)
+    }
+
+    /// The URI of the websocket upgrade request: `ws://host:port/path`, never credentials.
+    pub(crate) fn ws_uri(&self) -> String {
+        format!("ws://{}{}", self.host_port(), self.url.path())
+    }
+
+    /// True for `ws://` and `wss://` addresses.
+    pub fn is_websocket(&self) -> bool {
+        matches!(self.scheme(), "ws" | "wss")
     }
 
     /// `host:port`, for display and socket address resolution.
@@ -336,7 +332,9 @@ pub struct ConnectOptions {
     pub(crate) event_callback: Option<Callback>,
     pub(crate) user: Option<String>,
     pub(crate) password: Option<Secret>,
-    pub(crate) token: Option<Secret>,
+    pub(crate) token: Option<TokenSource>,
+    pub(crate) auth: Option<KeyAuth>,
+    pub(crate) tls: TlsOptions,
 }
 
 impl Default for ConnectOptions {
@@ -363,6 +361,8 @@ impl Default for ConnectOptions {
             user: None,
             password: None,
             token: None,
+            auth: None,
+            tls: TlsOptions::default(),
         }
     }
 }
@@ -475,8 +475,8 @@ impl ConnectOptions {
     }
 
     /// The wait between rounds of reconnect attempts (a round tries every server once):
-    /// exponential backoff with jitter (default: 100 ms doubling up to 4 s, plus up to
-    /// 100 ms of jitter).
+    /// exponential backoff with jitter (default: 10 ms doubling up to 4 s, plus up to
+    /// 10 ms of jitter).
     ///
     /// ```
     /// use std::time::Duration;
@@ -521,6 +521,15 @@ impl ConnectOptions {
     }
 
     /// Authenticate with a user name and password (overrides credentials in URLs).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), rnats::Error> {
+    /// let client = rnats::ConnectOptions::new()
+    ///     .user_and_password("alice", "s3cret")
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn user_and_password(
         mut self,
         user: impl Into<String>,
@@ -531,10 +540,223 @@ impl ConnectOptions {
         self
     }
 
-    /// Authenticate with a token (overrides a token in URLs).
+    /// Authenticate with a token (overrides a token in URLs, and replaces a
+    /// [`ConnectOptions::token_callback`]).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), rnats::Error> {
+    /// let client = rnats::ConnectOptions::new()
+    ///     .token("s3cret-token")
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(Secret::new(token));
+        self.token = Some(TokenSource::Static(Secret::new(token)));
         self
+    }
+
+    /// Authenticate with a token asked for anew before every connect and reconnect, for
+    /// short-lived tokens. A callback error fails that attempt (an auth error, reported as an
+    /// event on reconnect); the reconnect policy then applies.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), rnats::Error> {
+    /// let client = rnats::ConnectOptions::new()
+    ///     .token_callback(|| async {
+    ///         // Fetch a fresh token from a vault, a file, an API...
+    ///         Ok::<_, std::io::Error>("fresh-token".to_string())
+    ///     })
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn token_callback<F, Fut, E>(mut self, callback: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<String, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let callback = Arc::new(callback);
+        self.token = Some(TokenSource::Callback(Arc::new(move || {
+            let fut = callback();
+            Box::pin(async move { fut.await.map_err(Into::into) })
+        })));
+        self
+    }
+
+    /// Authenticate with an NKey: `seed` is the `SU…` seed string; the client sends its
+    /// public key and signs the server's nonce. Replaces any JWT or credentials set before
+    /// (only one of `nkey` and `jwt` is ever sent). The seed is checked when connecting
+    /// (an [`Error::is_invalid_argument`] error), never printed, and wiped when dropped.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), rnats::Error> {
+    /// let seed = std::env::var("NKEY_SEED").unwrap_or_default();
+    /// let client = rnats::ConnectOptions::new()
+    ///     .nkey(seed)
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// [`Error::is_invalid_argument`]: crate::Error::is_invalid_argument
+    pub fn nkey(mut self, seed: impl Into<String>) -> Self {
+        self.auth = Some(KeyAuth::Nkey(SeedSource::Seed(Secret::new(seed))));
+        self
+    }
+
+    /// Like [`ConnectOptions::nkey`], with the seed read from a file at every connect.
+    pub fn nkey_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.auth = Some(KeyAuth::Nkey(SeedSource::File(path.into())));
+        self
+    }
+
+    /// Authenticate with a `.creds` file (user JWT and seed, as `nsc` writes them). The
+    /// file is read at every connect, so a rotated file is picked up on reconnect.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), rnats::Error> {
+    /// let client = rnats::ConnectOptions::new()
+    ///     .credentials_file("/etc/nats/app.creds")
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.auth = Some(KeyAuth::Creds(CredsSource::File(path.into())));
+        self
+    }
+
+    /// Authenticate with the text of a `.creds` file (user JWT and seed).
+    pub fn credentials(mut self, creds: impl Into<String>) -> Self {
+        self.auth = Some(KeyAuth::Creds(CredsSource::Text(Secret::new(creds))));
+        self
+    }
+
+    /// Authenticate with a user JWT, the server's nonce being signed by `signer`, which gets
+    /// the nonce bytes and returns the raw Ed25519 signature: the seed can stay in an HSM or
+    /// another process.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), rnats::Error> {
+    /// let jwt = std::env::var("USER_JWT").unwrap_or_default();
+    /// let seed = std::env::var("USER_SEED").unwrap_or_default();
+    /// let client = rnats::ConnectOptions::new()
+    ///     .jwt(jwt, move |nonce: Vec<u8>| {
+    ///         let seed = seed.clone();
+    ///         async move { nkeys::KeyPair::from_seed(&seed)?.sign(&nonce) }
+    ///     })
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn jwt<F, Fut, E>(mut self, jwt: impl Into<String>, signer: F) -> Self
+    where
+        F: Fn(Vec<u8>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<u8>, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        self.auth = Some(KeyAuth::Jwt {
+            jwt: JwtSource::Static(Secret::new(jwt)),
+            signer: signer_callback(signer),
+        });
+        self
+    }
+
+    /// Like [`ConnectOptions::jwt`], with the JWT itself asked for at every connect.
+    pub fn jwt_callback<J, JFut, F, Fut, E1, E2>(mut self, jwt: J, signer: F) -> Self
+    where
+        J: Fn() -> JFut + Send + Sync + 'static,
+        JFut: Future<Output = Result<String, E1>> + Send + 'static,
+        E1: Into<BoxError>,
+        F: Fn(Vec<u8>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<u8>, E2>> + Send + 'static,
+        E2: Into<BoxError>,
+    {
+        let jwt = Arc::new(jwt);
+        self.auth = Some(KeyAuth::Jwt {
+            jwt: JwtSource::Callback(Arc::new(move || {
+                let fut = jwt();
+                Box::pin(async move { fut.await.map_err(Into::into) })
+            })),
+            signer: signer_callback(signer),
+        });
+        self
+    }
+
+    /// Require TLS even for `nats://` URLs of servers that do not require it (default
+    /// false; `tls://` and `wss://` URLs always require it, and so does a server whose INFO
+    /// says `tls_required`). A server that does not offer TLS is then refused: there is never
+    /// a fallback to plain text.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), rnats::Error> {
+    /// let client = rnats::ConnectOptions::new()
+    ///     .require_tls(true)
+    ///     .add_root_certificates("/etc/nats/ca.pem")
+    ///     .connect("nats://nats.example.com:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn require_tls(mut self, required: bool) -> Self {
+        self.tls.required = required;
+        self.tls.changed();
+        self
+    }
+
+    /// Do the TLS handshake before the server's INFO (nats-server's `handshake_first`,
+    /// 2.10.4+). Implies TLS (default false).
+    pub fn tls_first(mut self, first: bool) -> Self {
+        self.tls.first = first;
+        self.tls.changed();
+        self
+    }
+
+    /// Trust the CA certificates of this PEM file. Once any file is given, only these CAs
+    /// are trusted and the system's root store is never loaded. Without one, the system
+    /// roots are loaded once per process, the first time TLS is used.
+    pub fn add_root_certificates(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls.root_files.push(path.into());
+        self.tls.changed();
+        self
+    }
+
+    /// Present this client certificate chain (PEM) and private key (PEM: PKCS#8, PKCS#1 or
+    /// SEC1) for mutual TLS.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), rnats::Error> {
+    /// let client = rnats::ConnectOptions::new()
+    ///     .add_root_certificates("ca.pem")
+    ///     .add_client_certificate("client-cert.pem", "client-key.pem")
+    ///     .connect("tls://nats.example.com:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_client_certificate(
+        mut self,
+        cert: impl Into<PathBuf>,
+        key: impl Into<PathBuf>,
+    ) -> Self {
+        self.tls.client_cert = Some((cert.into(), key.into()));
+        self.tls.changed();
+        self
+    }
+
+    /// Use this rustls configuration for every TLS connection, as is: roots, client
+    /// certificates, verifier and crypto provider are all the caller's. The other TLS
+    /// settings except [`ConnectOptions::require_tls`] and [`ConnectOptions::tls_first`] are
+    /// then ignored, and the system roots are never loaded by rnats.
+    pub fn tls_client_config(mut self, config: rustls::ClientConfig) -> Self {
+        self.tls.custom = Some(Arc::new(config));
+        self.tls.changed();
+        self
+    }
+
+    /// Settings that weaken security, for tests and debugging only.
+    pub fn dangerous(self) -> DangerousOptions {
+        DangerousOptions(self)
     }
 
     /// Connects to the first server of `addrs` that answers.
@@ -543,6 +765,53 @@ impl ConnectOptions {
     pub async fn connect(self, addrs: impl ToServerAddrs) -> Result<Client, Error> {
         let servers = addrs.to_server_addrs()?;
         crate::client::connect_with(self, servers).await
+    }
+}
+
+/// Wraps a nonce signer into the shared callback type.
+fn signer_callback<F, Fut, E>(signer: F) -> SignCallback
+where
+    F: Fn(Vec<u8>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<u8>, E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    let signer = Arc::new(signer);
+    Arc::new(move |nonce| {
+        let fut = signer(nonce);
+        Box::pin(async move { fut.await.map_err(Into::into) })
+    })
+}
+
+/// Options that weaken security, from [`ConnectOptions::dangerous`]. Each returns the
+/// [`ConnectOptions`] so the chain goes on.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), rnats::Error> {
+/// // A throwaway test server with a self-signed certificate.
+/// let client = rnats::ConnectOptions::new()
+///     .dangerous()
+///     .disable_certificate_verification()
+///     .connect("tls://127.0.0.1:4222")
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+#[must_use = "call a method to get the ConnectOptions back"]
+pub struct DangerousOptions(ConnectOptions);
+
+impl DangerousOptions {
+    /// Accept any server certificate, for any name: the connection is encrypted but the
+    /// server is not authenticated, so anyone in the middle can read everything. Ignored
+    /// when a [`ConnectOptions::tls_client_config`] is given.
+    pub fn disable_certificate_verification(mut self) -> ConnectOptions {
+        self.0.tls.no_verify = true;
+        self.0.tls.changed();
+        self.0
+    }
+
+    /// Back to the options without changing anything.
+    pub fn done(self) -> ConnectOptions {
+        self.0
     }
 }
 
@@ -573,6 +842,8 @@ impl fmt::Debug for ConnectOptions {
             .field("user", &self.user)
             .field("password", &self.password)
             .field("token", &self.token)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -626,8 +897,12 @@ mod tests {
         assert!(!format!("{a:?} {a}").contains("hunter2"));
         let o = ConnectOptions::new()
             .user_and_password("bob", "hunter2")
-            .token("t0ken");
+            .token("t0ken")
+            .nkey("SUAOY5JZ2WJKVR4UO2KJ2P3SW6FZFNWEOIMAXF4WZEUNVQXXUOKGM55CYE");
         let dbg = format!("{o:?}");
-        assert!(!dbg.contains("hunter2") && !dbg.contains("t0ken"), "{dbg}");
+        assert!(
+            !dbg.contains("hunter2") && !dbg.contains("t0ken") && !dbg.contains("SUAOY"),
+            "{dbg}"
+        );
     }
 }
