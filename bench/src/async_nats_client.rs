@@ -8,7 +8,7 @@ use futures::StreamExt;
 
 use crate::common::{
     is_end_marker, payload, BoxError, Outcome, Progress, Spec, ECHO_SUBJECT, IN_FLIGHT,
-    PUBSUB_SUBJECT, PUB_SUBJECT,
+    PUBSUB_SUBJECT, PUB_SUBJECT, RECONNECT_PREFIX,
 };
 use crate::Scenario;
 
@@ -18,7 +18,61 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         Scenario::Pubsub => pubsub(spec).await,
         Scenario::ReqSeq => request_sequential(spec).await,
         Scenario::Req64 => request_concurrent(spec).await,
+        Scenario::Reconnect => reconnect(spec).await,
     }
+}
+
+/// See the rnats version: same steps, async-nats' default reconnect policy.
+async fn reconnect(spec: &Spec) -> Result<Outcome, BoxError> {
+    let server = Arc::new(rnats_test::NatsServer::start());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let client = async_nats::ConnectOptions::new()
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event);
+            }
+        })
+        .connect(server.url())
+        .await?;
+    let mut subs = Vec::with_capacity(spec.count as usize);
+    for i in 0..spec.count {
+        subs.push(client.subscribe(format!("{RECONNECT_PREFIX}.{i}")).await?);
+    }
+    client.flush().await?;
+    while rx.try_recv().is_ok() {}
+    let start = Instant::now();
+    let s = server.clone();
+    tokio::task::spawn_blocking(move || s.restart()).await?;
+    let mut disconnected = false;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .map_err(|_| "no reconnect within 30 s")?;
+        match event {
+            Some(async_nats::Event::Disconnected) => disconnected = true,
+            Some(async_nats::Event::Connected) if disconnected => break,
+            Some(_) => {}
+            None => return Err("event channel closed".into()),
+        }
+    }
+    client.flush().await?;
+    let elapsed = start.elapsed();
+    let other = async_nats::connect(server.url()).await?;
+    other
+        .publish(format!("{RECONNECT_PREFIX}.{}", spec.count - 1), "x".into())
+        .await?;
+    other.flush().await?;
+    let last = subs.last_mut().ok_or("no subscription")?;
+    tokio::time::timeout(Duration::from_secs(5), last.next())
+        .await
+        .map_err(|_| "the last subscription got nothing within 5 s after the reconnect")?
+        .ok_or("last subscription ended")?;
+    Ok(Outcome {
+        elapsed_s: elapsed.as_secs_f64(),
+        reconnect_ms: Some(elapsed.as_secs_f64() * 1e3),
+        ..Outcome::default()
+    })
 }
 
 /// Publish `count` messages nobody receives, then flush (the server has them all).

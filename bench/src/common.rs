@@ -20,6 +20,9 @@ pub const PUBSUB_SUBJECT: &str = "bench.pubsub";
 pub const ECHO_SUBJECT: &str = "bench.echo";
 /// Requests in flight in `req-64`.
 pub const IN_FLIGHT: usize = 64;
+/// Subject prefix of the `reconnect` scenario's subscriptions.
+pub const RECONNECT_PREFIX: &str = "bench.reconnect";
+
 /// `pubsub` gives up waiting when nothing arrived for this long.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -57,6 +60,8 @@ pub struct Outcome {
     /// req-seq: latency percentiles, microseconds.
     pub p50_us: Option<f64>,
     pub p99_us: Option<f64>,
+    /// reconnect: from the server's kill to a flush answered after reconnecting, ms.
+    pub reconnect_ms: Option<f64>,
     /// Requests that failed (req-64, req-seq).
     pub errors: u64,
     /// Peak resident memory of the worker process (VmHWM), KiB.

@@ -83,6 +83,9 @@ pub enum Scenario {
     /// 64 requests in flight: throughput.
     #[value(name = "req-64")]
     Req64,
+    /// `count` live subscriptions; the worker restarts its own server and times the way back:
+    /// from the kill to a flush answered on the new connection (all subscriptions replayed).
+    Reconnect,
 }
 
 impl Scenario {
@@ -92,6 +95,7 @@ impl Scenario {
             Scenario::Pubsub => "pubsub",
             Scenario::ReqSeq => "req-seq",
             Scenario::Req64 => "req-64",
+            Scenario::Reconnect => "reconnect",
         }
     }
 
@@ -102,6 +106,7 @@ impl Scenario {
             Scenario::Pubsub => 1_000_000,
             Scenario::ReqSeq => 20_000,
             Scenario::Req64 => 200_000,
+            Scenario::Reconnect => 10_000,
         }
     }
 }

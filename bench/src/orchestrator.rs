@@ -79,6 +79,7 @@ const CASES: &[Case] = &[
     case(Scenario::Pubsub, 1024, 400_000, false),
     case(Scenario::ReqSeq, 128, 6_000, true),
     case(Scenario::Req64, 128, 120_000, false),
+    case(Scenario::Reconnect, 0, 10_000, false),
 ];
 
 /// The results of one client on one case: successful outcomes and failure messages.
@@ -380,6 +381,7 @@ fn print_table(results: &Results<'_>) {
                 ("p99 µs", |o| o.p99_us, |v| format!("{v:.1}"), false),
             ],
             Scenario::Req64 => vec![("req/s", |o| Some(o.rate), rate, true)],
+            Scenario::Reconnect => vec![("ms", |o| o.reconnect_ms, |v| format!("{v:.1}"), false)],
         };
         for (k, (label, value, fmt, higher_better)) in metrics.into_iter().enumerate() {
             let r = med(rn, value);

@@ -7,7 +7,7 @@ use futures::StreamExt;
 
 use crate::common::{
     is_end_marker, payload, BoxError, Outcome, Progress, Spec, ECHO_SUBJECT, IN_FLIGHT,
-    PUBSUB_SUBJECT, PUB_SUBJECT,
+    PUBSUB_SUBJECT, PUB_SUBJECT, RECONNECT_PREFIX,
 };
 use crate::Scenario;
 
@@ -17,7 +17,53 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         Scenario::Pubsub => pubsub(spec).await,
         Scenario::ReqSeq => request_sequential(spec).await,
         Scenario::Req64 => request_concurrent(spec).await,
+        Scenario::Reconnect => reconnect(spec).await,
     }
+}
+
+/// `count` subscriptions, then the server restarts: time until a flush is answered on the new
+/// connection (the flush follows every replayed SUB, so all are re-subscribed by then). A
+/// message on the last subscription, from another connection, proves it.
+async fn reconnect(spec: &Spec) -> Result<Outcome, BoxError> {
+    let server = Arc::new(rnats_test::NatsServer::start());
+    let client = rnats::connect(server.url()).await?;
+    let mut events = client.events();
+    let mut subs = Vec::with_capacity(spec.count as usize);
+    for i in 0..spec.count {
+        subs.push(client.subscribe(format!("{RECONNECT_PREFIX}.{i}")).await?);
+    }
+    client.flush().await?;
+    let start = Instant::now();
+    let s = server.clone();
+    tokio::task::spawn_blocking(move || s.restart()).await?;
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(30), events.next())
+            .await
+            .map_err(|_| "no reconnect within 30 s")?;
+        match event {
+            Some(rnats::Event::Reconnected { .. }) => break,
+            Some(_) => {}
+            None => return Err("event stream ended".into()),
+        }
+    }
+    client.flush().await?;
+    let elapsed = start.elapsed();
+    let other = rnats::connect(server.url()).await?;
+    other
+        .publish(format!("{RECONNECT_PREFIX}.{}", spec.count - 1), "x")
+        .await?;
+    other.flush().await?;
+    let last = subs.last_mut().ok_or("no subscription")?;
+    tokio::time::timeout(Duration::from_secs(5), last.next())
+        .await
+        .map_err(|_| "the last subscription got nothing within 5 s after the reconnect")?
+        .ok_or("last subscription ended")?;
+    Ok(Outcome {
+        elapsed_s: elapsed.as_secs_f64(),
+        reconnect_ms: Some(elapsed.as_secs_f64() * 1e3),
+        reconnects: Some(client.statistics().reconnects),
+        ..Outcome::default()
+    })
 }
 
 /// Publish `count` messages nobody receives, then flush (the server has them all).

@@ -18,12 +18,14 @@ pub struct Backoff {
     pub jitter: Duration,
 }
 
+/// 10 ms doubling per failed round up to 4 s, plus up to 10 ms of jitter: a server that
+/// restarts quickly is back in tens of milliseconds, a dead one is tried every 4 s.
 impl Default for Backoff {
     fn default() -> Self {
         Self {
-            base: Duration::from_millis(100),
+            base: Duration::from_millis(10),
             max: Duration::from_secs(4),
-            jitter: Duration::from_millis(100),
+            jitter: Duration::from_millis(10),
         }
     }
 }
@@ -103,7 +105,7 @@ impl PoolLimits {
 /// pool.failed(&second);
 /// // ...and once every server failed, the next round waits for the backoff.
 /// let (_, at) = pool.next_attempt(now, 0).unwrap();
-/// assert_eq!(at, now + Duration::from_millis(100));
+/// assert_eq!(at, now + Duration::from_millis(10));
 /// ```
 #[derive(Debug, Clone)]
 pub struct ServerPool<S> {
