@@ -39,6 +39,13 @@ mod server;
 pub use cluster::{cluster, jetstream_cluster, Cluster, ClusterBuilder};
 pub use server::{NatsServer, NatsServerBuilder, Signal};
 
+/// `n` distinct free ports on 127.0.0.1 that this process has not handed out before, for
+/// listeners a config file declares (a websocket port, say). Free when returned: another
+/// process may still take one before the server binds it.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    net::free_ports(n)
+}
+
 /// Environment variable naming the `nats-server` binary to run.
 pub const NATS_SERVER_BIN_ENV: &str = "NATS_SERVER_BIN";
 

@@ -51,6 +51,8 @@ pub struct NatsServer {
     name: Option<String>,
     extra_args: Vec<OsString>,
     log_path: PathBuf,
+    /// The client port does TLS before INFO: readiness is an accepted TCP connection.
+    tls_first: bool,
     process: Mutex<Process>,
 }
 
@@ -75,6 +77,7 @@ pub struct NatsServerBuilder {
     monitoring: bool,
     monitor_port: Option<u16>,
     name: Option<String>,
+    tls_first: bool,
 }
 
 /// A signal [`NatsServer::kill_signal`] can send, with what `nats-server` does on it.
@@ -409,10 +412,18 @@ impl NatsServer {
 
     /// Whether the client port greets with INFO and the monitoring port, if any, answers.
     fn is_ready(&self) -> bool {
-        let info = matches!(
-            net::probe_info(self.port, Duration::from_millis(500)),
-            Ok(Some(_))
-        );
+        let info = if self.tls_first {
+            std::net::TcpStream::connect_timeout(
+                &std::net::SocketAddr::from((net::HOST, self.port)),
+                Duration::from_millis(500),
+            )
+            .is_ok()
+        } else {
+            matches!(
+                net::probe_info(self.port, Duration::from_millis(500)),
+                Ok(Some(_))
+            )
+        };
         info && self
             .monitor_port
             .is_none_or(|port| net::http_get(port, "/varz").is_ok_and(|(status, _)| status == 200))
@@ -427,8 +438,12 @@ impl NatsServer {
 impl Drop for NatsServer {
     fn drop(&mut self) {
         if thread::panicking() {
-            // The test failed: what the server said is likely part of why.
-            eprintln!(
+            // The test failed: what the server said is likely part of why. Written with
+            // `writeln!`, not `eprintln!`: a panic here (closed stderr) would abort the process
+            // before the server is killed.
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
                 "--- rnats-test: last lines of the log of nats-server on port {}:\n{}",
                 self.port,
                 tail(&self.log(), 20)
@@ -523,6 +538,14 @@ impl NatsServerBuilder {
         panic!("starting nats-server (tried {attempts} times): {last_error}");
     }
 
+    /// Says the config makes the client port do TLS before INFO (`tls { handshake_first:
+    /// true }`): the server is then ready when it accepts a TCP connection, since it greets
+    /// nobody in plain text.
+    pub fn tls_first(mut self, tls_first: bool) -> Self {
+        self.tls_first = tls_first;
+        self
+    }
+
     /// Used by the cluster builder to pin the monitoring port it routes by.
     pub(crate) fn monitor_port(mut self, port: u16) -> Self {
         self.monitoring = true;
@@ -578,6 +601,7 @@ impl NatsServerBuilder {
             store_dir,
             name: self.name,
             extra_args: self.args,
+            tls_first: self.tls_first,
             process: Mutex::new(Process {
                 child: None,
                 watchdog: None,

@@ -86,8 +86,14 @@ impl Error {
         Self::new(ErrorKind::ConnectionClosed, "the client is closed")
     }
 
+    /// A transport failure; one caused by TLS (a fatal alert such as a refused client
+    /// certificate, a bad record) is classified [`ErrorKind::Tls`].
     pub(crate) fn io(context: impl Into<String>, err: std::io::Error) -> Self {
-        Self::with_source(ErrorKind::Io, context, err)
+        let tls = err
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some());
+        let kind = if tls { ErrorKind::Tls } else { ErrorKind::Io };
+        Self::with_source(kind, context, err)
     }
 
     /// Classifies a `-ERR` text from the server (quotes already stripped).
@@ -108,6 +114,18 @@ impl Error {
             ErrorKind::Server
         };
         Self::new(kind, format!("server error: {text}"))
+    }
+
+    /// This error's message followed by its causes: `a: b: c`.
+    pub(crate) fn with_causes(&self) -> String {
+        let mut out = self.0.message.clone();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            out.push_str(": ");
+            out.push_str(&s.to_string());
+            source = s.source();
+        }
+        out
     }
 
     /// The kind of failure.

@@ -3,6 +3,7 @@
 
 mod core;
 mod resilience;
+mod tls;
 mod wire;
 
 use std::time::Duration;

@@ -1,0 +1,403 @@
+//! TLS against real servers, with certificates made at test time (rcgen): server-only TLS,
+//! mutual TLS, wrong CA, wrong host name, handshake-first, the `tls_required` upgrade, a
+//! refused plain-text fallback, and a cluster whose discovered servers are IPs.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose,
+};
+use rnats::{ConnectionState, Event};
+use rnats_test::{Cluster, NatsServer};
+
+use crate::next_msg;
+
+/// A CA and the PEM texts of certificates it issued.
+pub struct TestCa {
+    pub pem: String,
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+/// A certificate and its key, in PEM.
+pub struct Issued {
+    pub cert: String,
+    pub key: String,
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).unwrap();
+        Self {
+            pem: cert.pem(),
+            cert,
+            key,
+        }
+    }
+
+    /// A server certificate for `names` (DNS names or IP addresses).
+    pub fn server(&self, names: &[&str]) -> Issued {
+        self.issue(names, ExtendedKeyUsagePurpose::ServerAuth)
+    }
+
+    /// A client certificate.
+    pub fn client(&self, name: &str) -> Issued {
+        self.issue(&[name], ExtendedKeyUsagePurpose::ClientAuth)
+    }
+
+    fn issue(&self, names: &[&str], usage: ExtendedKeyUsagePurpose) -> Issued {
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
+        let mut params = CertificateParams::new(names.clone()).unwrap();
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_default(),
+        );
+        params.extended_key_usages = vec![usage];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        Issued {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        }
+    }
+}
+
+/// A server with TLS on its client port: certificate for `names`, issued by `ca`. `extra`
+/// goes inside the `tls {}` block (e.g. `verify: true`, `handshake_first: true`).
+pub fn tls_server(ca: &TestCa, names: &[&str], extra: &str) -> NatsServer {
+    let issued = ca.server(names);
+    NatsServer::builder()
+        .file("ca.pem", &ca.pem)
+        .file("server-cert.pem", &issued.cert)
+        .file("server-key.pem", &issued.key)
+        .tls_first(extra.contains("handshake_first: true"))
+        .config(&format!(
+            r#"
+            tls {{
+              cert_file: "server-cert.pem"
+              key_file: "server-key.pem"
+              ca_file: "ca.pem"
+              timeout: 2
+              {extra}
+            }}
+            "#
+        ))
+        .start()
+}
+
+/// Writes `contents` as `name` in `dir`, returning the path.
+pub fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+fn options() -> rnats::ConnectOptions {
+    rnats::ConnectOptions::new().connection_timeout(Duration::from_secs(3))
+}
+
+/// Round trip through the server: the connection really works.
+async fn round_trip(client: &rnats::Client) {
+    let mut sub = client.subscribe("tls.check").await.unwrap();
+    client.publish("tls.check", "over tls").await.unwrap();
+    assert_eq!(next_msg(&mut sub).await.payload, "over tls");
+}
+
+#[tokio::test]
+async fn server_tls_with_custom_ca() {
+    let ca = TestCa::new("rnats test CA");
+    let server = tls_server(&ca, &["localhost"], "");
+    let url = format!("tls://localhost:{}", server.port());
+    let client = options()
+        .add_root_certificates(server.dir().join("ca.pem"))
+        .connect(url.as_str())
+        .await
+        .unwrap();
+    round_trip(&client).await;
+    assert_eq!(client.connection_state(), ConnectionState::Connected);
+}
+
+#[tokio::test]
+async fn tls_required_by_the_server_upgrades_a_nats_url() {
+    let ca = TestCa::new("rnats test CA");
+    let server = tls_server(&ca, &["localhost"], "");
+    assert!(server.info().contains("\"tls_required\":true"));
+    // nats:// URL, no TLS asked for: INFO says tls_required, the client upgrades.
+    let client = options()
+        .add_root_certificates(server.dir().join("ca.pem"))
+        .connect(format!("nats://localhost:{}", server.port()))
+        .await
+        .unwrap();
+    round_trip(&client).await;
+}
+
+#[tokio::test]
+async fn mutual_tls_needs_the_client_certificate() {
+    let ca = TestCa::new("rnats test CA");
+    let server = tls_server(&ca, &["localhost"], "verify: true");
+    let client_cert = ca.client("rnats-client");
+    let dir = server.dir();
+    let cert = write(dir, "client-cert.pem", &client_cert.cert);
+    let key = write(dir, "client-key.pem", &client_cert.key);
+    let url = format!("tls://localhost:{}", server.port());
+
+    let client = options()
+        .add_root_certificates(dir.join("ca.pem"))
+        .add_client_certificate(&cert, &key)
+        .connect(url.as_str())
+        .await
+        .unwrap();
+    round_trip(&client).await;
+
+    let started = std::time::Instant::now();
+    let err = options()
+        .add_root_certificates(dir.join("ca.pem"))
+        .connect(url.as_str())
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5), "bounded time");
+    let source = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<rnats::Error>())
+        .unwrap();
+    assert!(source.is_tls_error(), "{source:?}");
+    assert!(
+        format!("{err:?}").contains("CertificateRequired"),
+        "{err:?}"
+    );
+
+    // A missing key file is the caller's mistake, said as such.
+    let err = options()
+        .add_root_certificates(dir.join("ca.pem"))
+        .add_client_certificate(&cert, dir.join("no-such-key.pem"))
+        .connect(url.as_str())
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_certificate_from_another_ca_is_rejected() {
+    let ca = TestCa::new("rnats test CA");
+    let other = TestCa::new("some other CA");
+    let server = tls_server(&ca, &["localhost"], "");
+    let other_pem = write(server.dir(), "other-ca.pem", &other.pem);
+    let err = options()
+        .add_root_certificates(other_pem)
+        .connect(format!("tls://localhost:{}", server.port()))
+        .await
+        .unwrap_err();
+    let cause = format!("{:?}", err);
+    assert!(cause.contains("TLS handshake"), "{cause}");
+    assert!(
+        matches!(err.kind(), rnats::ErrorKind::ConnectFailed) || err.is_tls_error(),
+        "{err:?}"
+    );
+    assert!(cause.contains("UnknownIssuer"), "{cause}");
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_is_rejected() {
+    let ca = TestCa::new("rnats test CA");
+    // The certificate names "localhost" only: connecting as 127.0.0.1 must fail.
+    let server = tls_server(&ca, &["localhost"], "");
+    let err = options()
+        .add_root_certificates(server.dir().join("ca.pem"))
+        .connect(format!("tls://127.0.0.1:{}", server.port()))
+        .await
+        .unwrap_err();
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("NotValidForName") || text.contains("not valid for"),
+        "{text}"
+    );
+    // And a certificate for another DNS name, reached as localhost.
+    let other = tls_server(&ca, &["nats.example.invalid"], "");
+    let err = options()
+        .add_root_certificates(other.dir().join("ca.pem"))
+        .connect(format!("tls://localhost:{}", other.port()))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("NotValidForName"), "{err:?}");
+}
+
+#[tokio::test]
+async fn verification_can_only_be_disabled_as_dangerous() {
+    let ca = TestCa::new("rnats test CA");
+    let server = tls_server(&ca, &["localhost"], "");
+    // No CA given and the test CA is not a system root: refused...
+    let url = format!("tls://127.0.0.1:{}", server.port());
+    assert!(options().connect(url.as_str()).await.is_err());
+    // ...unless verification is explicitly turned off.
+    let client = options()
+        .dangerous()
+        .disable_certificate_verification()
+        .connect(url.as_str())
+        .await
+        .unwrap();
+    round_trip(&client).await;
+}
+
+#[tokio::test]
+async fn handshake_first() {
+    let ca = TestCa::new("rnats test CA");
+    let server = tls_server(&ca, &["localhost"], "handshake_first: true");
+    let url = format!("tls://localhost:{}", server.port());
+    let client = options()
+        .tls_first(true)
+        .add_root_certificates(server.dir().join("ca.pem"))
+        .connect(url.as_str())
+        .await
+        .unwrap();
+    round_trip(&client).await;
+    // Without tls_first the client waits for an INFO that never comes in plain text.
+    let err = options()
+        .connection_timeout(Duration::from_millis(800))
+        .add_root_certificates(server.dir().join("ca.pem"))
+        .connect(url.as_str())
+        .await
+        .unwrap_err();
+    assert!(!err.is_auth_error(), "{err:?}");
+}
+
+#[tokio::test]
+async fn tls_wanted_never_falls_back_to_plain_text() {
+    let plain = NatsServer::start();
+    for opts in [
+        options().require_tls(true),
+        options().tls_first(false).require_tls(true),
+    ] {
+        let err = opts
+            .connect(format!("nats://127.0.0.1:{}", plain.port()))
+            .await
+            .unwrap_err();
+        let text = format!("{err:?}");
+        assert!(text.contains("does not offer TLS"), "{text}");
+    }
+    let err = options()
+        .connect(format!("tls://127.0.0.1:{}", plain.port()))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("does not offer TLS"), "{err:?}");
+    // The source of a failed connect is the typed TLS error.
+    let source = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<rnats::Error>())
+        .unwrap();
+    assert!(source.is_tls_error(), "{source:?}");
+}
+
+#[tokio::test]
+async fn a_custom_rustls_config_is_used_as_is() {
+    let ca = TestCa::new("rnats test CA");
+    let server = tls_server(&ca, &["localhost"], "");
+    let mut roots = rnats::rustls::RootCertStore::empty();
+    let der = rustls_pki_types_from_pem(&ca.pem);
+    roots.add(der).unwrap();
+    let config = rnats::rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rnats::rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let client = options()
+        .tls_client_config(config)
+        .connect(format!("tls://localhost:{}", server.port()))
+        .await
+        .unwrap();
+    round_trip(&client).await;
+}
+
+fn rustls_pki_types_from_pem(pem: &str) -> rnats::rustls::pki_types::CertificateDer<'static> {
+    use rnats::rustls::pki_types::pem::PemObject;
+    rnats::rustls::pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_cluster_discovered_ips_verify_against_the_original_name() {
+    let _heavy = crate::HEAVY.lock().await;
+    let ca = TestCa::new("rnats test CA");
+    // The certificate names localhost only, no IP: discovered 127.0.0.1 servers pass only
+    // because they keep "localhost" as their TLS name.
+    let issued = ca.server(&["localhost"]);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = write(dir.path(), "ca.pem", &ca.pem);
+    let cert = write(dir.path(), "cert.pem", &issued.cert);
+    let key = write(dir.path(), "key.pem", &issued.key);
+    let config = format!(
+        "tls {{ cert_file: {:?}\n key_file: {:?}\n timeout: 2 }}\n",
+        cert.display().to_string(),
+        key.display().to_string()
+    );
+    let cluster = tokio::task::spawn_blocking(move || Cluster::builder(3).config(&config).start())
+        .await
+        .unwrap();
+    let first = cluster.node(0).port();
+    let client = options()
+        .add_root_certificates(&ca_path)
+        .retain_servers_order(true)
+        .reconnect_delay(rnats::Backoff::new(
+            Duration::from_millis(20),
+            Duration::from_millis(200),
+            Duration::from_millis(20),
+        ))
+        .connect(format!("tls://localhost:{first}"))
+        .await
+        .unwrap();
+    let mut events = client.events();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !client
+            .servers()
+            .iter()
+            .any(|s| s.host() == "127.0.0.1" && s.port() != first)
+        {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("servers discovered");
+    for s in client.servers().iter().filter(|s| s.host() == "127.0.0.1") {
+        assert_eq!(s.tls_name(), "localhost", "{s}");
+    }
+    let mut sub = client.subscribe("cluster.tls").await.unwrap();
+    client.flush().await.unwrap();
+
+    // Take the server named by URL away: the client must move to a discovered IP.
+    cluster.node(0).stop();
+    let reconnected = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.next().await.unwrap() {
+                Event::Reconnected { server } => return server,
+                Event::ClientError(e) | Event::ServerError(e) => {
+                    assert!(
+                        !e.is_tls_error(),
+                        "TLS failed on a discovered server: {e:?}"
+                    )
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("reconnected to a discovered server");
+    assert_eq!(reconnected.host(), "127.0.0.1");
+    assert_ne!(reconnected.port(), first);
+    assert_eq!(reconnected.tls_name(), "localhost");
+    client.publish("cluster.tls", "still here").await.unwrap();
+    assert_eq!(next_msg(&mut sub).await.payload, "still here");
+}
