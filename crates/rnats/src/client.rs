@@ -141,6 +141,29 @@ impl Shared {
         }
     }
 
+    /// Encodes the publish if the write buffer has room (or the connection is down: the
+    /// reconnect buffer has its own bound); `None` when the caller must wait for room.
+    fn try_publish(
+        &self,
+        core: &mut Core,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) -> Option<Result<(), Error>> {
+        let len = core.conn.transmit_len();
+        if len >= self.options.write_buffer_size && core.conn.state() == ConnState::Connected {
+            return None;
+        }
+        if let Err(e) = core.conn.publish(subject, reply, headers, payload) {
+            return Some(Err(e.into()));
+        }
+        core.out_msgs += 1;
+        // Waking under the lock is fine: it only schedules the driver.
+        self.after_write(len == 0);
+        Some(Ok(()))
+    }
+
     pub(crate) async fn publish(
         &self,
         subject: &str,
@@ -150,17 +173,10 @@ impl Shared {
     ) -> Result<(), Error> {
         // Fast path: room in the write buffer (or not connected: the reconnect buffer has its
         // own bound). One lock, no allocation.
-        let limit = self.options.write_buffer_size;
+        if let Some(done) =
+            self.try_publish(&mut self.core.lock(), subject, reply, headers, payload)
         {
-            let mut core = self.core.lock();
-            let len = core.conn.transmit_len();
-            if len < limit || core.conn.state() != ConnState::Connected {
-                core.conn.publish(subject, reply, headers, payload)?;
-                core.out_msgs += 1;
-                drop(core);
-                self.after_write(len == 0);
-                return Ok(());
-            }
+            return done;
         }
         // The connection is behind: wait until the driver takes the buffer.
         loop {
@@ -168,13 +184,8 @@ impl Shared {
             tokio::pin!(notified);
             {
                 let mut core = self.core.lock();
-                let len = core.conn.transmit_len();
-                if len < limit || core.conn.state() != ConnState::Connected {
-                    core.conn.publish(subject, reply, headers, payload)?;
-                    core.out_msgs += 1;
-                    drop(core);
-                    self.after_write(len == 0);
-                    return Ok(());
+                if let Some(done) = self.try_publish(&mut core, subject, reply, headers, payload) {
+                    return done;
                 }
                 // Enabled under the lock: the driver cannot take the buffer and notify
                 // before this waiter is registered.
@@ -815,7 +826,7 @@ pub(crate) async fn connect_with(
             // Wrong credentials or options fail the same way on every server.
             Err(e) if e.is_auth_error() || e.is_invalid_argument() => return Err(e),
             Err(e) => {
-                failures.push(format!("{addr}: {e}"));
+                failures.push(format!("{addr}: {}", e.with_causes()));
                 last_error = Some(e);
             }
         }

@@ -467,7 +467,7 @@ impl Driver {
                     self.shared.core.lock().pool.failed(&addr);
                     let err = Arc::new(Error::new(
                         e.kind(),
-                        format!("connecting to {addr} failed: {e}"),
+                        format!("connecting to {addr} failed: {}", e.with_causes()),
                     ));
                     let event = if e.is_auth_error() {
                         ClientEvent::ServerError(err)

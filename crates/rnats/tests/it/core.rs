@@ -556,3 +556,19 @@ async fn slow_consumer_drops_are_counted_never_silent() {
     assert_eq!(sub.dropped(), n - received);
     assert_eq!(client.statistics().dropped_msgs, n - received);
 }
+
+#[tokio::test]
+async fn connect_failure_says_why() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = rnats::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().to_lowercase().contains("refused"),
+        "the cause is in the message: {err}"
+    );
+}
