@@ -1,9 +1,11 @@
 //! Integration tests of rnats against real nats-server processes (see rnats-test).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod auth;
 mod core;
 mod resilience;
 mod tls;
+mod websocket;
 mod wire;
 
 use std::time::Duration;

@@ -1,0 +1,485 @@
+//! Authentication against real servers, one per method: user/password, token, a token
+//! callback rotating across a server restart, NKey, and JWT (operator, account and user made
+//! here with the nkeys crate). Right credentials connect; wrong ones fail with the typed
+//! error in bounded time. Last, secrets never show in `Debug`, `Display`, errors or events.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use futures_util::StreamExt;
+use nkeys::KeyPair;
+use rnats::{Event, EventStream};
+use rnats_test::NatsServer;
+
+use crate::next_msg;
+
+/// The public example seed of the spec's test vectors, and its public key.
+const USER_SEED: &str = "SUAOY5JZ2WJKVR4UO2KJ2P3SW6FZFNWEOIMAXF4WZEUNVQXXUOKGM55CYE";
+const USER_PUB: &str = "UDXB2VMLXPASAJ7ZDTKYNQ7QOCFWSGB4FOMYQQ25HQWSAF7ZQJEBSQSW";
+
+/// Failing to authenticate must not take longer than this.
+const BOUND: Duration = Duration::from_secs(5);
+
+fn options() -> rnats::ConnectOptions {
+    rnats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(3))
+        .reconnect_delay(rnats::Backoff::new(
+            Duration::from_millis(20),
+            Duration::from_millis(100),
+            Duration::from_millis(10),
+        ))
+}
+
+/// Connects and checks a round trip works.
+async fn works(opts: rnats::ConnectOptions, url: &str) -> rnats::Client {
+    let client = tokio::time::timeout(BOUND, opts.connect(url))
+        .await
+        .expect("connect in bounded time")
+        .unwrap_or_else(|e| panic!("connect failed: {e:?}"));
+    let mut sub = client.subscribe("auth.check").await.unwrap();
+    client.publish("auth.check", "hi").await.unwrap();
+    assert_eq!(next_msg(&mut sub).await.payload, "hi");
+    client
+}
+
+/// Connects, expects an auth error within [`BOUND`], returns it.
+async fn refused(opts: rnats::ConnectOptions, url: &str) -> rnats::Error {
+    let err = tokio::time::timeout(BOUND, opts.connect(url))
+        .await
+        .expect("refusal in bounded time")
+        .expect_err("connect should fail");
+    assert!(err.is_auth_error(), "{err:?}");
+    err
+}
+
+async fn wait_event(events: &mut EventStream, secs: u64, pred: impl Fn(&Event) -> bool) -> Event {
+    tokio::time::timeout(Duration::from_secs(secs), async {
+        loop {
+            let e = events.next().await.expect("event stream ended");
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("timed out waiting for an event")
+}
+
+#[tokio::test]
+async fn user_password_from_url_and_options() {
+    let server = NatsServer::builder()
+        .config(r#"authorization { user: "alice", password: "pw-right" }"#)
+        .start();
+    let port = server.port();
+    works(
+        options(),
+        &format!("nats://alice:pw-right@127.0.0.1:{port}"),
+    )
+    .await;
+    // Explicit options win over the URL.
+    works(
+        options().user_and_password("alice", "pw-right"),
+        &format!("nats://alice:pw-wrong@127.0.0.1:{port}"),
+    )
+    .await;
+    refused(
+        options(),
+        &format!("nats://alice:pw-wrong@127.0.0.1:{port}"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn token() {
+    let server = NatsServer::builder()
+        .config(r#"authorization { token: "tok-right" }"#)
+        .start();
+    let url = server.url();
+    works(options().token("tok-right"), &url).await;
+    works(
+        options(),
+        &format!("nats://tok-right@127.0.0.1:{}", server.port()),
+    )
+    .await;
+    refused(options().token("tok-wrong"), &url).await;
+    refused(options(), &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_callback_is_asked_on_every_reconnect() {
+    let token_config = |t: &str| format!("authorization {{ token: {t:?} }}");
+    let first = NatsServer::builder().config(&token_config("tok-1")).start();
+    let port = first.port();
+    let current = Arc::new(Mutex::new("tok-1".to_owned()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let opts = {
+        let current = current.clone();
+        let calls = calls.clone();
+        options().token_callback(move || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let token = current.lock().unwrap().clone();
+            async move { Ok::<_, std::io::Error>(token) }
+        })
+    };
+    let client = works(opts, &first.url()).await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let mut events = client.events();
+
+    // The server comes back with another token; the callback still hands out the old one:
+    // every failed attempt is an auth error event, and the client keeps trying.
+    first.stop();
+    let second = NatsServer::builder()
+        .port(port)
+        .config(&token_config("tok-2"))
+        .start();
+    let e = wait_event(&mut events, 10, |e| matches!(e, Event::ServerError(_))).await;
+    let Event::ServerError(err) = &e else {
+        unreachable!()
+    };
+    assert!(err.is_auth_error(), "{err:?}");
+    assert!(!format!("{e} {e:?}").contains("tok-1"), "{e:?}");
+
+    // The token rotates: the next attempt asks the callback again and gets in.
+    *current.lock().unwrap() = "tok-2".to_owned();
+    wait_event(&mut events, 10, |e| matches!(e, Event::Reconnected { .. })).await;
+    assert!(calls.load(Ordering::SeqCst) >= 3);
+    let mut sub = client.subscribe("after.rotation").await.unwrap();
+    client.publish("after.rotation", "ok").await.unwrap();
+    assert_eq!(next_msg(&mut sub).await.payload, "ok");
+    drop(second);
+}
+
+#[tokio::test]
+async fn nkey_seed_and_seed_file() {
+    let server = NatsServer::builder()
+        .config(&format!(
+            "authorization {{ users = [ {{ nkey: {USER_PUB:?} }} ] }}"
+        ))
+        .file("user.nk", format!("{USER_SEED}\n"))
+        .start();
+    let url = server.url();
+    works(options().nkey(USER_SEED), &url).await;
+    works(options().nkey_file(server.dir().join("user.nk")), &url).await;
+    let stranger = KeyPair::new_user().seed().unwrap();
+    refused(options().nkey(stranger), &url).await;
+    // A seed that does not decode is the caller's error, found before anything is sent.
+    let err = options()
+        .nkey("SUnotaseed")
+        .connect(url.as_str())
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("SUnotaseed"));
+}
+
+/// Operator, account and user keys, with their JWTs, as `nsc` would make them.
+pub struct Operator {
+    pub jwt: String,
+    pub account: KeyPair,
+    pub account_jwt: String,
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// RFC 4648 base32 without padding (the `jti` of NATS JWTs).
+fn base32(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::new();
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &b in data {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+/// Encodes and signs a JWT per spec AUTH-5: `jti` is the base32 SHA-256 of the claims with
+/// an empty `jti`.
+fn encode_jwt(issuer: &KeyPair, mut claims: serde_json::Value) -> String {
+    claims["iss"] = issuer.public_key().into();
+    claims["iat"] = now().into();
+    claims["jti"] = "".into();
+    let digest = ring::digest::digest(&ring::digest::SHA256, claims.to_string().as_bytes());
+    claims["jti"] = base32(digest.as_ref()).into();
+    let header = URL_SAFE_NO_PAD.encode(r#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+    let body = URL_SAFE_NO_PAD.encode(claims.to_string());
+    let signed = format!("{header}.{body}");
+    let sig = issuer.sign(signed.as_bytes()).unwrap();
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+impl Operator {
+    pub fn new() -> Self {
+        let operator = KeyPair::new_operator();
+        let account = KeyPair::new_account();
+        let jwt = encode_jwt(
+            &operator,
+            serde_json::json!({
+                "name": "rnats-test-operator",
+                "sub": operator.public_key(),
+                "nats": { "type": "operator", "version": 2 }
+            }),
+        );
+        let account_jwt = encode_jwt(
+            &operator,
+            serde_json::json!({
+                "name": "rnats-test-account",
+                "sub": account.public_key(),
+                "nats": {
+                    "type": "account", "version": 2,
+                    "limits": { "subs": -1, "data": -1, "payload": -1, "imports": -1,
+                                "exports": -1, "wildcards": true, "conn": -1, "leaf": -1 }
+                }
+            }),
+        );
+        Self {
+            jwt,
+            account,
+            account_jwt,
+        }
+    }
+
+    /// A user JWT for `user`, signed by `account`, expiring at `exp` if given.
+    pub fn user_jwt(account: &KeyPair, user: &KeyPair, exp: Option<u64>) -> String {
+        let mut claims = serde_json::json!({
+            "name": "rnats-test-user",
+            "sub": user.public_key(),
+            "nats": { "type": "user", "version": 2, "pub": {}, "sub": {},
+                      "subs": -1, "data": -1, "payload": -1 }
+        });
+        if let Some(exp) = exp {
+            claims["exp"] = exp.into();
+        }
+        encode_jwt(account, claims)
+    }
+
+    /// A `.creds` document for a new user of this account.
+    pub fn creds(&self) -> String {
+        let user = KeyPair::new_user();
+        creds_text(
+            &Self::user_jwt(&self.account, &user, None),
+            &user.seed().unwrap(),
+        )
+    }
+
+    /// A server in operator mode with this account preloaded in a memory resolver.
+    pub fn server(&self) -> NatsServer {
+        NatsServer::builder()
+            .file("operator.jwt", &self.jwt)
+            .config(&format!(
+                "operator: \"operator.jwt\"\nresolver: MEMORY\nresolver_preload: {{ {}: {:?} }}\n",
+                self.account.public_key(),
+                self.account_jwt
+            ))
+            .start()
+    }
+}
+
+/// The standard `.creds` layout.
+pub fn creds_text(jwt: &str, seed: &str) -> String {
+    format!(
+        "-----BEGIN NATS USER JWT-----\n{jwt}\n------END NATS USER JWT------\n\n\
+         ************************* IMPORTANT *************************\n\
+         NKEY Seed printed below can be used to sign and prove identity.\n\
+         NKEYs are sensitive and should be treated as secrets.\n\n\
+         -----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n\n\
+         *************************************************************\n"
+    )
+}
+
+#[tokio::test]
+async fn jwt_creds_text_file_and_signer_callback() {
+    let op = Operator::new();
+    let server = op.server();
+    let url = server.url();
+
+    let creds = op.creds();
+    works(options().credentials(creds.clone()), &url).await;
+    let path = server.dir().join("user.creds");
+    std::fs::write(&path, &creds).unwrap();
+    works(options().credentials_file(&path), &url).await;
+
+    let user = KeyPair::new_user();
+    let jwt = Operator::user_jwt(&op.account, &user, None);
+    let seed = user.seed().unwrap();
+    works(
+        options().jwt(jwt.clone(), move |nonce| {
+            let seed = seed.clone();
+            async move { KeyPair::from_seed(&seed)?.sign(&nonce) }
+        }),
+        &url,
+    )
+    .await;
+    let user_jwt = jwt.clone();
+    let seed = user.seed().unwrap();
+    works(
+        options().jwt_callback(
+            move || {
+                let jwt = user_jwt.clone();
+                async move { Ok::<_, std::io::Error>(jwt) }
+            },
+            move |nonce| {
+                let seed = seed.clone();
+                async move { KeyPair::from_seed(&seed)?.sign(&nonce) }
+            },
+        ),
+        &url,
+    )
+    .await;
+
+    // The right JWT signed with the wrong key.
+    let stranger = KeyPair::new_user();
+    refused(
+        options().jwt(jwt, move |nonce| {
+            let kp = KeyPair::from_seed(&stranger.seed().unwrap()).unwrap();
+            async move { kp.sign(&nonce) }
+        }),
+        &url,
+    )
+    .await;
+    // A user of an account the server does not know.
+    let other = Operator::new();
+    refused(options().credentials(other.creds()), &url).await;
+    // An expired user JWT.
+    let user = KeyPair::new_user();
+    let expired = creds_text(
+        &Operator::user_jwt(&op.account, &user, Some(now() - 60)),
+        &user.seed().unwrap(),
+    );
+    refused(options().credentials(expired), &url).await;
+    // A missing creds file is the caller's error.
+    let err = options()
+        .credentials_file(server.dir().join("missing.creds"))
+        .connect(url.as_str())
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err:?}");
+}
+
+/// Every options value and error that held a secret is printed, with `Debug` and
+/// `Display`, and searched for the secret; so are the events of failed reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_leak_into_debug_display_errors_or_events() {
+    let op = Operator::new();
+    let user = KeyPair::new_user();
+    let user_seed = user.seed().unwrap();
+    let user_jwt = Operator::user_jwt(&op.account, &user, None);
+    let creds = creds_text(&user_jwt, &user_seed);
+    // The secret parts of the JWT: its signature (the claims are public by design, but the
+    // whole token is a bearer credential, so none of it may show).
+    let jwt_sig = user_jwt.rsplit('.').next().unwrap().to_owned();
+    let secrets = [
+        "pw-hunter2",
+        "tok-s3cr3t",
+        "tok-right",
+        "url-pass-xyz",
+        USER_SEED,
+        &user_seed,
+        &jwt_sig,
+    ];
+    let check = |what: &str, text: String| {
+        for s in &secrets {
+            assert!(!text.contains(s), "{what} shows a secret: {text}");
+        }
+    };
+
+    let all_options = [
+        options().user_and_password("u", "pw-hunter2"),
+        options().token("tok-s3cr3t"),
+        options().token_callback(|| async { Ok::<_, std::io::Error>("tok-s3cr3t".into()) }),
+        options().nkey(USER_SEED),
+        options().nkey_file("/nonexistent/seed.nk"),
+        options().credentials(creds.clone()),
+        options().credentials_file("/nonexistent/user.creds"),
+        options().jwt(
+            user_jwt.clone(),
+            |n| async move { Ok::<_, std::io::Error>(n) },
+        ),
+    ];
+    for o in &all_options {
+        check("options", format!("{o:?}"));
+    }
+    let addr: rnats::ServerAddr = "nats://u:url-pass-xyz@127.0.0.1:4222".parse().unwrap();
+    check("address", format!("{addr:?} {addr}"));
+
+    // Errors of failed connects, with their whole source chain.
+    let token_server = NatsServer::builder()
+        .config(r#"authorization { token: "tok-right" }"#)
+        .start();
+    let op_server = op.server();
+    let mut errors = Vec::new();
+    for (opts, url) in [
+        (options().token("tok-s3cr3t"), token_server.url()),
+        (
+            options().user_and_password("u", "pw-hunter2"),
+            token_server.url(),
+        ),
+        (
+            options(),
+            format!("nats://u:url-pass-xyz@127.0.0.1:{}", token_server.port()),
+        ),
+        (options().nkey(USER_SEED), op_server.url()),
+        (options().nkey(format!("{USER_SEED}x")), op_server.url()),
+        (
+            options().credentials(creds.replace(&user_jwt, "not.a.jwt")),
+            op_server.url(),
+        ),
+        (
+            options().credentials(format!("garbage {}", &creds[..40])),
+            op_server.url(),
+        ),
+    ] {
+        errors.push(opts.connect(url.as_str()).await.unwrap_err());
+    }
+    for err in &errors {
+        let mut text = format!("{err} {err:?}");
+        let mut source = std::error::Error::source(err);
+        while let Some(s) = source {
+            text.push_str(&format!(" {s} {s:?}"));
+            source = s.source();
+        }
+        check("error", text);
+    }
+
+    // Events of reconnect attempts that fail on credentials.
+    let seen = Arc::new(Mutex::new(String::new()));
+    let client = {
+        let seen = seen.clone();
+        options()
+            .token("tok-right")
+            .event_callback(move |e| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push_str(&format!("{e} {e:?}\n"));
+                }
+            })
+            .connect(token_server.url())
+            .await
+            .unwrap()
+    };
+    let mut events = client.events();
+    let port = token_server.port();
+    token_server.stop();
+    let _rotated = NatsServer::builder()
+        .port(port)
+        .config(r#"authorization { token: "tok-s3cr3t" }"#)
+        .start();
+    wait_event(&mut events, 10, |e| matches!(e, Event::ServerError(_))).await;
+    check("events", seen.lock().unwrap().clone());
+    check("client", format!("{client:?}"));
+}

@@ -1,0 +1,95 @@
+//! NATS over WebSocket through nats-server's websocket listener: plain (`ws://`) and TLS
+//! (`wss://`), pub/sub and request/reply.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rnats_test::NatsServer;
+
+use crate::next_msg;
+use crate::tls::TestCa;
+
+/// Subscribe, publish, request/reply, headers and a payload bigger than one frame.
+async fn exercise(client: &rnats::Client) {
+    let mut sub = client.subscribe("ws.>").await.unwrap();
+    client.publish("ws.hello", "over websocket").await.unwrap();
+    assert_eq!(next_msg(&mut sub).await.payload, "over websocket");
+    let big = vec![b'x'; 300 * 1024];
+    client.publish("ws.big", big.clone()).await.unwrap();
+    assert_eq!(next_msg(&mut sub).await.payload.len(), big.len());
+
+    let mut service = client.subscribe("ws.svc").await.unwrap();
+    let responder = client.clone();
+    tokio::spawn(async move {
+        while let Some(req) = service.next().await {
+            if let Some(reply) = req.reply {
+                let mut answer = b"re: ".to_vec();
+                answer.extend_from_slice(&req.payload);
+                responder.publish(reply, answer).await.unwrap();
+            }
+        }
+    });
+    for i in 0..20 {
+        let answer = client.request("ws.svc", format!("q{i}")).await.unwrap();
+        assert_eq!(answer.payload, format!("re: q{i}"));
+    }
+}
+
+#[tokio::test]
+async fn plain_websocket() {
+    let ws_port = rnats_test::free_ports(1)[0];
+    let server = NatsServer::builder()
+        .config(&format!("websocket {{ port: {ws_port}\n no_tls: true }}"))
+        .start();
+    let client = rnats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(3))
+        .connect(format!("ws://127.0.0.1:{ws_port}"))
+        .await
+        .unwrap();
+    assert_eq!(client.connected_server().unwrap().scheme(), "ws");
+    exercise(&client).await;
+    // A plain NATS client on the same server sees the websocket client's messages.
+    let plain = rnats::connect(server.url()).await.unwrap();
+    let mut sub = plain.subscribe("cross").await.unwrap();
+    plain.flush().await.unwrap();
+    client.publish("cross", "from ws").await.unwrap();
+    assert_eq!(next_msg(&mut sub).await.payload, "from ws");
+    // Websocket and plain servers do not mix in one pool.
+    let err = rnats::connect(format!("ws://127.0.0.1:{ws_port},{}", server.url()))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err:?}");
+}
+
+#[tokio::test]
+async fn websocket_over_tls() {
+    let ws_port = rnats_test::free_ports(1)[0];
+    let ca = TestCa::new("rnats test CA");
+    let issued = ca.server(&["localhost"]);
+    let server = NatsServer::builder()
+        .file("ca.pem", &ca.pem)
+        .file("cert.pem", &issued.cert)
+        .file("key.pem", &issued.key)
+        .config(&format!(
+            "websocket {{ port: {ws_port}\n tls {{ cert_file: \"cert.pem\"\n key_file: \"key.pem\" }} }}"
+        ))
+        .start();
+    let ca_path = server.dir().join("ca.pem");
+    let client = rnats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(3))
+        .add_root_certificates(&ca_path)
+        .user_and_password("ignored", "by-this-server")
+        .connect(format!("wss://localhost:{ws_port}"))
+        .await
+        .unwrap();
+    assert_eq!(client.connected_server().unwrap().scheme(), "wss");
+    exercise(&client).await;
+    // The same TLS rules as tls://: a certificate for another name is refused.
+    let err = rnats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(3))
+        .add_root_certificates(&ca_path)
+        .connect(format!("wss://127.0.0.1:{ws_port}"))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("NotValidForName"), "{err:?}");
+}
