@@ -181,12 +181,18 @@ async fn connect_info(
 /// Opens the byte stream to `addr`: TCP, then TLS first if asked, or the websocket upgrade
 /// (over TLS for `wss://`).
 async fn open_stream(shared: &Shared, addr: &ServerAddr) -> Result<Stream, Error> {
+    let tls = &shared.options.tls;
+    if addr.scheme() == "ws" && (tls.required || tls.first) {
+        return Err(Error::new(
+            ErrorKind::Tls,
+            format!("TLS is required but {addr} is a plain websocket address; use wss://"),
+        ));
+    }
     let tcp = TcpStream::connect(addr.host_port())
         .await
         .map_err(|e| Error::io("tcp connect failed", e))?;
     tcp.set_nodelay(true)
         .map_err(|e| Error::io("setting TCP_NODELAY failed", e))?;
-    let tls = &shared.options.tls;
     Ok(match addr.scheme() {
         "ws" => Stream::Ws(Box::new(transport::websocket::connect(addr, tcp).await?)),
         "wss" => {

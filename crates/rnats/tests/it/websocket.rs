@@ -59,6 +59,13 @@ async fn plain_websocket() {
         .await
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err:?}");
+    // TLS asked for and a ws:// address: refused, never plain text.
+    let err = rnats::ConnectOptions::new()
+        .require_tls(true)
+        .connect(format!("ws://127.0.0.1:{ws_port}"))
+        .await
+        .unwrap_err();
+    assert!(format!("{err:?}").contains("use wss://"), "{err:?}");
 }
 
 #[tokio::test]
