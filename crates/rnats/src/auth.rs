@@ -218,16 +218,69 @@ async fn read_secret_file(path: &std::path::Path, what: &str) -> Result<Zeroizin
 
 /// Signs `nonce` with the NKey `seed`: the public key and the base64url (no padding)
 /// signature. Errors never include the seed.
+///
+/// The seed is decoded by the `nkeys` crate, then kept only in wiped memory: the 32 seed
+/// bytes in a `Zeroizing` array and the signing key in ed25519-dalek's `SigningKey`, which
+/// wipes itself on drop (nkeys' own `KeyPair` does not, so it is not used here).
 pub(crate) fn sign_with_seed(seed: &str, nonce: &[u8]) -> Result<(String, String), Error> {
-    let invalid = |_| {
+    use ed25519_dalek::Signer as _;
+    let (prefix, raw) = nkeys::decode_seed(seed).map_err(|_| {
         Error::new(
             ErrorKind::InvalidArgument,
             "invalid NKey seed: it does not decode as an NKey seed (the seed itself is not shown)",
         )
-    };
-    let kp = nkeys::KeyPair::from_seed(seed).map_err(invalid)?;
-    let sig = kp.sign(nonce).map_err(invalid)?;
-    Ok((kp.public_key(), URL_SAFE_NO_PAD.encode(sig)))
+    })?;
+    let raw = Zeroizing::new(raw);
+    let key = ed25519_dalek::SigningKey::from_bytes(&raw);
+    let sig = key.sign(nonce);
+    let public = encode_public_key(prefix, key.verifying_key().as_bytes());
+    Ok((public, URL_SAFE_NO_PAD.encode(sig.to_bytes())))
+}
+
+/// An NKey public key (spec AUTH-2): base32 (no padding) of prefix byte, key and CRC16
+/// (XMODEM, little-endian).
+fn encode_public_key(prefix: u8, key: &[u8; 32]) -> String {
+    let mut raw = Vec::with_capacity(35);
+    raw.push(prefix);
+    raw.extend_from_slice(key);
+    let crc = crc16(&raw);
+    raw.extend_from_slice(&crc.to_le_bytes());
+    base32_nopad(&raw)
+}
+
+/// CRC-16/XMODEM: polynomial 0x1021, initial value 0, no reflection.
+fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc ^= u16::from(b) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
+
+/// RFC 4648 base32, standard alphabet, no padding.
+fn base32_nopad(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(data.len().div_ceil(5) * 8);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for &b in data {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+        }
+    }
+    if bits > 0 {
+        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+    }
+    out
 }
 
 /// The two parts of a `.creds` document.
@@ -313,6 +366,11 @@ mod tests {
             sig,
             "Xc3Gd5xjMDERw95iQfP8dsk-kGBiRl4RdRICbr1KnqazANmGj39TjVyXxX9C23zeetelsrvmPZr3hyL7zxe6Aw"
         );
+    }
+
+    #[test]
+    fn crc16_check_value() {
+        assert_eq!(crc16(b"123456789"), 0x31C3);
     }
 
     #[test]
