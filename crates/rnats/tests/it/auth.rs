@@ -70,6 +70,7 @@ async fn wait_event(events: &mut EventStream, secs: u64, pred: impl Fn(&Event) -
 
 #[tokio::test]
 async fn user_password_from_url_and_options() {
+    let _shared = crate::shared().await;
     let server = NatsServer::builder()
         .config(r#"authorization { user: "alice", password: "pw-right" }"#)
         .start();
@@ -94,6 +95,7 @@ async fn user_password_from_url_and_options() {
 
 #[tokio::test]
 async fn token() {
+    let _shared = crate::shared().await;
     let server = NatsServer::builder()
         .config(r#"authorization { token: "tok-right" }"#)
         .start();
@@ -110,6 +112,7 @@ async fn token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_callback_is_asked_on_every_reconnect() {
+    let _shared = crate::shared().await;
     let token_config = |t: &str| format!("authorization {{ token: {t:?} }}");
     let first = NatsServer::builder().config(&token_config("tok-1")).start();
     let port = first.port();
@@ -154,6 +157,7 @@ async fn token_callback_is_asked_on_every_reconnect() {
 
 #[tokio::test]
 async fn nkey_seed_and_seed_file() {
+    let _shared = crate::shared().await;
     let server = NatsServer::builder()
         .config(&format!(
             "authorization {{ users = [ {{ nkey: {USER_PUB:?} }} ] }}"
@@ -304,6 +308,7 @@ pub fn creds_text(jwt: &str, seed: &str) -> String {
 
 #[tokio::test]
 async fn jwt_creds_text_file_and_signer_callback() {
+    let _shared = crate::shared().await;
     let op = Operator::new();
     let server = op.server();
     let url = server.url();
@@ -375,6 +380,7 @@ async fn jwt_creds_text_file_and_signer_callback() {
 /// `Display`, and searched for the secret; so are the events of failed reconnects.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_never_leak_into_debug_display_errors_or_events() {
+    let _shared = crate::shared().await;
     let op = Operator::new();
     let user = KeyPair::new_user();
     let user_seed = user.seed().unwrap();

@@ -11,6 +11,7 @@ use crate::{collect_until_end, next_msg};
 
 #[tokio::test]
 async fn publish_subscribe_round_trip() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     assert_eq!(client.connection_state(), ConnectionState::Connected);
@@ -25,6 +26,7 @@ async fn publish_subscribe_round_trip() {
 
 #[tokio::test]
 async fn headers_round_trip_multi_value_and_case() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("h").await.unwrap();
@@ -49,6 +51,7 @@ async fn headers_round_trip_multi_value_and_case() {
 
 #[tokio::test]
 async fn invalid_header_is_refused_and_connection_stays_up() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut headers = HeaderMap::new();
@@ -63,6 +66,7 @@ async fn invalid_header_is_refused_and_connection_stays_up() {
 
 #[tokio::test]
 async fn wildcards() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut star = client.subscribe("orders.*.new").await.unwrap();
@@ -101,6 +105,7 @@ async fn wildcards() {
 
 #[tokio::test]
 async fn queue_group_delivers_each_message_once_per_group() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut members = Vec::new();
@@ -139,6 +144,7 @@ async fn queue_group_delivers_each_message_once_per_group() {
 
 #[tokio::test]
 async fn auto_unsubscribe_after_n() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("n").await.unwrap();
@@ -153,6 +159,7 @@ async fn auto_unsubscribe_after_n() {
 
 #[tokio::test]
 async fn unsubscribe_ends_the_stream() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("u").await.unwrap();
@@ -166,6 +173,7 @@ async fn unsubscribe_ends_the_stream() {
 
 #[tokio::test]
 async fn request_reply() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut service = client.subscribe("svc.echo").await.unwrap();
@@ -211,6 +219,7 @@ async fn request_reply() {
 
 #[tokio::test]
 async fn request_to_nobody_is_no_responders() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let started = std::time::Instant::now();
@@ -226,6 +235,7 @@ async fn request_to_nobody_is_no_responders() {
 
 #[tokio::test]
 async fn request_timeout() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::ConnectOptions::new()
         .request_timeout(Duration::from_millis(300))
@@ -248,6 +258,7 @@ async fn request_timeout() {
 
 #[tokio::test]
 async fn replies_via_new_inbox() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let inbox = client.new_inbox();
@@ -267,6 +278,7 @@ async fn replies_via_new_inbox() {
 
 #[tokio::test]
 async fn flush_is_a_round_trip() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let other = rnats::connect(server.url()).await.unwrap();
@@ -287,6 +299,7 @@ async fn flush_is_a_round_trip() {
 
 #[tokio::test]
 async fn drain_delivers_everything_received_then_closes() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let publisher = rnats::connect(server.url()).await.unwrap();
@@ -311,6 +324,7 @@ async fn drain_delivers_everything_received_then_closes() {
 
 #[tokio::test]
 async fn close_ends_subscriptions_and_refuses_work() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("c").await.unwrap();
@@ -334,6 +348,7 @@ async fn close_ends_subscriptions_and_refuses_work() {
 
 #[tokio::test]
 async fn publishes_are_written_before_close() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let observer = rnats::connect(server.url()).await.unwrap();
     let mut sub = observer.subscribe("last").await.unwrap();
@@ -352,6 +367,7 @@ async fn publishes_are_written_before_close() {
 
 #[tokio::test]
 async fn oversize_payload_and_invalid_subject_are_refused_connection_stays_up() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let max = client.server_info().max_payload;
@@ -388,6 +404,7 @@ async fn oversize_payload_and_invalid_subject_are_refused_connection_stays_up() 
 
 #[tokio::test]
 async fn message_of_exactly_max_payload() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let max = client.server_info().max_payload;
@@ -401,6 +418,7 @@ async fn message_of_exactly_max_payload() {
 
 #[tokio::test]
 async fn empty_and_binary_payloads() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("bin").await.unwrap();
@@ -416,6 +434,7 @@ async fn empty_and_binary_payloads() {
 
 #[tokio::test]
 async fn a_thousand_subscriptions_on_one_connection() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut subs = Vec::new();
@@ -437,6 +456,7 @@ async fn a_thousand_subscriptions_on_one_connection() {
 
 #[tokio::test]
 async fn no_echo_skips_own_messages() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::ConnectOptions::new()
         .no_echo(true)
@@ -453,6 +473,7 @@ async fn no_echo_skips_own_messages() {
 
 #[tokio::test]
 async fn connect_failure_lists_servers() {
+    let _shared = crate::shared().await;
     // A port nothing listens on: bind, read the port, release it.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -471,6 +492,7 @@ async fn connect_failure_lists_servers() {
 
 #[tokio::test]
 async fn several_urls_and_bare_host_port() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let bare = format!("127.0.0.1:{}", server.port());
     let client = rnats::connect(bare.as_str()).await.unwrap();
@@ -490,6 +512,7 @@ async fn several_urls_and_bare_host_port() {
 
 #[tokio::test]
 async fn status_of_no_responders_is_visible_on_messages() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let inbox = client.new_inbox();
@@ -513,6 +536,7 @@ async fn status_of_no_responders_is_visible_on_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnects_after_server_restart_and_keeps_subscriptions() {
+    let _shared = crate::shared().await;
     let server = std::sync::Arc::new(NatsServer::start());
     let client = rnats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("r").await.unwrap();
@@ -539,6 +563,7 @@ async fn reconnects_after_server_restart_and_keeps_subscriptions() {
 
 #[tokio::test]
 async fn slow_consumer_drops_are_counted_never_silent() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("slow").await.unwrap();
@@ -559,6 +584,7 @@ async fn slow_consumer_drops_are_counted_never_silent() {
 
 #[tokio::test]
 async fn connect_failure_says_why() {
+    let _shared = crate::shared().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

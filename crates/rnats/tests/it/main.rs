@@ -12,10 +12,15 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-/// Held by the tests that load the machine (clusters, floods), so that they do not run at the
-/// same time: the failover test's loss bound depends on how quickly a killed server's socket
-/// closes, which on 2 busy cores can take tens of milliseconds.
-pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Every test holds this lock for reading; the failover test holds it for writing, so it runs
+/// alone. Its loss bound depends on how quickly a killed server's socket closes and the client
+/// notices, which on 2 cores busy with other tests can take 100 ms instead of a few.
+pub static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// The shared side of [`EXCLUSIVE`]: call first in every test.
+pub async fn shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    EXCLUSIVE.read().await
+}
 
 /// Receives the next message or fails the test after 5 s.
 pub async fn next_msg(sub: &mut rnats::Subscriber) -> rnats::Message {

@@ -47,7 +47,7 @@ fn fast_options() -> rnats::ConnectOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_discovery_and_failover_at_10k_msgs_per_second() {
-    let _heavy = crate::HEAVY.lock().await;
+    let _alone = crate::EXCLUSIVE.write().await;
     let cluster = Arc::new(tokio::task::spawn_blocking(|| cluster(3)).await.unwrap());
     let first = cluster.node(0).url();
     let client = fast_options().connect(first.as_str()).await.unwrap();
@@ -155,7 +155,7 @@ async fn cluster_discovery_and_failover_at_10k_msgs_per_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishes_while_disconnected_are_delivered_in_order_after_restart() {
-    let _heavy = crate::HEAVY.lock().await;
+    let _shared = crate::shared().await;
     let server = Arc::new(NatsServer::start());
     let client = fast_options().connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("buffered").await.unwrap();
@@ -184,6 +184,7 @@ async fn publishes_while_disconnected_are_delivered_in_order_after_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnect_buffer_overflow_is_an_error_not_a_silent_drop() {
+    let _shared = crate::shared().await;
     let server = Arc::new(NatsServer::start());
     let client = fast_options()
         .reconnect_buffer_size(4096)
@@ -219,6 +220,7 @@ async fn reconnect_buffer_overflow_is_an_error_not_a_silent_drop() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_stops_answering_pings_is_stale() {
+    let _shared = crate::shared().await;
     let server = Arc::new(NatsServer::start());
     let client = fast_options()
         .ping_interval(Duration::from_millis(100))
@@ -246,7 +248,7 @@ async fn a_server_that_stops_answering_pings_is_stale() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lame_duck_moves_to_another_node_with_subscriptions() {
-    let _heavy = crate::HEAVY.lock().await;
+    let _shared = crate::shared().await;
     let cluster = Arc::new(tokio::task::spawn_blocking(|| cluster(3)).await.unwrap());
     let client = fast_options().connect(cluster.node(0).url()).await.unwrap();
     wait_until(5, "all servers are known", || client.servers().len() == 3).await;
@@ -288,7 +290,7 @@ async fn lame_duck_moves_to_another_node_with_subscriptions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_consumer_keeps_memory_bounded_and_others_flowing() {
-    let _heavy = crate::HEAVY.lock().await;
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut events = client.events();
@@ -336,6 +338,7 @@ async fn slow_consumer_keeps_memory_bounded_and_others_flowing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_on_initial_connect_waits_for_the_server() {
+    let _shared = crate::shared().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -359,6 +362,7 @@ async fn retry_on_initial_connect_waits_for_the_server() {
 
 #[tokio::test]
 async fn max_reconnects_gives_up_and_closes() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = fast_options()
         .max_reconnects(Some(3))
@@ -385,6 +389,7 @@ async fn max_reconnects_gives_up_and_closes() {
 
 #[tokio::test]
 async fn force_reconnect_and_rtt() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut events = client.events();
@@ -399,6 +404,7 @@ async fn force_reconnect_and_rtt() {
 
 #[tokio::test]
 async fn permission_violation_is_an_event_and_the_connection_stays_up() {
+    let _shared = crate::shared().await;
     let server = NatsServer::builder()
         .config(
             r#"
@@ -435,6 +441,7 @@ async fn permission_violation_is_an_event_and_the_connection_stays_up() {
 
 #[tokio::test]
 async fn wrong_credentials_fail_with_an_auth_error() {
+    let _shared = crate::shared().await;
     let server = NatsServer::builder()
         .config(r#"authorization { user: "u", password: "right" }"#)
         .start();
@@ -458,6 +465,7 @@ async fn wrong_credentials_fail_with_an_auth_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_unsubscribe_count_survives_a_reconnect() {
+    let _shared = crate::shared().await;
     let server = Arc::new(NatsServer::start());
     let client = fast_options().connect(server.url()).await.unwrap();
     let mut events = client.events();

@@ -121,6 +121,7 @@ async fn round_trip(client: &rnats::Client) {
 
 #[tokio::test]
 async fn server_tls_with_custom_ca() {
+    let _shared = crate::shared().await;
     let ca = TestCa::new("rnats test CA");
     let server = tls_server(&ca, &["localhost"], "");
     let url = format!("tls://localhost:{}", server.port());
@@ -135,6 +136,7 @@ async fn server_tls_with_custom_ca() {
 
 #[tokio::test]
 async fn tls_required_by_the_server_upgrades_a_nats_url() {
+    let _shared = crate::shared().await;
     let ca = TestCa::new("rnats test CA");
     let server = tls_server(&ca, &["localhost"], "");
     assert!(server.info().contains("\"tls_required\":true"));
@@ -149,6 +151,7 @@ async fn tls_required_by_the_server_upgrades_a_nats_url() {
 
 #[tokio::test]
 async fn mutual_tls_needs_the_client_certificate() {
+    let _shared = crate::shared().await;
     let ca = TestCa::new("rnats test CA");
     let server = tls_server(&ca, &["localhost"], "verify: true");
     let client_cert = ca.client("rnats-client");
@@ -193,6 +196,7 @@ async fn mutual_tls_needs_the_client_certificate() {
 
 #[tokio::test]
 async fn a_certificate_from_another_ca_is_rejected() {
+    let _shared = crate::shared().await;
     let ca = TestCa::new("rnats test CA");
     let other = TestCa::new("some other CA");
     let server = tls_server(&ca, &["localhost"], "");
@@ -213,6 +217,7 @@ async fn a_certificate_from_another_ca_is_rejected() {
 
 #[tokio::test]
 async fn a_certificate_for_another_name_is_rejected() {
+    let _shared = crate::shared().await;
     let ca = TestCa::new("rnats test CA");
     // The certificate names "localhost" only: connecting as 127.0.0.1 must fail.
     let server = tls_server(&ca, &["localhost"], "");
@@ -238,6 +243,7 @@ async fn a_certificate_for_another_name_is_rejected() {
 
 #[tokio::test]
 async fn verification_can_only_be_disabled_as_dangerous() {
+    let _shared = crate::shared().await;
     let ca = TestCa::new("rnats test CA");
     let server = tls_server(&ca, &["localhost"], "");
     // No CA given and the test CA is not a system root: refused...
@@ -255,6 +261,7 @@ async fn verification_can_only_be_disabled_as_dangerous() {
 
 #[tokio::test]
 async fn handshake_first() {
+    let _shared = crate::shared().await;
     let ca = TestCa::new("rnats test CA");
     let server = tls_server(&ca, &["localhost"], "handshake_first: true");
     let url = format!("tls://localhost:{}", server.port());
@@ -277,6 +284,7 @@ async fn handshake_first() {
 
 #[tokio::test]
 async fn tls_wanted_never_falls_back_to_plain_text() {
+    let _shared = crate::shared().await;
     let plain = NatsServer::start();
     for opts in [
         options().require_tls(true),
@@ -303,6 +311,7 @@ async fn tls_wanted_never_falls_back_to_plain_text() {
 
 #[tokio::test]
 async fn a_custom_rustls_config_is_used_as_is() {
+    let _shared = crate::shared().await;
     let ca = TestCa::new("rnats test CA");
     let server = tls_server(&ca, &["localhost"], "");
     let mut roots = rnats::rustls::RootCertStore::empty();
@@ -330,7 +339,7 @@ fn rustls_pki_types_from_pem(pem: &str) -> rnats::rustls::pki_types::Certificate
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_cluster_discovered_ips_verify_against_the_original_name() {
-    let _heavy = crate::HEAVY.lock().await;
+    let _shared = crate::shared().await;
     let ca = TestCa::new("rnats test CA");
     // The certificate names localhost only, no IP: discovered 127.0.0.1 servers pass only
     // because they keep "localhost" as their TLS name.

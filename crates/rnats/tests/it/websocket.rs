@@ -37,6 +37,7 @@ async fn exercise(client: &rnats::Client) {
 
 #[tokio::test]
 async fn plain_websocket() {
+    let _shared = crate::shared().await;
     let ws_port = rnats_test::free_ports(1)[0];
     let server = NatsServer::builder()
         .config(&format!("websocket {{ port: {ws_port}\n no_tls: true }}"))
@@ -70,6 +71,7 @@ async fn plain_websocket() {
 
 #[tokio::test]
 async fn websocket_over_tls() {
+    let _shared = crate::shared().await;
     let ws_port = rnats_test::free_ports(1)[0];
     let ca = TestCa::new("rnats test CA");
     let issued = ca.server(&["localhost"]);

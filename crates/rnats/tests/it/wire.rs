@@ -37,6 +37,7 @@ async fn scripted_peer(then: &'static [u8]) -> String {
 
 #[tokio::test]
 async fn split_frames_are_reassembled() {
+    let _shared = crate::shared().await;
     let url =
         scripted_peer(b"MSG a 1 5\r\nhello\r\nHMSG a 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n").await;
     let client = rnats::ConnectOptions::new()
@@ -52,6 +53,7 @@ async fn split_frames_are_reassembled() {
 
 #[tokio::test]
 async fn malformed_frame_drops_the_connection_without_panic() {
+    let _shared = crate::shared().await;
     let url = scripted_peer(b"MSG a 1 5\r\nhelloXX").await;
     let client = rnats::ConnectOptions::new()
         .retain_servers_order(true)
@@ -72,6 +74,7 @@ async fn malformed_frame_drops_the_connection_without_panic() {
 
 #[tokio::test]
 async fn a_peer_that_never_sends_info_fails_in_bounded_time() {
+    let _shared = crate::shared().await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("nats://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -91,6 +94,7 @@ async fn a_peer_that_never_sends_info_fails_in_bounded_time() {
 
 #[tokio::test]
 async fn a_peer_that_is_not_nats_fails_with_a_protocol_error() {
+    let _shared = crate::shared().await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("nats://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
