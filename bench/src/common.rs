@@ -66,6 +66,13 @@ pub struct Outcome {
     pub errors: u64,
     /// Peak resident memory of the worker process (VmHWM), KiB.
     pub rss_kib: u64,
+    /// CPU time (user + system) of the worker process, seconds.
+    #[serde(default)]
+    pub cpu_s: f64,
+    /// CPU time the nats-server spent while this worker ran, seconds (set by the
+    /// orchestrator; 0 for workers started by hand, or when the scenario runs its own server).
+    #[serde(default)]
+    pub server_cpu_s: f64,
 }
 
 impl Outcome {
@@ -174,6 +181,23 @@ impl Progress {
 /// the subscriber task ends and hands its subscriber back. Real messages are never empty.
 pub fn is_end_marker(payload: &[u8]) -> bool {
     payload.is_empty()
+}
+
+/// CPU time (user + system) of process `pid` ("self" for this one), seconds, from
+/// /proc/<pid>/stat (in clock ticks of 1/100 s, the Linux default); 0 if unknown.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = stat.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 /// Peak resident set size of this process (`VmHWM` in /proc/self/status), KiB; 0 if unknown.

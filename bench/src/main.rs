@@ -149,6 +149,7 @@ fn worker(args: WorkerArgs) {
             outcome.size = spec.size;
             outcome.count = spec.count;
             outcome.rss_kib = common::peak_rss_kib();
+            outcome.cpu_s = common::cpu_seconds("self");
             println!(
                 "{}",
                 serde_json::to_string(&outcome).expect("an Outcome always serializes")

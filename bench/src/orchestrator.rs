@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use rnats_test::NatsServer;
 
-use crate::common::Outcome;
+use crate::common::{cpu_seconds, Outcome};
 use crate::{ClientKind, Scenario};
 
 // Output that ignores a closed pipe (`bench run | head`) instead of panicking like `print!`:
@@ -133,8 +133,13 @@ pub fn run(args: RunArgs) {
                 );
                 progress!("{label} ... ");
                 let timeout = Duration::from_secs(args.worker_timeout);
+                let server_pid = server.pid().to_string();
+                let server_cpu = cpu_seconds(&server_pid);
                 match run_worker(&exe, clients[i], case, count, &url, timeout) {
-                    Ok(o) => {
+                    Ok(mut o) => {
+                        if case.scenario != Scenario::Reconnect {
+                            o.server_cpu_s = cpu_seconds(&server_pid) - server_cpu;
+                        }
                         progressln!("{}", short(&o));
                         samples[i].ok.push(o);
                     }
@@ -280,9 +285,11 @@ fn short(o: &Outcome) -> String {
         s += &format!(", ERRORS {}", o.errors);
     }
     s + &format!(
-        ", {:.1} MiB, {:.2} s",
+        ", {:.1} MiB, {:.2} s, cpu {:.2} s (server {:.2} s)",
         o.rss_kib as f64 / 1024.0,
-        o.elapsed_s
+        o.elapsed_s,
+        o.cpu_s,
+        o.server_cpu_s
     )
 }
 
@@ -328,9 +335,9 @@ type Results<'a> = Vec<(&'a Case, Vec<ClientKind>, Vec<Samples>)>;
 
 fn print_table(results: &Results<'_>) {
     report!(
-        "| scenario | metric | rnats | async-nats | rnats/async-nats | raw-tcp | peak RSS rnats | peak RSS async-nats | lost rnats (dropped) | lost async-nats |"
+        "| scenario | metric | rnats | async-nats | rnats/async-nats | raw-tcp | peak RSS rnats | peak RSS async-nats | client CPU s rnats (server) | client CPU s async-nats (server) | lost rnats (dropped) | lost async-nats |"
     );
-    report!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    report!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (case, clients, samples) in results {
         let of = |kind: ClientKind| clients.iter().position(|&c| c == kind).map(|i| &samples[i]);
         let (Some(rn), Some(an)) = (of(ClientKind::Rnats), of(ClientKind::AsyncNats)) else {
@@ -338,6 +345,15 @@ fn print_table(results: &Results<'_>) {
         };
         let raw = of(ClientKind::RawTcp);
         let name = format!("{} {}", case.scenario.name(), size_label(case.size));
+        let cpu = |s: &Samples| {
+            let c = med(s, |o| Some(o.cpu_s));
+            let sv = med(s, |o| Some(o.server_cpu_s));
+            match (c, sv) {
+                (Some(c), Some(sv)) if sv > 0.0 => format!("{c:.2} ({sv:.2})"),
+                (Some(c), _) => format!("{c:.2}"),
+                _ => "–".into(),
+            }
+        };
         let rss = |s: &Samples| {
             med(s, |o| Some(o.rss_kib as f64 / 1024.0))
                 .map_or_else(|| "–".into(), |m| format!("{m:.1} MiB"))
@@ -399,7 +415,7 @@ fn print_table(results: &Results<'_>) {
             // Memory and losses once per case, on its first row.
             let first = k == 0;
             report!(
-                "| {} | {label} | {}{} | {}{} | {ratio} | {raw_cell} | {} | {} | {} | {} |",
+                "| {} | {label} | {}{} | {}{} | {ratio} | {raw_cell} | {} | {} | {} | {} | {} | {} |",
                 if first { name.as_str() } else { "" },
                 cell(r),
                 failed(rn),
@@ -407,6 +423,8 @@ fn print_table(results: &Results<'_>) {
                 failed(an),
                 if first { rss(rn) } else { String::new() },
                 if first { rss(an) } else { String::new() },
+                if first { cpu(rn) } else { String::new() },
+                if first { cpu(an) } else { String::new() },
                 if first { lost_rn.as_str() } else { "" },
                 if first { lost_an.as_str() } else { "" },
             );
