@@ -73,3 +73,8 @@ pub use subscriber::Subscriber;
 pub async fn connect(addrs: impl ToServerAddrs) -> Result<Client, Error> {
     ConnectOptions::new().connect(addrs).await
 }
+
+/// The README's examples, compiled as doctests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
