@@ -151,6 +151,11 @@ impl Shared {
         headers: Option<&HeaderMap>,
         payload: &[u8],
     ) -> Option<Result<(), Error>> {
+        // Once close() started, a publish could land after the driver's last write: refuse it
+        // rather than return Ok for a message that is never sent.
+        if matches!(core.lifecycle, Lifecycle::Closing | Lifecycle::Closed) {
+            return Some(Err(Error::closed()));
+        }
         let len = core.conn.transmit_len();
         if len >= self.options.write_buffer_size && core.conn.state() == ConnState::Connected {
             return None;
