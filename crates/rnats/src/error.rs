@@ -42,6 +42,12 @@ pub enum ErrorKind {
     PermissionDenied,
     /// Another error reported by the server with `-ERR`.
     Server,
+    /// A JetStream API call failed: the server answered with an API error (its `code`,
+    /// `err_code` and description are kept, see `Error::jetstream_error`), or a pull ended with
+    /// a terminal status.
+    JetStream,
+    /// The server does not support what was asked: its JetStream API level is too low.
+    Unsupported,
 }
 
 /// The error of every fallible rnats call.

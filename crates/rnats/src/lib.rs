@@ -41,6 +41,8 @@ mod client;
 mod driver;
 mod error;
 mod events;
+#[cfg(feature = "jetstream")]
+pub mod jetstream;
 mod message;
 mod options;
 mod subscriber;

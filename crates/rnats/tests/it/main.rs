@@ -3,6 +3,9 @@
 
 mod auth;
 mod core;
+mod jetstream;
+mod jetstream_consumer;
+mod jetstream_schema;
 mod resilience;
 mod tls;
 mod websocket;

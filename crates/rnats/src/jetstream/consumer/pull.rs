@@ -1,0 +1,985 @@
+//! Pull consumers: [`Config`], one-shot [`Batch`]es (`fetch`, `batch`, `next`) and the
+//! continuous [`Messages`] stream.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_core::Stream as FuturesStream;
+use futures_util::StreamExt;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use super::{
+    AckPolicy, Consumer, DeliverPolicy, FromConsumer, IntoConsumerConfig, PriorityPolicy,
+    ReplayPolicy,
+};
+use crate::jetstream::context::json_body;
+use crate::jetstream::errors::ApiError;
+use crate::jetstream::{nanos, Context, Message};
+use crate::{Client, Error, ErrorKind, Event, EventStream, StatusCode, Subscriber};
+
+/// A pull consumer's configuration: [`super::Config`] without the push-only fields.
+///
+/// The type is `#[non_exhaustive]`: start from [`Config::durable`], [`Config::ephemeral`] or
+/// `Default` and set fields.
+///
+/// ```
+/// use rnats::jetstream::consumer::{pull, AckPolicy};
+/// let mut config = pull::Config::durable("processor");
+/// config.filter_subject = "orders.>".into();
+/// config.ack_policy = AckPolicy::Explicit;
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct Config {
+    /// A durable consumer's name (kept when inactive).
+    pub durable_name: Option<String>,
+    /// The consumer's name (durable or not).
+    pub name: Option<String>,
+    /// A description.
+    pub description: Option<String>,
+    /// Where to start.
+    pub deliver_policy: DeliverPolicy,
+    /// The start sequence for [`DeliverPolicy::ByStartSequence`].
+    pub opt_start_seq: Option<u64>,
+    /// The start time for [`DeliverPolicy::ByStartTime`].
+    pub opt_start_time: Option<OffsetDateTime>,
+    /// How messages are acknowledged (default explicit).
+    pub ack_policy: AckPolicy,
+    /// How long the server waits for an acknowledgement (zero: 30 s).
+    pub ack_wait: Duration,
+    /// How many times a message is delivered at most (0 or -1: unlimited).
+    pub max_deliver: i64,
+    /// Only messages of subjects matching this filter.
+    pub filter_subject: String,
+    /// Only messages of subjects matching any of these filters.
+    pub filter_subjects: Vec<String>,
+    /// Delivery rate.
+    pub replay_policy: ReplayPolicy,
+    /// Percentage of acknowledgements sampled (`"50%"`).
+    pub sample_freq: Option<String>,
+    /// How many pulls may wait at once (0: the server's 512).
+    pub max_waiting: i64,
+    /// How many messages may be unacknowledged at once (0: the server's 1000).
+    pub max_ack_pending: i64,
+    /// Deliver only headers.
+    pub headers_only: bool,
+    /// Largest batch of one pull (0: unlimited).
+    pub max_batch: i64,
+    /// Longest expiry of one pull (zero: unlimited).
+    pub max_expires: Duration,
+    /// Largest `max_bytes` of one pull (0: unlimited).
+    pub max_bytes: i64,
+    /// An inactive consumer is deleted after this long (zero: server default).
+    pub inactive_threshold: Duration,
+    /// Redelivery delays.
+    pub backoff: Vec<Duration>,
+    /// Replicas (0: as the stream).
+    pub num_replicas: usize,
+    /// Keep the state in memory.
+    pub mem_storage: bool,
+    /// User metadata.
+    pub metadata: HashMap<String, String>,
+    /// Paused until then (server 2.11+).
+    pub pause_until: Option<OffsetDateTime>,
+    /// Priority groups (server 2.11+; one group).
+    pub priority_groups: Vec<String>,
+    /// Priority policy (server 2.11+).
+    pub priority_policy: PriorityPolicy,
+    /// How long a pinned client keeps its pin without pulling (zero: 2 min).
+    pub priority_timeout: Duration,
+    /// Fields this version of rnats does not model.
+    pub extra: Map<String, Value>,
+}
+
+impl Config {
+    /// A durable consumer named `name` (explicit acks, from the first message).
+    pub fn durable(name: impl Into<String>) -> Self {
+        Self {
+            durable_name: Some(name.into()),
+            ..Default::default()
+        }
+    }
+
+    /// An ephemeral consumer (a generated name; deleted by the server once inactive).
+    pub fn ephemeral() -> Self {
+        Self::default()
+    }
+}
+
+impl IntoConsumerConfig for Config {
+    fn into_consumer_config(self) -> super::Config {
+        super::Config {
+            durable_name: self.durable_name,
+            name: self.name,
+            description: self.description,
+            deliver_policy: self.deliver_policy,
+            opt_start_seq: self.opt_start_seq,
+            opt_start_time: self.opt_start_time,
+            ack_policy: self.ack_policy,
+            ack_wait: self.ack_wait,
+            max_deliver: self.max_deliver,
+            filter_subject: self.filter_subject,
+            filter_subjects: self.filter_subjects,
+            replay_policy: self.replay_policy,
+            sample_freq: self.sample_freq,
+            max_waiting: self.max_waiting,
+            max_ack_pending: self.max_ack_pending,
+            headers_only: self.headers_only,
+            max_batch: self.max_batch,
+            max_expires: self.max_expires,
+            max_bytes: self.max_bytes,
+            inactive_threshold: self.inactive_threshold,
+            backoff: self.backoff,
+            num_replicas: self.num_replicas,
+            mem_storage: self.mem_storage,
+            metadata: self.metadata,
+            pause_until: self.pause_until,
+            priority_groups: self.priority_groups,
+            priority_policy: self.priority_policy,
+            priority_timeout: self.priority_timeout,
+            extra: self.extra,
+            ..Default::default()
+        }
+    }
+}
+
+impl FromConsumer for Config {
+    fn try_from_consumer_config(c: super::Config) -> Result<Self, Error> {
+        if let Some(subject) = c.deliver_subject {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("the consumer is a push consumer (deliver subject {subject:?})"),
+            ));
+        }
+        Ok(Config {
+            durable_name: c.durable_name,
+            name: c.name,
+            description: c.description,
+            deliver_policy: c.deliver_policy,
+            opt_start_seq: c.opt_start_seq,
+            opt_start_time: c.opt_start_time,
+            ack_policy: c.ack_policy,
+            ack_wait: c.ack_wait,
+            max_deliver: c.max_deliver,
+            filter_subject: c.filter_subject,
+            filter_subjects: c.filter_subjects,
+            replay_policy: c.replay_policy,
+            sample_freq: c.sample_freq,
+            max_waiting: c.max_waiting,
+            max_ack_pending: c.max_ack_pending,
+            headers_only: c.headers_only,
+            max_batch: c.max_batch,
+            max_expires: c.max_expires,
+            max_bytes: c.max_bytes,
+            inactive_threshold: c.inactive_threshold,
+            backoff: c.backoff,
+            num_replicas: c.num_replicas,
+            mem_storage: c.mem_storage,
+            metadata: c.metadata,
+            pause_until: c.pause_until,
+            priority_groups: c.priority_groups,
+            priority_policy: c.priority_policy,
+            priority_timeout: c.priority_timeout,
+            extra: c.extra,
+        })
+    }
+}
+
+/// The body of a `CONSUMER.MSG.NEXT` pull request.
+#[derive(Debug, Clone, Default, Serialize)]
+struct PullRequest<'a> {
+    batch: usize,
+    #[serde(skip_serializing_if = "crate::jetstream::is_default")]
+    max_bytes: usize,
+    #[serde(with = "nanos::option", skip_serializing_if = "Option::is_none")]
+    expires: Option<Duration>,
+    #[serde(skip_serializing_if = "crate::jetstream::is_default")]
+    no_wait: bool,
+    #[serde(with = "nanos::option", skip_serializing_if = "Option::is_none")]
+    idle_heartbeat: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_pending: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_ack_pending: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+}
+
+/// Priority group options of pulls.
+#[derive(Debug, Clone, Default)]
+struct Priority {
+    group: Option<String>,
+    min_pending: Option<i64>,
+    min_ack_pending: Option<i64>,
+}
+
+/// The largest batch sent when only a byte limit is given.
+const BYTES_ONLY_BATCH: usize = 1_000_000;
+
+impl Consumer<Config> {
+    /// A pull that returns at once with the messages available now, up to the limits set on
+    /// the builder (default 100 messages). See [`FetchBuilder`].
+    ///
+    /// ```no_run
+    /// # async fn demo(consumer: rnats::jetstream::consumer::PullConsumer) -> Result<(), rnats::Error> {
+    /// use futures_util::StreamExt;
+    /// let mut batch = consumer.fetch().max_messages(10).messages().await?;
+    /// while let Some(msg) = batch.next().await {
+    ///     msg?.ack().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn fetch(&self) -> FetchBuilder {
+        FetchBuilder::new(self.clone(), true)
+    }
+
+    /// A pull that waits up to its expiry (default 30 s) to fill the batch (default 100
+    /// messages). See [`FetchBuilder`].
+    pub fn batch(&self) -> FetchBuilder {
+        FetchBuilder::new(self.clone(), false)
+    }
+
+    /// The next message, waiting up to 30 s for one (`None` when none came).
+    pub async fn next(&self) -> Result<Option<Message>, Error> {
+        let mut batch = self.batch().max_messages(1).messages().await?;
+        batch.next().await.transpose()
+    }
+
+    /// A continuous stream of messages with default settings: see [`Consumer::stream`].
+    pub async fn messages(&self) -> Result<Messages, Error> {
+        self.stream().messages().await
+    }
+
+    /// Configures a continuous stream of messages, kept topped up by pulls issued before the
+    /// previous ones are used up. See [`StreamBuilder`].
+    pub fn stream(&self) -> StreamBuilder {
+        StreamBuilder {
+            consumer: self.clone(),
+            max_messages: 500,
+            max_bytes: 0,
+            expires: Duration::from_secs(30),
+            heartbeat: None,
+            threshold_messages: None,
+            threshold_bytes: None,
+            priority: Priority::default(),
+        }
+    }
+
+    fn pull_subject(&self) -> String {
+        format!(
+            "{}.CONSUMER.MSG.NEXT.{}.{}",
+            self.context.api_prefix(),
+            self.info.stream_name,
+            self.info.name
+        )
+    }
+}
+
+/// Options of a one-shot pull, from [`Consumer::fetch`] or [`Consumer::batch`].
+#[derive(Debug, Clone)]
+#[must_use = "call .messages() to send the pull"]
+pub struct FetchBuilder {
+    consumer: Consumer<Config>,
+    max_messages: usize,
+    max_bytes: usize,
+    expires: Option<Duration>,
+    no_wait: bool,
+    heartbeat: Option<Duration>,
+    priority: Priority,
+}
+
+impl FetchBuilder {
+    fn new(consumer: Consumer<Config>, no_wait: bool) -> Self {
+        Self {
+            consumer,
+            max_messages: 100,
+            max_bytes: 0,
+            expires: if no_wait {
+                None
+            } else {
+                Some(Duration::from_secs(30))
+            },
+            no_wait,
+            heartbeat: None,
+            priority: Priority::default(),
+        }
+    }
+
+    /// At most this many messages (at least 1).
+    pub fn max_messages(mut self, n: usize) -> Self {
+        self.max_messages = n.max(1);
+        self
+    }
+
+    /// At most this many bytes (the batch ends before the message that would exceed it). With
+    /// only a byte limit wanted, set `max_messages` high.
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// How long the server keeps the pull open. With [`FetchBuilder::no_wait`] as well, the
+    /// pull ends as soon as any message is there, or at expiry.
+    pub fn expires(mut self, expires: Duration) -> Self {
+        self.expires = Some(expires);
+        self
+    }
+
+    /// Whether to end the pull at once when no message is available.
+    pub fn no_wait(mut self, no_wait: bool) -> Self {
+        self.no_wait = no_wait;
+        self
+    }
+
+    /// Asks for idle heartbeats at this interval; the batch fails when two are missed.
+    /// Default: 5 s for pulls that wait 10 s or more, none otherwise.
+    pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
+    }
+
+    /// Pulls as a member of priority group `group` (needed by consumers with priority
+    /// groups).
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.priority.group = Some(group.into());
+        self
+    }
+
+    /// Overflow policy: only get messages when the consumer has at least this many pending.
+    pub fn min_pending(mut self, n: i64) -> Self {
+        self.priority.min_pending = Some(n);
+        self
+    }
+
+    /// Overflow policy: only get messages when at least this many are unacknowledged.
+    pub fn min_ack_pending(mut self, n: i64) -> Self {
+        self.priority.min_ack_pending = Some(n);
+        self
+    }
+
+    /// Sends the pull and returns the stream of its messages, which ends when the batch is
+    /// complete, the pull expired, or (with no-wait) no more messages were available.
+    pub async fn messages(self) -> Result<Batch, Error> {
+        let consumer = self.consumer;
+        let client = consumer.context.client().clone();
+        let heartbeat = self.heartbeat.or(match self.expires {
+            Some(e) if e >= Duration::from_secs(10) => Some(Duration::from_secs(5)),
+            _ => None,
+        });
+        if let (Some(hb), Some(expires)) = (heartbeat, self.expires) {
+            if expires < hb * 2 {
+                return Err(Error::new(
+                    ErrorKind::InvalidArgument,
+                    format!("a pull's expiry ({expires:?}) must be at least twice its heartbeat ({hb:?})"),
+                ));
+            }
+        }
+        let inbox = client.new_inbox();
+        let sub = client.subscribe(&inbox).await?;
+        let request = PullRequest {
+            batch: self.max_messages,
+            max_bytes: self.max_bytes,
+            expires: self.expires,
+            no_wait: self.no_wait,
+            idle_heartbeat: heartbeat,
+            group: self.priority.group.as_deref(),
+            min_pending: self.priority.min_pending,
+            min_ack_pending: self.priority.min_ack_pending,
+            id: None,
+        };
+        client
+            .publish_with_reply(consumer.pull_subject(), &inbox, json_body(&request)?)
+            .await?;
+        // The client must wait longer than the server keeps the pull.
+        let wait = self
+            .expires
+            .map_or(consumer.context.timeout(), |e| e + Duration::from_secs(1));
+        Ok(Batch {
+            context: consumer.context.clone(),
+            consumer_name: consumer.info.name.clone(),
+            sub,
+            remaining: self.max_messages,
+            deadline: Box::pin(tokio::time::sleep(wait)),
+            heartbeat: heartbeat.map(|hb| (hb, Box::pin(tokio::time::sleep(hb * 2)))),
+            done: false,
+        })
+    }
+}
+
+/// The messages of one pull, from [`FetchBuilder::messages`]. Ends when the pull is over;
+/// yields an error and ends when the pull failed (consumer deleted, missed heartbeats...).
+pub struct Batch {
+    context: Context,
+    consumer_name: String,
+    sub: Subscriber,
+    remaining: usize,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    heartbeat: Option<(Duration, Pin<Box<tokio::time::Sleep>>)>,
+    done: bool,
+}
+
+impl FuturesStream for Batch {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        loop {
+            match this.sub.poll_next_unpin(cx) {
+                Poll::Ready(Some(msg)) => {
+                    if let Some((hb, sleep)) = &mut this.heartbeat {
+                        sleep.as_mut().reset(tokio::time::Instant::now() + *hb * 2);
+                    }
+                    let Some(status) = msg.status else {
+                        this.remaining = this.remaining.saturating_sub(1);
+                        if this.remaining == 0 {
+                            this.done = true;
+                        }
+                        return Poll::Ready(Some(Ok(Message {
+                            message: msg,
+                            context: this.context.clone(),
+                        })));
+                    };
+                    match classify(status, msg.description.as_deref()) {
+                        StatusClass::Heartbeat => {
+                            answer_stalled(this.context.client(), &msg);
+                            continue;
+                        }
+                        StatusClass::PullEnded | StatusClass::PullLost => {
+                            this.done = true;
+                            return Poll::Ready(None);
+                        }
+                        StatusClass::PinMismatch | StatusClass::Warning | StatusClass::Terminal => {
+                            this.done = true;
+                            return Poll::Ready(Some(Err(status_error(
+                                &this.consumer_name,
+                                status,
+                                msg.description.as_deref(),
+                            ))));
+                        }
+                    }
+                }
+                Poll::Ready(None) => {
+                    this.done = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => break,
+            }
+        }
+        if this.deadline.as_mut().poll(cx).is_ready() {
+            this.done = true;
+            return Poll::Ready(None);
+        }
+        if let Some((hb, sleep)) = &mut this.heartbeat {
+            if sleep.as_mut().poll(cx).is_ready() {
+                this.done = true;
+                return Poll::Ready(Some(Err(missed_heartbeat(&this.consumer_name, *hb))));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("consumer", &self.consumer_name)
+            .field("remaining", &self.remaining)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options of a continuous stream of messages, from [`Consumer::stream`].
+#[derive(Debug, Clone)]
+#[must_use = "call .messages() to start pulling"]
+pub struct StreamBuilder {
+    consumer: Consumer<Config>,
+    max_messages: usize,
+    max_bytes: usize,
+    expires: Duration,
+    heartbeat: Option<Duration>,
+    threshold_messages: Option<usize>,
+    threshold_bytes: Option<usize>,
+    priority: Priority,
+}
+
+impl StreamBuilder {
+    /// How many messages may be pulled and not yet read (default 500).
+    pub fn max_messages_per_batch(mut self, n: usize) -> Self {
+        self.max_messages = n.max(1);
+        self
+    }
+
+    /// How many bytes may be pulled and not yet read (default: no byte limit). When set, the
+    /// message limit no longer applies.
+    pub fn max_bytes_per_batch(mut self, bytes: usize) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// How long each pull lasts on the server (default 30 s, at least 1 s).
+    pub fn expires(mut self, expires: Duration) -> Self {
+        self.expires = expires.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Idle heartbeat interval (default half the expiry, between 500 ms and 30 s). Two
+    /// missed heartbeats yield a (non-terminal) error and a fresh pull.
+    pub fn heartbeat(mut self, heartbeat: Duration) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
+    }
+
+    /// Pull again when this few messages are left of the pulled ones (default half).
+    pub fn threshold_messages(mut self, n: usize) -> Self {
+        self.threshold_messages = Some(n);
+        self
+    }
+
+    /// Pull again when this few bytes are left of the pulled ones (default half).
+    pub fn threshold_bytes(mut self, bytes: usize) -> Self {
+        self.threshold_bytes = Some(bytes);
+        self
+    }
+
+    /// Pulls as a member of priority group `group`.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.priority.group = Some(group.into());
+        self
+    }
+
+    /// Overflow policy: only get messages when the consumer has at least this many pending.
+    pub fn min_pending(mut self, n: i64) -> Self {
+        self.priority.min_pending = Some(n);
+        self
+    }
+
+    /// Overflow policy: only get messages when at least this many are unacknowledged.
+    pub fn min_ack_pending(mut self, n: i64) -> Self {
+        self.priority.min_ack_pending = Some(n);
+        self
+    }
+
+    /// Starts pulling.
+    pub async fn messages(self) -> Result<Messages, Error> {
+        let heartbeat = self.heartbeat.unwrap_or_else(|| {
+            (self.expires / 2).clamp(Duration::from_millis(500), Duration::from_secs(30))
+        });
+        if self.expires < heartbeat * 2 {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "a pull's expiry ({:?}) must be at least twice its heartbeat ({heartbeat:?})",
+                    self.expires
+                ),
+            ));
+        }
+        let client = self.consumer.context.client().clone();
+        let events = client.events();
+        let inbox = client.new_inbox();
+        let sub = client.subscribe(&inbox).await?;
+        let (batch, max_bytes) = if self.max_bytes > 0 {
+            (BYTES_ONLY_BATCH, self.max_bytes)
+        } else {
+            (self.max_messages, 0)
+        };
+        Ok(Messages {
+            pull_subject: self.consumer.pull_subject(),
+            context: self.consumer.context.clone(),
+            consumer_name: self.consumer.info.name.clone(),
+            client,
+            sub,
+            events,
+            inbox,
+            batch,
+            max_bytes,
+            threshold_messages: self
+                .threshold_messages
+                .unwrap_or(batch.div_ceil(2))
+                .min(batch.saturating_sub(1)),
+            threshold_bytes: self
+                .threshold_bytes
+                .unwrap_or(max_bytes.div_ceil(2))
+                .min(max_bytes.saturating_sub(1)),
+            expires: self.expires,
+            heartbeat,
+            heartbeat_timer: Box::pin(tokio::time::sleep(heartbeat * 2)),
+            priority: self.priority,
+            pin_id: None,
+            pending_messages: 0,
+            pending_bytes: 0,
+            pull: None,
+            connected: true,
+            terminated: false,
+        })
+    }
+}
+
+type PullFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+
+/// A continuous stream of a pull consumer's messages, from [`Consumer::messages`] or
+/// [`StreamBuilder::messages`].
+///
+/// Keeps pulls topped up: pulls again when the messages pulled and not yet delivered fall to
+/// the threshold. Tracks idle heartbeats: two missed ones yield an error
+/// ([`Error::is_timeout`]) and a fresh pull; the stream goes on. After a reconnect it pulls
+/// afresh at once (a restarted server has forgotten the old pulls). Ends with an error when
+/// the consumer is deleted or cannot be pulled from (`409 Consumer Deleted`,
+/// `409 Consumer is push based`, `400 Bad Request`); warnings such as
+/// `409 Exceeded MaxWaiting` are yielded as errors without ending it.
+pub struct Messages {
+    context: Context,
+    consumer_name: String,
+    client: Client,
+    sub: Subscriber,
+    events: EventStream,
+    pull_subject: String,
+    inbox: String,
+    batch: usize,
+    max_bytes: usize,
+    threshold_messages: usize,
+    threshold_bytes: usize,
+    expires: Duration,
+    heartbeat: Duration,
+    heartbeat_timer: Pin<Box<tokio::time::Sleep>>,
+    priority: Priority,
+    pin_id: Option<String>,
+    pending_messages: usize,
+    pending_bytes: usize,
+    pull: Option<PullFuture>,
+    connected: bool,
+    terminated: bool,
+}
+
+impl Messages {
+    fn needs_pull(&self) -> bool {
+        if self.max_bytes > 0 {
+            self.pending_bytes <= self.threshold_bytes
+        } else {
+            self.pending_messages <= self.threshold_messages
+        }
+    }
+
+    fn start_pull(&mut self) -> Result<PullFuture, Error> {
+        let (batch, max_bytes) = if self.max_bytes > 0 {
+            (
+                BYTES_ONLY_BATCH,
+                self.max_bytes.saturating_sub(self.pending_bytes),
+            )
+        } else {
+            (self.batch.saturating_sub(self.pending_messages).max(1), 0)
+        };
+        let request = PullRequest {
+            batch,
+            max_bytes,
+            expires: Some(self.expires),
+            no_wait: false,
+            idle_heartbeat: Some(self.heartbeat),
+            group: self.priority.group.as_deref(),
+            min_pending: self.priority.min_pending,
+            min_ack_pending: self.priority.min_ack_pending,
+            id: self.pin_id.as_deref(),
+        };
+        let body = json_body(&request)?;
+        if self.max_bytes > 0 {
+            self.pending_bytes += max_bytes;
+        } else {
+            self.pending_messages += batch;
+        }
+        let client = self.client.clone();
+        let subject = self.pull_subject.clone();
+        let inbox = self.inbox.clone();
+        Ok(Box::pin(async move {
+            client.publish_with_reply(subject, inbox, body).await
+        }))
+    }
+
+    fn reset_heartbeat(&mut self) {
+        self.heartbeat_timer
+            .as_mut()
+            .reset(tokio::time::Instant::now() + self.heartbeat * 2);
+    }
+
+    /// Forgets outstanding pulls, so that the next poll pulls afresh.
+    fn forget_pulls(&mut self) {
+        self.pending_messages = 0;
+        self.pending_bytes = 0;
+    }
+
+    /// Subtracts what a status says its pull left undelivered (or forgets every pull when
+    /// the status does not say).
+    fn release(&mut self, msg: &crate::Message) {
+        let header = |name: &str| {
+            msg.headers
+                .as_ref()
+                .and_then(|h| h.get(name))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+        };
+        match (
+            header("Nats-Pending-Messages"),
+            header("Nats-Pending-Bytes"),
+        ) {
+            (Some(m), b) => {
+                self.pending_messages = self.pending_messages.saturating_sub(m);
+                self.pending_bytes = self.pending_bytes.saturating_sub(b.unwrap_or(0));
+            }
+            (None, _) => self.forget_pulls(),
+        }
+    }
+}
+
+impl FuturesStream for Messages {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.terminated {
+            return Poll::Ready(None);
+        }
+        // Connection events: pause on disconnect, pull afresh after a reconnect.
+        while let Poll::Ready(Some(event)) = this.events.poll_next_unpin(cx) {
+            match event {
+                Event::Disconnected { .. } => this.connected = false,
+                Event::Reconnected { .. } => {
+                    this.connected = true;
+                    this.forget_pulls();
+                    this.reset_heartbeat();
+                }
+                _ => {}
+            }
+        }
+        loop {
+            if this.pull.is_none() && this.connected && this.needs_pull() {
+                match this.start_pull() {
+                    Ok(f) => this.pull = Some(f),
+                    Err(e) => return Poll::Ready(Some(Err(e))),
+                }
+            }
+            if let Some(pull) = &mut this.pull {
+                if let Poll::Ready(result) = pull.as_mut().poll(cx) {
+                    this.pull = None;
+                    if let Err(e) = result {
+                        if e.is_connection_closed() {
+                            this.terminated = true;
+                        } else {
+                            this.forget_pulls();
+                        }
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                }
+            }
+            let msg = match this.sub.poll_next_unpin(cx) {
+                Poll::Ready(Some(msg)) => msg,
+                Poll::Ready(None) => {
+                    this.terminated = true;
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => break,
+            };
+            this.reset_heartbeat();
+            let Some(status) = msg.status else {
+                let size =
+                    msg.subject.len() + msg.reply.as_ref().map_or(0, |r| r.len()) + msg.length;
+                this.pending_messages = this.pending_messages.saturating_sub(1);
+                this.pending_bytes = this.pending_bytes.saturating_sub(size);
+                if let Some(pin) = msg.headers.as_ref().and_then(|h| h.get("Nats-Pin-Id")) {
+                    if this.pin_id.as_deref() != Some(pin) {
+                        this.pin_id = Some(pin.to_owned());
+                    }
+                }
+                return Poll::Ready(Some(Ok(Message {
+                    message: msg,
+                    context: this.context.clone(),
+                })));
+            };
+            match classify(status, msg.description.as_deref()) {
+                StatusClass::Heartbeat => answer_stalled(&this.client, &msg),
+                StatusClass::PullEnded => this.release(&msg),
+                StatusClass::PullLost => this.forget_pulls(),
+                StatusClass::PinMismatch => {
+                    this.pin_id = None;
+                    this.release(&msg);
+                }
+                StatusClass::Warning => {
+                    return Poll::Ready(Some(Err(status_error(
+                        &this.consumer_name,
+                        status,
+                        msg.description.as_deref(),
+                    ))));
+                }
+                StatusClass::Terminal => {
+                    this.terminated = true;
+                    return Poll::Ready(Some(Err(status_error(
+                        &this.consumer_name,
+                        status,
+                        msg.description.as_deref(),
+                    ))));
+                }
+            }
+        }
+        if this.connected && this.heartbeat_timer.as_mut().poll(cx).is_ready() {
+            this.reset_heartbeat();
+            this.forget_pulls();
+            // Wake to send the fresh pull on the next poll.
+            cx.waker().wake_by_ref();
+            return Poll::Ready(Some(Err(missed_heartbeat(
+                &this.consumer_name,
+                this.heartbeat,
+            ))));
+        }
+        Poll::Pending
+    }
+}
+
+impl std::fmt::Debug for Messages {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Messages")
+            .field("consumer", &self.consumer_name)
+            .field("pending_messages", &self.pending_messages)
+            .field("pending_bytes", &self.pending_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a status message means for a pull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusClass {
+    /// 100 Idle Heartbeat.
+    Heartbeat,
+    /// The pull ended normally (no messages, expired, byte limit reached); pending headers
+    /// tell what it left undelivered.
+    PullEnded,
+    /// The pull was dropped by the server (leadership change, shutdown).
+    PullLost,
+    /// 423: the pin id is not (or no longer) ours.
+    PinMismatch,
+    /// Worth telling, not ending a continuous stream for.
+    Warning,
+    /// The consumer cannot be pulled from any more.
+    Terminal,
+}
+
+fn classify(status: StatusCode, description: Option<&str>) -> StatusClass {
+    let d = description.unwrap_or_default().to_ascii_lowercase();
+    match status.as_u16() {
+        100 => StatusClass::Heartbeat,
+        404 | 408 => StatusClass::PullEnded,
+        409 if d.starts_with("message size exceeds maxbytes")
+            || d.starts_with("batch completed") =>
+        {
+            StatusClass::PullEnded
+        }
+        409 if d.starts_with("leadership change") || d.starts_with("server shutdown") => {
+            StatusClass::PullLost
+        }
+        409 if d.starts_with("consumer deleted") || d.starts_with("consumer is push based") => {
+            StatusClass::Terminal
+        }
+        409 => StatusClass::Warning,
+        423 => StatusClass::PinMismatch,
+        400 => StatusClass::Terminal,
+        _ => StatusClass::Warning,
+    }
+}
+
+/// Answers a heartbeat that says the consumer is stalled (flow control).
+fn answer_stalled(client: &Client, msg: &crate::Message) {
+    let stalled = msg
+        .headers
+        .as_ref()
+        .and_then(|h| h.get("Nats-Consumer-Stalled"))
+        .map(str::to_owned);
+    if let Some(subject) = stalled {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let _ = client.publish(subject, Bytes::new()).await;
+        });
+    }
+}
+
+fn status_error(consumer: &str, status: StatusCode, description: Option<&str>) -> Error {
+    Error::jetstream_api(
+        format!("pull from consumer {consumer:?} failed"),
+        ApiError::from_status(status, description),
+    )
+}
+
+fn missed_heartbeat(consumer: &str, heartbeat: Duration) -> Error {
+    Error::new(
+        ErrorKind::Timeout,
+        format!(
+            "no heartbeat from consumer {consumer:?} for {:?}",
+            heartbeat * 2
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified() {
+        let s = |c| StatusCode::from_u16(c).unwrap();
+        assert_eq!(
+            classify(s(100), Some("Idle Heartbeat")),
+            StatusClass::Heartbeat
+        );
+        assert_eq!(
+            classify(s(404), Some("No Messages")),
+            StatusClass::PullEnded
+        );
+        assert_eq!(
+            classify(s(408), Some("Request Timeout")),
+            StatusClass::PullEnded
+        );
+        assert_eq!(
+            classify(s(409), Some("Message Size Exceeds MaxBytes")),
+            StatusClass::PullEnded
+        );
+        assert_eq!(
+            classify(s(409), Some("Leadership Change")),
+            StatusClass::PullLost
+        );
+        assert_eq!(
+            classify(s(409), Some("Consumer Deleted")),
+            StatusClass::Terminal
+        );
+        assert_eq!(
+            classify(s(409), Some("Consumer is push based")),
+            StatusClass::Terminal
+        );
+        assert_eq!(
+            classify(s(409), Some("Exceeded MaxWaiting")),
+            StatusClass::Warning
+        );
+        assert_eq!(
+            classify(s(423), Some("Nats-Wrong-Pin-Id")),
+            StatusClass::PinMismatch
+        );
+        assert_eq!(classify(s(400), Some("Bad Request")), StatusClass::Terminal);
+    }
+
+    #[test]
+    fn pull_request_json() {
+        let r = PullRequest {
+            batch: 10,
+            expires: Some(Duration::from_secs(1)),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"batch":10,"expires":1000000000}"#
+        );
+    }
+}

@@ -1,0 +1,620 @@
+//! JetStream against a real nats-server: context, streams, publish with ack.
+
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use rnats::jetstream::{self, stream, Context, ErrorCode, Publish};
+use rnats::{ErrorKind, HeaderMap};
+use rnats_test::NatsServer;
+
+/// A JetStream server and a context on it.
+pub async fn js_server() -> (NatsServer, Context) {
+    let server = NatsServer::start_jetstream();
+    let client = rnats::connect(server.url()).await.unwrap();
+    (server, jetstream::new(client))
+}
+
+/// A memory stream storing `subjects`.
+pub fn memory_stream(name: &str, subjects: &[&str]) -> stream::Config {
+    let mut config = stream::Config::new(name);
+    config.subjects = subjects.iter().map(|s| s.to_string()).collect();
+    config.storage = stream::StorageType::Memory;
+    config
+}
+
+/// `value` changed by `change`: configurations are `#[non_exhaustive]`, so they are built by
+/// changing a default.
+pub fn with<T>(mut value: T, change: impl FnOnce(&mut T)) -> T {
+    change(&mut value);
+    value
+}
+
+#[tokio::test]
+async fn account_info_and_api_level() {
+    let (_server, js) = js_server().await;
+    let info = js.account_info().await.unwrap();
+    assert_eq!(info.streams, 0);
+    assert!(info.api.level >= jetstream::api_level::V2_11, "{info:?}");
+    // INFO's api_lvl and the account's API level agree on a single server.
+    assert_eq!(js.api_level(), info.api.level);
+    js.create_stream(memory_stream("A", &["a.>"]))
+        .await
+        .unwrap();
+    assert_eq!(js.account_info().await.unwrap().streams, 1);
+}
+
+#[tokio::test]
+async fn without_jetstream_requests_fail_with_no_responders() {
+    let server = NatsServer::start();
+    let js = jetstream::new(rnats::connect(server.url()).await.unwrap());
+    let err = js.account_info().await.unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+    assert!(err.to_string().contains("jetstream not available"), "{err}");
+    let err = js.publish("x", "y").await.unwrap().await.unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+}
+
+#[tokio::test]
+async fn domain_and_prefix_select_the_api_subjects() {
+    let server = NatsServer::builder()
+        .jetstream(true)
+        .config("jetstream { domain: hub }")
+        .start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let info = jetstream::with_domain(client.clone(), "hub")
+        .account_info()
+        .await
+        .unwrap();
+    assert_eq!(info.domain.as_deref(), Some("hub"));
+    let js = jetstream::with_prefix(client.clone(), "$JS.hub.API.");
+    assert_eq!(js.api_prefix(), "$JS.hub.API");
+    js.create_stream(memory_stream("D", &["d"])).await.unwrap();
+    let ack = js.publish("d", "x").await.unwrap().await.unwrap();
+    assert_eq!(ack.domain.as_deref(), Some("hub"));
+    // The default prefix still works on a server with a domain.
+    assert_eq!(
+        jetstream::new(client.clone())
+            .account_info()
+            .await
+            .unwrap()
+            .streams,
+        1
+    );
+    let err = jetstream::with_domain(client, "elsewhere")
+        .account_info()
+        .await
+        .unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+}
+
+#[tokio::test]
+async fn stream_create_get_update_delete() {
+    let (_server, js) = js_server().await;
+    let config = memory_stream("ORDERS", &["orders.>"]);
+    let stream = js.create_stream(config.clone()).await.unwrap();
+    assert_eq!(stream.name(), "ORDERS");
+    assert_eq!(stream.cached_info().config.subjects, ["orders.>"]);
+    // The same configuration again is fine; another one is refused.
+    js.create_stream(config.clone()).await.unwrap();
+    let err = js
+        .create_stream(with(config.clone(), |c| c.max_messages = 10))
+        .await
+        .unwrap_err();
+    assert!(err.is_stream_already_exists(), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::JetStream);
+    let api = err.jetstream_error().unwrap();
+    assert_eq!(
+        (api.code, api.err_code),
+        (400, ErrorCode::STREAM_NAME_EXISTS)
+    );
+
+    let info = js
+        .update_stream(with(config.clone(), |c| {
+            c.subjects = vec!["orders.>".into(), "returns.>".into()];
+            c.max_messages = 1000;
+            c.description = Some("all orders".into());
+        }))
+        .await
+        .unwrap();
+    assert_eq!(info.config.subjects, ["orders.>", "returns.>"]);
+    assert_eq!(info.config.max_messages, 1000);
+    let mut stream = js.get_stream("ORDERS").await.unwrap();
+    assert_eq!(
+        stream.cached_info().config.description.as_deref(),
+        Some("all orders")
+    );
+    js.publish("returns.1", "r").await.unwrap().await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 1);
+    assert_eq!(js.stream_by_subject("returns.9").await.unwrap(), "ORDERS");
+
+    let err = js
+        .update_stream(memory_stream("NOPE", &["n"]))
+        .await
+        .unwrap_err();
+    assert!(err.is_stream_not_found(), "{err:?}");
+    let info = js
+        .create_or_update_stream(memory_stream("NEW", &["new"]))
+        .await
+        .unwrap();
+    assert_eq!(info.config.name, "NEW");
+    let info = js
+        .create_or_update_stream(with(memory_stream("NEW", &["new"]), |c| c.max_messages = 5))
+        .await
+        .unwrap();
+    assert_eq!(info.config.max_messages, 5);
+    let got = js
+        .get_or_create_stream(memory_stream("NEW", &["other"]))
+        .await
+        .unwrap();
+    assert_eq!(got.cached_info().config.subjects, ["new"]);
+
+    js.delete_stream("ORDERS").await.unwrap();
+    let err = js.get_stream("ORDERS").await.unwrap_err();
+    assert!(err.is_stream_not_found(), "{err:?}");
+    let api = err.jetstream_error().unwrap();
+    assert_eq!((api.code, api.err_code), (404, ErrorCode::STREAM_NOT_FOUND));
+    assert!(js
+        .delete_stream("ORDERS")
+        .await
+        .unwrap_err()
+        .is_stream_not_found());
+    let err = js
+        .create_stream(memory_stream("bad.name", &["b"]))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err:?}");
+}
+
+#[tokio::test]
+async fn stream_names_and_list_page_and_filter() {
+    let (_server, js) = js_server().await;
+    // STREAM.LIST pages by 256: 300 streams take two pages.
+    for i in 0..300 {
+        js.create_stream(memory_stream(&format!("S{i}"), &[&format!("s.{i}.>")]))
+            .await
+            .unwrap();
+    }
+    let mut names: Vec<String> = js.stream_names().try_collect().await.unwrap();
+    names.sort();
+    assert_eq!(names.len(), 300);
+    names.dedup();
+    assert_eq!(names.len(), 300);
+    let infos: Vec<stream::Info> = js.streams().try_collect().await.unwrap();
+    assert_eq!(infos.len(), 300);
+    let filtered: Vec<String> = js
+        .stream_names()
+        .with_subject("s.7.x")
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(filtered, ["S7"]);
+    let none: Vec<String> = js
+        .stream_names()
+        .with_subject("nothing.here")
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+#[tokio::test]
+async fn purge_all_filtered_keep_and_up_to_sequence() {
+    let (_server, js) = js_server().await;
+    let stream = js
+        .create_stream(memory_stream("P", &["p.>"]))
+        .await
+        .unwrap();
+    let publish_n = |n: usize| {
+        let js = js.clone();
+        async move {
+            for i in 0..n {
+                let subject = if i % 2 == 0 { "p.even" } else { "p.odd" };
+                js.publish(subject, "x").await.unwrap().await.unwrap();
+            }
+        }
+    };
+    publish_n(10).await;
+    let r = stream.purge().filter("p.even").keep(2).await.unwrap();
+    assert!(r.success);
+    assert_eq!(r.purged, 3);
+    let r = stream.purge().filter("p.odd").await.unwrap();
+    assert_eq!(r.purged, 5);
+    publish_n(10).await; // sequences 11..=20
+    let r = stream.purge().sequence(15).await.unwrap();
+    assert_eq!(r.purged, 2 + 4, "the 2 kept evens and sequences 11..15");
+    let r = stream.purge().keep(3).await.unwrap();
+    assert_eq!(r.purged, 3);
+    let r = stream.purge().await.unwrap();
+    assert_eq!(r.purged, 3);
+    let err = stream.purge().keep(1).sequence(3).await.unwrap_err();
+    assert!(err.is_invalid_argument());
+}
+
+#[tokio::test]
+async fn get_messages_through_the_api_and_direct_get() {
+    let (_server, js) = js_server().await;
+    let stream = js
+        .create_stream(with(memory_stream("G", &["g.>"]), |c| {
+            c.allow_direct = true
+        }))
+        .await
+        .unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("Kind", "first");
+    js.publish_with_headers("g.a", headers, "one")
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    js.publish("g.b", "two").await.unwrap().await.unwrap();
+    js.publish("g.a", "three").await.unwrap().await.unwrap();
+
+    let m = stream.get_raw_message(1).await.unwrap();
+    assert_eq!((m.subject.as_str(), m.sequence), ("g.a", 1));
+    assert_eq!(m.payload, "one");
+    assert_eq!(m.headers.get("Kind"), Some("first"));
+    let m = stream.get_last_raw_message_by_subject("g.a").await.unwrap();
+    assert_eq!((m.sequence, &m.payload[..]), (3, &b"three"[..]));
+    let m = stream
+        .get_next_raw_message_by_subject("g.b", 1)
+        .await
+        .unwrap();
+    assert_eq!(m.sequence, 2);
+    let err = stream.get_raw_message(99).await.unwrap_err();
+    assert!(err.is_message_not_found(), "{err:?}");
+
+    let m = stream.direct_get(1).await.unwrap();
+    assert_eq!((m.subject.as_str(), m.sequence), ("g.a", 1));
+    assert_eq!(m.payload, "one");
+    assert_eq!(m.headers.get("Kind"), Some("first"));
+    let m = stream.direct_get_last_for_subject("g.a").await.unwrap();
+    assert_eq!((m.sequence, &m.payload[..]), (3, &b"three"[..]));
+    let m = stream.direct_get_next_for_subject("g.a", 2).await.unwrap();
+    assert_eq!(m.sequence, 3);
+    let err = stream.direct_get(99).await.unwrap_err();
+    assert!(err.is_message_not_found(), "{err:?}");
+    let err = stream
+        .direct_get_last_for_subject("g.none")
+        .await
+        .unwrap_err();
+    assert!(err.is_message_not_found(), "{err:?}");
+}
+
+#[tokio::test]
+async fn delete_and_erase_messages_then_info_details() {
+    let (_server, js) = js_server().await;
+    let stream = js
+        .create_stream(memory_stream("DEL", &["del.>"]))
+        .await
+        .unwrap();
+    for i in 0..6 {
+        js.publish(format!("del.{}", i % 3), "x")
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    stream.delete_message(2).await.unwrap();
+    stream.erase_message(4).await.unwrap();
+    assert!(stream
+        .get_raw_message(2)
+        .await
+        .unwrap_err()
+        .is_message_not_found());
+    assert!(stream
+        .get_raw_message(4)
+        .await
+        .unwrap_err()
+        .is_message_not_found());
+    let err = stream.delete_message(2).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::JetStream, "{err:?}");
+
+    let info = stream
+        .info_with(stream::InfoOptions::new().deleted_details(true))
+        .await
+        .unwrap();
+    assert_eq!(info.state.messages, 4);
+    assert_eq!(info.state.num_deleted, 2);
+    assert_eq!(info.state.deleted, [2, 4]);
+    let info = stream
+        .info_with(stream::InfoOptions::new().subjects_filter(">"))
+        .await
+        .unwrap();
+    assert_eq!(info.state.subjects.len(), 3);
+    assert_eq!(info.state.subjects["del.0"], 1);
+    assert_eq!(info.state.subjects["del.1"], 1);
+    assert_eq!(info.state.subjects["del.2"], 2);
+    assert!(info.extra.get("total").is_none());
+}
+
+#[tokio::test]
+async fn stream_info_subjects_are_fetched_across_pages() {
+    let (_server, js) = js_server().await;
+    let stream = js
+        .create_stream(memory_stream("MANY", &["m.>"]))
+        .await
+        .unwrap();
+    // The server pages subject details by 100,000: publish more distinct subjects than that.
+    let mut acks = std::collections::VecDeque::new();
+    for i in 0..100_050 {
+        acks.push_back(js.publish(format!("m.{i}"), "").await.unwrap());
+        if acks.len() >= 1000 {
+            acks.pop_front().unwrap().await.unwrap();
+        }
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    let info = stream
+        .info_with(stream::InfoOptions::new().subjects_filter("m.>"))
+        .await
+        .unwrap();
+    assert_eq!(info.state.subjects.len(), 100_050);
+}
+
+#[tokio::test]
+async fn stream_config_round_trips_through_the_server() {
+    let (_server, js) = js_server().await;
+    js.create_stream(memory_stream("ORIGIN", &["origin.>"]))
+        .await
+        .unwrap();
+    let mut config = stream::Config::new("FULL");
+    config.description = Some("every knob".into());
+    config.subjects = vec!["full.>".into()];
+    config.subject_transform = Some(stream::SubjectTransform::new("full.>", "stored.>"));
+    config.retention = stream::RetentionPolicy::Limits;
+    config.max_consumers = 10;
+    config.max_messages = 1000;
+    config.max_messages_per_subject = 5;
+    config.max_bytes = 1 << 20;
+    config.max_age = Duration::from_secs(3600);
+    config.max_message_size = 4096;
+    config.storage = stream::StorageType::File;
+    config.compression = stream::Compression::S2;
+    config.num_replicas = 1;
+    config.discard = stream::DiscardPolicy::New;
+    config.discard_new_per_subject = true;
+    config.duplicate_window = Duration::from_secs(30);
+    config.sources = vec![with(stream::Source::new("ORIGIN"), |s| {
+        s.filter_subject = Some("origin.a.>".into())
+    })];
+    config.deny_delete = true;
+    // (deny_purge would conflict with rollups and delete markers.)
+    config.allow_rollup = true;
+    config.allow_direct = true;
+    config.republish = Some(stream::Republish::new("stored.>", "repub.>"));
+    config.metadata = [("team".to_string(), "core".to_string())].into();
+    config.consumer_limits = Some(with(stream::ConsumerLimits::default(), |l| {
+        l.inactive_threshold = Some(Duration::from_secs(60));
+        l.max_ack_pending = 100;
+    }));
+    config.allow_message_ttl = true;
+    config.subject_delete_marker_ttl = Some(Duration::from_secs(60));
+    let stream = js.create_stream(config.clone()).await.unwrap();
+    let got = &stream.cached_info().config;
+    assert_eq!(got.description, config.description);
+    assert_eq!(got.subject_transform, config.subject_transform);
+    assert_eq!(got.max_consumers, 10);
+    assert_eq!(got.max_messages, 1000);
+    assert_eq!(got.max_messages_per_subject, 5);
+    assert_eq!(got.max_bytes, 1 << 20);
+    assert_eq!(got.max_age, Duration::from_secs(3600));
+    assert_eq!(got.max_message_size, 4096);
+    assert_eq!(got.compression, stream::Compression::S2);
+    assert_eq!(got.discard, stream::DiscardPolicy::New);
+    assert!(got.discard_new_per_subject);
+    assert_eq!(got.duplicate_window, Duration::from_secs(30));
+    assert_eq!(got.sources.len(), 1);
+    assert_eq!(got.sources[0].name, "ORIGIN");
+    assert_eq!(got.sources[0].filter_subject.as_deref(), Some("origin.a.>"));
+    assert!(got.deny_delete && !got.deny_purge && got.allow_rollup && got.allow_direct);
+    assert_eq!(got.republish, config.republish);
+    assert_eq!(got.metadata.get("team").map(String::as_str), Some("core"));
+    assert_eq!(got.consumer_limits, config.consumer_limits);
+    assert!(got.allow_message_ttl);
+    assert_eq!(got.subject_delete_marker_ttl, Some(Duration::from_secs(60)));
+    // Updating with what the server returned (server-set metadata included) changes nothing.
+    let again = js.update_stream(got.clone()).await.unwrap();
+    assert_eq!(again.config, *got);
+    // The stream refuses deletes, as configured.
+    js.publish("full.x", "x").await.unwrap().await.unwrap();
+    let err = stream.delete_message(1).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::JetStream);
+}
+
+#[tokio::test]
+async fn publish_acks_and_deduplicates_by_message_id() {
+    let (_server, js) = js_server().await;
+    js.create_stream(with(memory_stream("PUB", &["pub.>"]), |c| {
+        c.duplicate_window = Duration::from_secs(60)
+    }))
+    .await
+    .unwrap();
+    let ack = js.publish("pub.a", "one").await.unwrap().await.unwrap();
+    assert_eq!(
+        (ack.stream.as_str(), ack.sequence, ack.duplicate),
+        ("PUB", 1, false)
+    );
+    assert_eq!(ack.domain, None);
+    let first = js
+        .publish_with("pub.a", Publish::new().payload("two").message_id("id-2"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!((first.sequence, first.duplicate), (2, false));
+    let again = js
+        .publish_with("pub.a", Publish::new().payload("two").message_id("id-2"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!((again.sequence, again.duplicate), (2, true));
+    let info = js.stream_info("PUB").await.unwrap();
+    assert_eq!(info.state.messages, 2);
+}
+
+#[tokio::test]
+async fn publish_expectations_are_typed_errors() {
+    let (_server, js) = js_server().await;
+    js.create_stream(memory_stream("EXP", &["exp.>"]))
+        .await
+        .unwrap();
+    let publish = |subject: &'static str, p: Publish| {
+        let js = js.clone();
+        async move { js.publish_with(subject, p).await.unwrap().await }
+    };
+    publish("exp.a", Publish::new().message_id("m1"))
+        .await
+        .unwrap();
+
+    let err = publish("exp.a", Publish::new().expected_stream("OTHER"))
+        .await
+        .unwrap_err();
+    assert!(err.is_wrong_expected_stream(), "{err:?}");
+    publish("exp.a", Publish::new().expected_stream("EXP"))
+        .await
+        .unwrap();
+
+    let err = publish("exp.a", Publish::new().expected_last_sequence(1))
+        .await
+        .unwrap_err();
+    assert!(err.is_wrong_last_sequence(), "{err:?}");
+    publish("exp.a", Publish::new().expected_last_sequence(2))
+        .await
+        .unwrap();
+
+    let err = publish("exp.b", Publish::new().expected_last_subject_sequence(3))
+        .await
+        .unwrap_err();
+    assert!(err.is_wrong_last_sequence(), "{err:?}");
+    publish("exp.b", Publish::new().expected_last_subject_sequence(0))
+        .await
+        .unwrap();
+    publish("exp.a", Publish::new().expected_last_subject_sequence(3))
+        .await
+        .unwrap();
+
+    let err = publish("exp.a", Publish::new().expected_last_message_id("nope"))
+        .await
+        .unwrap_err();
+    assert!(err.is_wrong_last_message_id(), "{err:?}");
+    let err = publish("nostream.a", Publish::new()).await.unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+}
+
+#[tokio::test]
+async fn per_message_ttl_removes_the_message() {
+    let (_server, js) = js_server().await;
+    let mut stream = js
+        .create_stream(with(memory_stream("TTL", &["ttl.>"]), |c| {
+            c.allow_message_ttl = true
+        }))
+        .await
+        .unwrap();
+    js.publish_with(
+        "ttl.a",
+        Publish::new().payload("short").ttl(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap()
+    .await
+    .unwrap();
+    js.publish("ttl.b", "kept").await.unwrap().await.unwrap();
+    let m = stream.get_raw_message(1).await.unwrap();
+    assert_eq!(m.headers.get("Nats-TTL"), Some("1s"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while stream.info().await.unwrap().state.messages != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the TTL did not expire the message"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let err = js
+        .publish_with("ttl.a", Publish::new().ttl(Duration::from_millis(10)))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument());
+    // A stream without allow_msg_ttl refuses TTLs.
+    js.create_stream(memory_stream("NOTTL", &["nottl"]))
+        .await
+        .unwrap();
+    let err = js
+        .publish_with("nottl", Publish::new().ttl(Duration::from_secs(5)))
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.jetstream_error().map(|e| e.err_code),
+        Some(ErrorCode::MESSAGE_TTL_DISABLED),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn pipelined_publish_is_bounded_by_the_ack_window() {
+    let server = NatsServer::start_jetstream();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let js = jetstream::ContextBuilder::new()
+        .max_ack_inflight(2)
+        .build(client);
+    js.create_stream(memory_stream("WIN", &["win"]))
+        .await
+        .unwrap();
+    let a = js.publish("win", "1").await.unwrap();
+    let b = js.publish("win", "2").await.unwrap();
+    // The window is full: the third publish waits until an acknowledgement is taken.
+    let third = tokio::time::timeout(Duration::from_millis(300), js.publish("win", "3")).await;
+    assert!(third.is_err(), "a third publish got through a window of 2");
+    assert_eq!(a.await.unwrap().sequence, 1);
+    let c = tokio::time::timeout(Duration::from_secs(5), js.publish("win", "3"))
+        .await
+        .expect("a place freed in the window")
+        .unwrap();
+    drop(b); // dropping an acknowledgement frees its place too
+    let d = js.publish("win", "4").await.unwrap();
+    assert_eq!(c.await.unwrap().sequence, 3);
+    assert_eq!(d.await.unwrap().sequence, 4);
+
+    // Many in flight with a large window: every acknowledgement arrives, in order.
+    let js = jetstream::ContextBuilder::new()
+        .max_ack_inflight(256)
+        .build(js.client().clone());
+    let mut acks = std::collections::VecDeque::new();
+    let mut last = 4;
+    for i in 0..5000 {
+        acks.push_back(js.publish("win", format!("{i}")).await.unwrap());
+        if acks.len() == 256 {
+            let ack = acks.pop_front().unwrap().await.unwrap();
+            assert_eq!(ack.sequence, last + 1);
+            last = ack.sequence;
+        }
+    }
+    for ack in acks {
+        let ack = ack.await.unwrap();
+        assert_eq!(ack.sequence, last + 1);
+        last = ack.sequence;
+    }
+    assert_eq!(js.stream_info("WIN").await.unwrap().state.messages, 5004);
+}
+
+#[tokio::test]
+async fn request_timeout_applies_to_api_calls_and_acks() {
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    // Something answers nothing on the API subject: the context's timeout ends the wait.
+    let _silent = client.subscribe("$JS.API.>").await.unwrap();
+    let _silent_stream = client.subscribe("silent").await.unwrap();
+    let js = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_millis(200))
+        .build(client);
+    assert_eq!(js.timeout(), Duration::from_millis(200));
+    let started = tokio::time::Instant::now();
+    let err = js.account_info().await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    let err = js.publish("silent", "x").await.unwrap().await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+}

@@ -1,0 +1,1 @@
+//! JetStream consumers against a real nats-server.
