@@ -31,6 +31,7 @@ pub fn with<T>(mut value: T, change: impl FnOnce(&mut T)) -> T {
 
 #[tokio::test]
 async fn account_info_and_api_level() {
+    let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     let info = js.account_info().await.unwrap();
     assert_eq!(info.streams, 0);
@@ -45,6 +46,7 @@ async fn account_info_and_api_level() {
 
 #[tokio::test]
 async fn without_jetstream_requests_fail_with_no_responders() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let js = jetstream::new(rnats::connect(server.url()).await.unwrap());
     let err = js.account_info().await.unwrap_err();
@@ -56,6 +58,7 @@ async fn without_jetstream_requests_fail_with_no_responders() {
 
 #[tokio::test]
 async fn domain_and_prefix_select_the_api_subjects() {
+    let _shared = crate::shared().await;
     let server = NatsServer::builder()
         .jetstream(true)
         .config("jetstream { domain: hub }")
@@ -89,6 +92,7 @@ async fn domain_and_prefix_select_the_api_subjects() {
 
 #[tokio::test]
 async fn stream_create_get_update_delete() {
+    let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     let config = memory_stream("ORDERS", &["orders.>"]);
     let stream = js.create_stream(config.clone()).await.unwrap();
@@ -167,6 +171,7 @@ async fn stream_create_get_update_delete() {
 
 #[tokio::test]
 async fn stream_names_and_list_page_and_filter() {
+    let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     // STREAM.LIST pages by 256: 300 streams take two pages.
     for i in 0..300 {
@@ -199,6 +204,7 @@ async fn stream_names_and_list_page_and_filter() {
 
 #[tokio::test]
 async fn purge_all_filtered_keep_and_up_to_sequence() {
+    let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     let stream = js
         .create_stream(memory_stream("P", &["p.>"]))
@@ -232,6 +238,7 @@ async fn purge_all_filtered_keep_and_up_to_sequence() {
 
 #[tokio::test]
 async fn get_messages_through_the_api_and_direct_get() {
+    let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     let stream = js
         .create_stream(with(memory_stream("G", &["g.>"]), |c| {
@@ -282,6 +289,7 @@ async fn get_messages_through_the_api_and_direct_get() {
 
 #[tokio::test]
 async fn delete_and_erase_messages_then_info_details() {
+    let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     let stream = js
         .create_stream(memory_stream("DEL", &["del.>"]))
@@ -329,6 +337,7 @@ async fn delete_and_erase_messages_then_info_details() {
 
 #[tokio::test]
 async fn stream_info_subjects_are_fetched_across_pages() {
+    let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     let stream = js
         .create_stream(memory_stream("MANY", &["m.>"]))
@@ -354,6 +363,7 @@ async fn stream_info_subjects_are_fetched_across_pages() {
 
 #[tokio::test]
 async fn stream_config_round_trips_through_the_server() {
+    let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     js.create_stream(memory_stream("ORIGIN", &["origin.>"]))
         .await
@@ -424,6 +434,7 @@ async fn stream_config_round_trips_through_the_server() {
 
 #[tokio::test]
 async fn publish_acks_and_deduplicates_by_message_id() {
+    let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     js.create_stream(with(memory_stream("PUB", &["pub.>"]), |c| {
         c.duplicate_window = Duration::from_secs(60)
@@ -456,6 +467,7 @@ async fn publish_acks_and_deduplicates_by_message_id() {
 
 #[tokio::test]
 async fn publish_expectations_are_typed_errors() {
+    let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     js.create_stream(memory_stream("EXP", &["exp.>"]))
         .await
@@ -505,6 +517,7 @@ async fn publish_expectations_are_typed_errors() {
 
 #[tokio::test]
 async fn per_message_ttl_removes_the_message() {
+    let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     let mut stream = js
         .create_stream(with(memory_stream("TTL", &["ttl.>"]), |c| {
@@ -555,6 +568,7 @@ async fn per_message_ttl_removes_the_message() {
 
 #[tokio::test]
 async fn pipelined_publish_is_bounded_by_the_ack_window() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start_jetstream();
     let client = rnats::connect(server.url()).await.unwrap();
     let js = jetstream::ContextBuilder::new()
@@ -602,6 +616,7 @@ async fn pipelined_publish_is_bounded_by_the_ack_window() {
 
 #[tokio::test]
 async fn request_timeout_applies_to_api_calls_and_acks() {
+    let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     // Something answers nothing on the API subject: the context's timeout ends the wait.

@@ -1,1 +1,663 @@
-//! JetStream consumers against a real nats-server.
+//! JetStream consumers against a real nats-server: management, pulls, acks.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures_util::{StreamExt, TryStreamExt};
+use rnats::jetstream::consumer::{self, pull, AckPolicy, PullConsumer};
+use rnats::jetstream::{self, stream, Context};
+use rnats_test::NatsServer;
+
+use crate::jetstream::{js_server, memory_stream, with};
+
+async fn publish_n(js: &Context, subject: &str, n: usize) {
+    let mut acks = Vec::with_capacity(n);
+    for i in 0..n {
+        acks.push(
+            js.publish(subject.to_owned(), format!("{i}"))
+                .await
+                .unwrap(),
+        );
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+}
+
+async fn stream_with(js: &Context, name: &str, subjects: &[&str]) -> stream::Stream {
+    js.create_stream(memory_stream(name, subjects))
+        .await
+        .unwrap()
+}
+
+/// Every message of a batch, failing the test on an error.
+async fn drain(batch: pull::Batch) -> Vec<jetstream::Message> {
+    tokio::time::timeout(Duration::from_secs(40), batch.try_collect())
+        .await
+        .expect("the batch did not end")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn consumer_create_update_get_delete_list() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "C", &["c.>"]).await;
+    let mut config = pull::Config::durable("dur");
+    config.filter_subject = "c.a".into();
+    config.max_ack_pending = 10;
+    let consumer: PullConsumer = stream.create_consumer(config.clone()).await.unwrap();
+    assert_eq!(consumer.name(), "dur");
+    assert_eq!(consumer.stream_name(), "C");
+    assert_eq!(consumer.cached_info().config.max_ack_pending, 10);
+    assert_eq!(consumer.config().filter_subject, "c.a");
+    // The same configuration again is fine; another one is refused.
+    stream.create_consumer(config.clone()).await.unwrap();
+    let err = stream
+        .create_consumer(with(config.clone(), |c| c.max_ack_pending = 20))
+        .await
+        .unwrap_err();
+    assert!(err.is_consumer_already_exists(), "{err:?}");
+
+    let updated = stream
+        .update_consumer(with(config.clone(), |c| c.max_ack_pending = 20))
+        .await
+        .unwrap();
+    assert_eq!(updated.cached_info().config.max_ack_pending, 20);
+    let err = stream
+        .update_consumer(pull::Config::durable("missing"))
+        .await
+        .unwrap_err();
+    assert!(err.is_consumer_not_found(), "{err:?}");
+    let upserted = stream
+        .create_or_update_consumer(pull::Config::durable("up"))
+        .await
+        .unwrap();
+    assert_eq!(upserted.name(), "up");
+    stream
+        .create_or_update_consumer(with(pull::Config::durable("up"), |c| {
+            c.description = Some("changed".into())
+        }))
+        .await
+        .unwrap();
+
+    // Several filters, an ephemeral with a generated name.
+    let multi = stream
+        .create_consumer(with(pull::Config::durable("multi"), |c| {
+            c.filter_subjects = vec!["c.a".into(), "c.b".into()];
+        }))
+        .await
+        .unwrap();
+    assert_eq!(multi.cached_info().config.filter_subjects, ["c.a", "c.b"]);
+    let ephemeral = stream
+        .create_consumer(pull::Config::ephemeral())
+        .await
+        .unwrap();
+    assert!(!ephemeral.name().is_empty());
+    assert!(ephemeral.cached_info().config.durable_name.is_none());
+
+    let mut got: PullConsumer = stream.get_consumer("dur").await.unwrap();
+    assert_eq!(got.info().await.unwrap().config.max_ack_pending, 20);
+    let mut names: Vec<String> = stream.consumer_names().try_collect().await.unwrap();
+    names.sort();
+    let mut expected = vec![
+        "dur".to_string(),
+        "multi".into(),
+        "up".into(),
+        ephemeral.name().to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(names, expected);
+    let infos: Vec<consumer::Info> = stream.consumers().try_collect().await.unwrap();
+    assert_eq!(infos.len(), 4);
+    let same: PullConsumer = js.get_consumer_from_stream("dur", "C").await.unwrap();
+    assert_eq!(same.name(), "dur");
+
+    stream.delete_consumer("dur").await.unwrap();
+    let err = stream.consumer_info("dur").await.unwrap_err();
+    assert!(err.is_consumer_not_found(), "{err:?}");
+    let api = err.jetstream_error().unwrap();
+    assert_eq!(
+        (api.code, api.err_code),
+        (404, jetstream::ErrorCode::CONSUMER_NOT_FOUND)
+    );
+    js.delete_consumer_from_stream("up", "C").await.unwrap();
+    assert!(stream
+        .delete_consumer("up")
+        .await
+        .unwrap_err()
+        .is_consumer_not_found());
+
+    // A push consumer cannot be had as a pull consumer.
+    let mut push = consumer::Config::default();
+    push.durable_name = Some("push".into());
+    push.deliver_subject = Some("deliver.here".into());
+    stream.create_consumer(push).await.unwrap();
+    let err = stream
+        .get_consumer::<pull::Config>("push")
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err:?}");
+}
+
+#[tokio::test]
+async fn consumer_pause_and_resume() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "PAUSE", &["pause"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("p"))
+        .await
+        .unwrap();
+    publish_n(&js, "pause", 3).await;
+    let until = time::OffsetDateTime::now_utc() + Duration::from_secs(60);
+    let paused = stream.pause_consumer("p", until).await.unwrap();
+    assert!(paused.paused);
+    assert!(paused.pause_remaining.unwrap() > Duration::from_secs(50));
+    let info = stream.consumer_info("p").await.unwrap();
+    assert!(info.paused);
+    // A paused consumer delivers nothing.
+    let got = drain(
+        consumer
+            .batch()
+            .max_messages(3)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(got.is_empty());
+    let resumed = stream.resume_consumer("p").await.unwrap();
+    assert!(!resumed.paused);
+    let got = drain(consumer.fetch().max_messages(3).messages().await.unwrap()).await;
+    assert_eq!(got.len(), 3);
+    // pause_until in the configuration pauses from creation.
+    let created = stream
+        .create_consumer(with(pull::Config::durable("born_paused"), |c| {
+            c.pause_until = Some(until)
+        }))
+        .await
+        .unwrap();
+    assert!(created.cached_info().paused);
+}
+
+#[tokio::test]
+async fn fetch_no_wait_returns_what_is_there() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "F", &["f"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("f"))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let got = drain(consumer.fetch().max_messages(10).messages().await.unwrap()).await;
+    assert!(got.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(2), "no-wait waited");
+    publish_n(&js, "f", 5).await;
+    let got = drain(consumer.fetch().max_messages(10).messages().await.unwrap()).await;
+    let payloads: Vec<&[u8]> = got.iter().map(|m| &m.payload[..]).collect();
+    assert_eq!(payloads, [b"0", b"1", b"2", b"3", b"4"]);
+    for m in &got {
+        m.ack().await.unwrap();
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "no-wait waited");
+}
+
+#[tokio::test]
+async fn batch_waits_until_full_or_expired() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "B", &["b"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(with(pull::Config::durable("b"), |c| {
+            c.ack_policy = AckPolicy::None
+        }))
+        .await
+        .unwrap();
+    publish_n(&js, "b", 1).await;
+    let started = tokio::time::Instant::now();
+    let got = drain(
+        consumer
+            .batch()
+            .max_messages(3)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got.len(), 1);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    // A message arriving while the pull waits is delivered by it.
+    let pending = consumer
+        .batch()
+        .max_messages(2)
+        .expires(Duration::from_secs(5))
+        .messages()
+        .await
+        .unwrap();
+    publish_n(&js, "b", 2).await;
+    let started = tokio::time::Instant::now();
+    assert_eq!(drain(pending).await.len(), 2);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a full batch waited for expiry"
+    );
+    // no_wait with expires: ends as soon as something is there, or at expiry.
+    let started = tokio::time::Instant::now();
+    let got = drain(
+        consumer
+            .fetch()
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(got.is_empty());
+    assert!(started.elapsed() < Duration::from_secs(3));
+    // next(): one message, or None after the expiry.
+    publish_n(&js, "b", 1).await;
+    let next = consumer.next().await.unwrap().unwrap();
+    assert_eq!(next.payload, "0");
+}
+
+#[tokio::test]
+async fn fetch_max_bytes_limits_the_batch() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "MB", &["mb"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(with(pull::Config::durable("mb"), |c| {
+            c.ack_policy = AckPolicy::None
+        }))
+        .await
+        .unwrap();
+    for _ in 0..10 {
+        js.publish("mb", vec![b'x'; 100])
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let got = drain(
+        consumer
+            .fetch()
+            .max_messages(100)
+            .max_bytes(450)
+            .messages()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // Each message counts its payload plus subject, reply and headers on the server's side.
+    assert!(!got.is_empty() && got.len() < 5, "{} messages", got.len());
+    let rest = drain(consumer.fetch().max_messages(100).messages().await.unwrap()).await;
+    assert_eq!(got.len() + rest.len(), 10);
+}
+
+#[tokio::test]
+async fn messages_keep_pulls_topped_up_and_ack_everything() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "M", &["m.>"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("m"))
+        .await
+        .unwrap();
+    publish_n(&js, "m.a", 1000).await;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(50)
+        .messages()
+        .await
+        .unwrap();
+    let mut seen = BTreeSet::new();
+    let publisher = {
+        let js = js.clone();
+        tokio::spawn(async move { publish_n(&js, "m.b", 1000).await })
+    };
+    while seen.len() < 2000 {
+        let msg = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .expect("messages() stalled")
+            .unwrap()
+            .unwrap();
+        let info = msg.info().unwrap();
+        assert_eq!((info.stream, info.consumer), ("M", "m"));
+        assert_eq!(info.delivered, 1);
+        assert!(seen.insert(info.stream_sequence));
+        msg.ack().await.unwrap();
+    }
+    publisher.await.unwrap();
+    assert_eq!(seen.len(), 2000);
+    js.client().flush().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let info = stream.consumer_info("m").await.unwrap();
+        if info.num_ack_pending == 0 {
+            assert_eq!(info.num_pending, 0);
+            assert_eq!(info.ack_floor.stream_sequence, 2000);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{info:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn messages_with_a_byte_budget() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "MBB", &["mbb"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(with(pull::Config::durable("c"), |c| {
+            c.ack_policy = AckPolicy::None
+        }))
+        .await
+        .unwrap();
+    for _ in 0..300 {
+        js.publish("mbb", vec![b'y'; 1000])
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let mut messages = consumer
+        .stream()
+        .max_bytes_per_batch(8 * 1024)
+        .messages()
+        .await
+        .unwrap();
+    for _ in 0..300 {
+        tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .expect("messages() stalled with a byte budget")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn ack_variants_are_observed_by_the_server() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "ACK", &["ack"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(with(pull::Config::durable("a"), |c| {
+            c.ack_wait = Duration::from_secs(2)
+        }))
+        .await
+        .unwrap();
+    publish_n(&js, "ack", 5).await;
+    let got = drain(consumer.fetch().max_messages(5).messages().await.unwrap()).await;
+    assert_eq!(got.len(), 5);
+    let info = stream.consumer_info("a").await.unwrap();
+    assert_eq!(info.num_ack_pending, 5);
+
+    got[0].double_ack().await.unwrap(); // confirmed: the server has it now
+    assert_eq!(stream.consumer_info("a").await.unwrap().num_ack_pending, 4);
+    assert_eq!(
+        stream
+            .consumer_info("a")
+            .await
+            .unwrap()
+            .ack_floor
+            .stream_sequence,
+        1
+    );
+    got[1].nak().await.unwrap();
+    got[2]
+        .nak_with_delay(Duration::from_secs(30))
+        .await
+        .unwrap();
+    got[3].term_with_reason("bad input").await.unwrap();
+    got[4].in_progress().await.unwrap();
+    js.client().flush().await.unwrap();
+
+    // The nak'd message comes back at once, delivered twice; the delayed one does not.
+    let again = drain(
+        consumer
+            .batch()
+            .max_messages(5)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let seqs: Vec<(u64, u64)> = again
+        .iter()
+        .map(|m| {
+            let i = m.info().unwrap();
+            (i.stream_sequence, i.delivered)
+        })
+        .collect();
+    assert_eq!(seqs, [(2, 2)], "only the nak'd message is redelivered now");
+    again[0].term().await.unwrap();
+    // In progress kept message 5 from redelivery past its first ack wait; acking it leaves
+    // only the delayed nak pending.
+    got[4].ack().await.unwrap();
+    js.client().flush().await.unwrap();
+    let info = stream.consumer_info("a").await.unwrap();
+    assert_eq!(info.num_ack_pending, 1, "{info:?}");
+    // Six deliveries: five messages and the redelivery of the nak'd one.
+    assert_eq!(info.delivered.consumer_sequence, 6, "{info:?}");
+    assert_eq!(info.ack_floor.stream_sequence, 2, "{info:?}");
+}
+
+#[tokio::test]
+async fn message_info_reads_the_reply_subject() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "INFO", &["info.>"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("i"))
+        .await
+        .unwrap();
+    publish_n(&js, "info.x", 3).await;
+    let before = time::OffsetDateTime::now_utc();
+    let got = drain(consumer.fetch().max_messages(2).messages().await.unwrap()).await;
+    let i = got[1].info().unwrap();
+    assert_eq!((i.stream, i.consumer), ("INFO", "i"));
+    assert_eq!(
+        (i.stream_sequence, i.consumer_sequence, i.delivered),
+        (2, 2, 1)
+    );
+    assert_eq!(i.pending, 1);
+    assert!(i.published <= before && before - i.published < time::Duration::seconds(10));
+    assert_eq!(i.domain, None);
+}
+
+#[tokio::test]
+async fn messages_end_when_the_consumer_is_deleted() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "GONE", &["gone"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("g"))
+        .await
+        .unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    publish_n(&js, "gone", 1).await;
+    let first = tokio::time::timeout(Duration::from_secs(5), messages.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    first.ack().await.unwrap();
+    stream.delete_consumer("g").await.unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(5), messages.next())
+        .await
+        .expect("no end after the consumer was deleted")
+        .unwrap();
+    let err = end.unwrap_err();
+    assert!(err.is_consumer_deleted(), "{err:?}");
+    assert!(messages.next().await.is_none());
+}
+
+#[tokio::test]
+async fn work_queue_retention_removes_acked_messages() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let mut config = memory_stream("WQ", &["wq.>"]);
+    config.retention = stream::RetentionPolicy::WorkQueue;
+    let mut stream = js.create_stream(config).await.unwrap();
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("worker"))
+        .await
+        .unwrap();
+    publish_n(&js, "wq.job", 10).await;
+    let got = drain(consumer.fetch().max_messages(10).messages().await.unwrap()).await;
+    for m in &got {
+        m.double_ack().await.unwrap();
+    }
+    assert_eq!(stream.info().await.unwrap().state.messages, 0);
+    // A work queue takes one consumer per subject: a second unfiltered one is refused.
+    let err = stream
+        .create_consumer(pull::Config::durable("second"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), rnats::ErrorKind::JetStream, "{err:?}");
+}
+
+#[tokio::test]
+async fn max_ack_pending_is_respected() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "MAP", &["map"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(with(pull::Config::durable("map"), |c| {
+            c.max_ack_pending = 5
+        }))
+        .await
+        .unwrap();
+    publish_n(&js, "map", 20).await;
+    let mut messages = consumer.messages().await.unwrap();
+    let mut held = Vec::new();
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(700), messages.next()).await
+    {
+        held.push(m.unwrap());
+    }
+    assert_eq!(held.len(), 5, "max_ack_pending 5 let more through");
+    for m in held.drain(..) {
+        m.ack().await.unwrap();
+    }
+    let more = tokio::time::timeout(Duration::from_secs(5), messages.next())
+        .await
+        .expect("acks did not free the consumer")
+        .unwrap()
+        .unwrap();
+    assert_eq!(more.info().unwrap().stream_sequence, 6);
+}
+
+#[tokio::test]
+async fn missed_heartbeats_are_reported_and_pulling_resumes() {
+    let _shared = crate::shared().await;
+    let (server, js) = js_server().await;
+    let stream = stream_with(&js, "HB", &["hb"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("hb"))
+        .await
+        .unwrap();
+    let mut messages = consumer
+        .stream()
+        .expires(Duration::from_secs(2))
+        .heartbeat(Duration::from_millis(500))
+        .messages()
+        .await
+        .unwrap();
+    // Nothing to deliver: heartbeats keep the stream quiet.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(2500), messages.next())
+            .await
+            .is_err(),
+        "heartbeats or expiries surfaced as items"
+    );
+    // A frozen server sends no heartbeats: the stream says so, without ending.
+    server.pause();
+    let item = tokio::time::timeout(Duration::from_secs(3), messages.next())
+        .await
+        .expect("no missed-heartbeat error")
+        .unwrap();
+    server.resume();
+    assert!(item.unwrap_err().is_timeout());
+    publish_n(&js, "hb", 1).await;
+    let msg = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match messages.next().await.unwrap() {
+                Ok(m) => return m,
+                Err(e) => assert!(e.is_timeout(), "{e:?}"),
+            }
+        }
+    })
+    .await
+    .expect("pulling did not resume");
+    assert_eq!(msg.payload, "0");
+}
+
+#[tokio::test]
+async fn messages_survive_a_server_restart() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start_jetstream();
+    let client = rnats::ConnectOptions::new()
+        .reconnect_delay_callback(|_| Duration::from_millis(50))
+        .connect(server.url())
+        .await
+        .unwrap();
+    let js = jetstream::new(client);
+    let mut config = stream::Config::new("DURABLE");
+    config.subjects = vec!["durable".into()];
+    let stream = js.create_stream(config).await.unwrap();
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("d"))
+        .await
+        .unwrap();
+    publish_n(&js, "durable", 600).await;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(100)
+        .messages()
+        .await
+        .unwrap();
+    let mut seen = BTreeSet::new();
+    let mut redeliveries = 0;
+    let mut errors = Vec::new();
+    let mut restarted_at = None;
+    let started = tokio::time::Instant::now();
+    while seen.len() < 600 {
+        if seen.len() == 300 && restarted_at.is_none() {
+            server.restart(); // SIGKILL, then start on the same port and store
+            restarted_at = Some(tokio::time::Instant::now());
+        }
+        let item = tokio::time::timeout(Duration::from_secs(20), messages.next())
+            .await
+            .unwrap_or_else(|_| panic!("messages() stalled after {} messages", seen.len()))
+            .expect("messages() ended");
+        match item {
+            Ok(m) => {
+                let seq = m.info().unwrap().stream_sequence;
+                if !seen.insert(seq) {
+                    redeliveries += 1;
+                }
+                let _ = m.ack().await;
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let recovered = restarted_at.map(|t| t.elapsed());
+    eprintln!(
+        "restart: 600 messages, {redeliveries} redelivered, {} non-terminal errors {errors:?}, \
+         recovered {recovered:?} after the restart, total {:?}",
+        errors.len(),
+        started.elapsed()
+    );
+    assert_eq!(seen.len(), 600);
+    assert_eq!(seen.iter().next_back(), Some(&600));
+}

@@ -177,6 +177,7 @@ fn schema_for(api: &str) -> Option<&'static str> {
 
 #[tokio::test]
 async fn every_request_rnats_sends_validates_against_the_schemas() {
+    let _shared = crate::shared().await;
     let (server, js) = crate::jetstream::js_server().await;
     let snoop = rnats::connect(server.url()).await.unwrap();
     let mut requests = snoop.subscribe("$JS.API.>").await.unwrap();
