@@ -661,3 +661,135 @@ async fn messages_survive_a_server_restart() {
     assert_eq!(seen.len(), 600);
     assert_eq!(seen.iter().next_back(), Some(&600));
 }
+
+#[tokio::test]
+async fn priority_group_pins_one_client_until_unpinned() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "PIN", &["pin"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(with(pull::Config::durable("pinned"), |c| {
+            c.priority_groups = vec!["jobs".into()];
+            c.priority_policy = consumer::PriorityPolicy::PinnedClient;
+            c.priority_timeout = Duration::from_secs(30);
+        }))
+        .await
+        .unwrap();
+    let mut a = consumer.stream().group("jobs").messages().await.unwrap();
+    let mut b = consumer.stream().group("jobs").messages().await.unwrap();
+    publish_n(&js, "pin", 10).await;
+    let mut got_a = Vec::new();
+    let mut got_b = Vec::new();
+    for _ in 0..20 {
+        tokio::select! {
+            Some(m) = a.next() => got_a.push(m.unwrap()),
+            Some(m) = b.next() => got_b.push(m.unwrap()),
+            _ = tokio::time::sleep(Duration::from_millis(500)) => break,
+        }
+    }
+    let (pinned, other) = if got_a.is_empty() {
+        (&got_b, &got_a)
+    } else {
+        (&got_a, &got_b)
+    };
+    assert_eq!(pinned.len(), 10, "a: {}, b: {}", got_a.len(), got_b.len());
+    assert!(other.is_empty(), "a: {}, b: {}", got_a.len(), got_b.len());
+    let pin = pinned[0]
+        .headers
+        .as_ref()
+        .unwrap()
+        .get("Nats-Pin-Id")
+        .unwrap()
+        .to_owned();
+    for m in pinned {
+        m.ack().await.unwrap();
+    }
+    let info = stream.consumer_info("pinned").await.unwrap();
+    assert_eq!(info.priority_groups.len(), 1);
+    assert_eq!(
+        info.priority_groups[0].pinned_client_id.as_deref(),
+        Some(pin.as_str())
+    );
+
+    // Unpinned, the server pins a client anew (either one), with a new id.
+    stream.unpin_consumer("pinned", "jobs").await.unwrap();
+    publish_n(&js, "pin", 5).await;
+    let mut after = Vec::new();
+    for _ in 0..20 {
+        tokio::select! {
+            Some(m) = a.next() => after.push(m),
+            Some(m) = b.next() => after.push(m),
+            _ = tokio::time::sleep(Duration::from_millis(1000)) => break,
+        }
+    }
+    let after: Vec<_> = after.into_iter().filter_map(Result::ok).collect();
+    assert_eq!(after.len(), 5, "the 5 messages after unpinning");
+    let new_pin = after[0]
+        .headers
+        .as_ref()
+        .unwrap()
+        .get("Nats-Pin-Id")
+        .unwrap();
+    assert_ne!(new_pin, pin);
+    let err = stream
+        .unpin_consumer("pinned", "nogroup")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), rnats::ErrorKind::JetStream, "{err:?}");
+}
+
+#[tokio::test]
+async fn priority_group_overflow_waits_for_min_pending() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "OVER", &["over"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(with(pull::Config::durable("o"), |c| {
+            c.priority_groups = vec!["g".into()];
+            c.priority_policy = consumer::PriorityPolicy::Overflow;
+        }))
+        .await
+        .unwrap();
+    publish_n(&js, "over", 3).await;
+    let few = drain(
+        consumer
+            .batch()
+            .group("g")
+            .min_pending(5)
+            .max_messages(10)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(few.is_empty(), "served below min_pending");
+    publish_n(&js, "over", 3).await;
+    let enough = drain(
+        consumer
+            .batch()
+            .group("g")
+            .min_pending(5)
+            .max_messages(10)
+            .expires(Duration::from_secs(1))
+            .messages()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // Served while at least 5 are pending: 6 -> 5 -> 4, two messages.
+    assert_eq!(enough.len(), 2);
+    let rest = drain(consumer.fetch().group("g").messages().await.unwrap()).await;
+    assert_eq!(rest.len(), 4);
+    // A pull without the group is refused by a consumer with priority groups.
+    let err = consumer
+        .fetch()
+        .messages()
+        .await
+        .unwrap()
+        .next()
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.jetstream_error().unwrap().code, 400, "{err:?}");
+}

@@ -572,6 +572,26 @@ impl Stream {
         self.pause_request(name, Bytes::from_static(b"{}")).await
     }
 
+    /// Unpins the client pinned in priority group `group` of consumer `name`: the server
+    /// pins another pulling client (server 2.11+, policy [`PriorityPolicy::PinnedClient`]).
+    pub async fn unpin_consumer(&self, name: &str, group: &str) -> Result<(), Error> {
+        #[derive(Serialize)]
+        struct Req<'a> {
+            group: &'a str,
+        }
+        self.context
+            .require_api_level(super::api_level::V2_11, "unpinning a consumer")?;
+        check_name("consumer", name)?;
+        let _: Value = self
+            .context
+            .api_request(
+                &format!("CONSUMER.UNPIN.{}.{name}", self.name()),
+                json_body(&Req { group })?,
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn pause_request(&self, name: &str, body: Bytes) -> Result<PauseResponse, Error> {
         self.context
             .require_api_level(super::api_level::V2_11, "pausing a consumer")?;
