@@ -331,9 +331,10 @@ impl Shared {
             token
         };
         // Removes the pending entry if this future is dropped or times out.
-        let _guard = RequestGuard {
+        let mut guard = RequestGuard {
             shared: self,
             token,
+            answered: false,
         };
         let answer = match timeout {
             Some(t) => match tokio::time::timeout(t, rx).await {
@@ -347,6 +348,8 @@ impl Shared {
             },
             None => rx.await,
         };
+        // Answered or closed: the driver already removed the entry, no need to lock again.
+        guard.answered = true;
         let msg = answer.map_err(|_| Error::closed())?;
         if msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty() {
             return Err(Error::new(
@@ -361,11 +364,15 @@ impl Shared {
 struct RequestGuard<'a> {
     shared: &'a Shared,
     token: u64,
+    /// The driver took the entry out (answer delivered, or the client closed).
+    answered: bool,
 }
 
 impl Drop for RequestGuard<'_> {
     fn drop(&mut self) {
-        self.shared.core.lock().requests.remove(&self.token);
+        if !self.answered {
+            self.shared.core.lock().requests.remove(&self.token);
+        }
     }
 }
 

@@ -12,12 +12,14 @@ use bytes::BytesMut;
 use rnats_proto::{parse, ConnState, ConnectInfo, Delivery, Event, ServerOp};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
 
 use crate::client::{Core, Lifecycle, Shared};
 use crate::error::{Error, ErrorKind};
 use crate::events::Event as ClientEvent;
+use crate::message::Message;
 use crate::options::ServerAddr;
 use crate::subscriber::Pushed;
 use crate::transport::{self, Stream};
@@ -44,38 +46,62 @@ struct Flags {
     server_error: Option<String>,
 }
 
-/// Handles every pending event of the connection state machine. Wakers to call and events to
-/// raise once the lock is released are pushed to `wakers` and `events`.
-fn process_events(
-    shared: &Shared,
-    core: &mut Core,
-    wakers: &mut Vec<Waker>,
-    events: &mut Vec<ClientEvent>,
-) -> Flags {
+/// What the driver hands out once it has released the core lock: waking a task or completing
+/// a request while holding the lock would let that task run straight into the held lock.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    wakers: Vec<Waker>,
+    events: Vec<ClientEvent>,
+    replies: Vec<(oneshot::Sender<Message>, Message)>,
+    flushes: Vec<(FlushSender, Result<(), Error>)>,
+}
+
+/// Completes one `flush()`.
+type FlushSender = oneshot::Sender<Result<(), Error>>;
+
+impl Outbox {
+    /// Wakes subscribers, answers requests and flushes, raises events. Call without the lock.
+    fn deliver(&mut self, shared: &Shared) {
+        self.wakers.drain(..).for_each(Waker::wake);
+        for (tx, msg) in self.replies.drain(..) {
+            let _ = tx.send(msg);
+        }
+        for (tx, result) in self.flushes.drain(..) {
+            let _ = tx.send(result);
+        }
+        for e in self.events.drain(..) {
+            shared.events.emit(e);
+        }
+    }
+}
+
+/// Handles every pending event of the connection state machine; what must wait until the
+/// lock is released goes to `out`.
+fn process_events(shared: &Shared, core: &mut Core, out: &mut Outbox) -> Flags {
     let mut flags = Flags::default();
     while let Some(event) = core.conn.poll_event() {
         match event {
             Event::Message(msg) => {
                 core.in_msgs += 1;
-                route(shared, core, msg, wakers, events);
+                route(shared, core, msg, out);
             }
-            Event::SubscriptionDone(sid) => core.close_queue(sid, wakers),
+            Event::SubscriptionDone(sid) => core.close_queue(sid, &mut out.wakers),
             Event::FlushComplete(token) => {
                 if let Some(tx) = core.flushes.remove(&token) {
-                    let _ = tx.send(Ok(()));
+                    out.flushes.push((tx, Ok(())));
                 }
             }
             Event::FlushFailed(token) => {
                 if let Some(tx) = core.flushes.remove(&token) {
-                    let _ = tx.send(Err(Error::closed()));
+                    out.flushes.push((tx, Err(Error::closed())));
                 }
             }
             Event::ServerError(text) => {
                 let err = Error::from_server(&text);
                 if err.is_permission_denied() {
-                    close_denied_subscription(core, &text, wakers);
+                    close_denied_subscription(core, &text, &mut out.wakers);
                 }
-                events.push(ClientEvent::ServerError(Arc::new(err)));
+                out.events.push(ClientEvent::ServerError(Arc::new(err)));
                 flags.server_error = Some(text);
             }
             Event::StaleConnection => flags.stale = true,
@@ -92,7 +118,7 @@ fn process_events(
                             .filter_map(|u| ServerAddr::discovered(u, &origin).ok());
                         let added = core.pool.add_discovered(found);
                         if !added.is_empty() {
-                            events.push(ClientEvent::DiscoveredServers(added));
+                            out.events.push(ClientEvent::DiscoveredServers(added));
                         }
                     }
                 }
@@ -105,28 +131,22 @@ fn process_events(
 }
 
 /// Hands a message to the request waiting for it or to its subscription's queue.
-fn route(
-    shared: &Shared,
-    core: &mut Core,
-    msg: rnats_proto::Msg,
-    wakers: &mut Vec<Waker>,
-    events: &mut Vec<ClientEvent>,
-) {
+fn route(shared: &Shared, core: &mut Core, msg: rnats_proto::Msg, out: &mut Outbox) {
     if Some(msg.sid) == core.mux_sid {
         let token = msg
             .subject
             .strip_prefix(shared.mux_prefix.as_str())
             .and_then(|t| t.parse::<u64>().ok());
         if let Some(tx) = token.and_then(|t| core.requests.remove(&t)) {
-            let _ = tx.send(msg.into());
+            out.replies.push((tx, msg.into()));
         }
     } else if let Some(queue) = core.subs.get(&msg.sid) {
         match queue.push(msg.into()) {
-            Pushed::Queued(waker) => wakers.extend(waker),
+            Pushed::Queued(waker) => out.wakers.extend(waker),
             Pushed::Dropped { first, total } => {
                 shared.stats.dropped_msgs.fetch_add(1, Ordering::Relaxed);
                 if first {
-                    events.push(ClientEvent::SlowConsumer {
+                    out.events.push(ClientEvent::SlowConsumer {
                         subject: queue.subject.clone(),
                         dropped: total,
                     });
@@ -152,12 +172,6 @@ fn close_denied_subscription(core: &mut Core, text: &str, wakers: &mut Vec<Waker
     if let Some(sid) = sid {
         core.conn.unsubscribe(sid);
         core.close_queue(sid, wakers);
-    }
-}
-
-fn emit_all(shared: &Shared, events: &mut Vec<ClientEvent>) {
-    for e in events.drain(..) {
-        shared.events.emit(e);
     }
 }
 
@@ -278,19 +292,18 @@ async fn open_inner(shared: &Arc<Shared>, addr: &ServerAddr) -> Result<Transport
             ));
         }
         shared.stats.in_bytes.fetch_add(n as u64, Ordering::Relaxed);
-        let mut wakers = Vec::new();
-        let mut events = Vec::new();
+        let mut out = Outbox::default();
         let flags = {
             let mut core = shared.core.lock();
             core.conn
                 .handle_input(&mut rbuf, std::time::Instant::now())?;
-            process_events(shared, &mut core, &mut wakers, &mut events)
+            process_events(shared, &mut core, &mut out)
         };
-        wakers.into_iter().for_each(Waker::wake);
         if let Some(text) = flags.server_error {
+            out.wakers.drain(..).for_each(Waker::wake);
             return Err(Error::from_server(&text));
         }
-        emit_all(shared, &mut events);
+        out.deliver(shared);
         if flags.need_connect {
             // INFO read: TLS now if wanted or required, then CONNECT (over TLS).
             stream = upgrade_if_needed(shared, addr, stream, &rbuf).await?;
@@ -339,8 +352,7 @@ pub(crate) struct Driver {
     rbuf: BytesMut,
     wbuf: BytesMut,
     wpos: usize,
-    wakers: Vec<Waker>,
-    events: Vec<ClientEvent>,
+    out: Outbox,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
     close_deadline: Option<Instant>,
@@ -361,8 +373,7 @@ impl Driver {
             rbuf,
             wbuf: BytesMut::with_capacity(64 * 1024),
             wpos: 0,
-            wakers: Vec::new(),
-            events: Vec::new(),
+            out: Outbox::default(),
             timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             timer_at: None,
             close_deadline: None,
@@ -507,22 +518,10 @@ impl Driver {
                     match core.conn.deliver(sid) {
                         Delivery::Unknown => {}
                         Delivery::Last => {
-                            route(
-                                &self.shared,
-                                &mut core,
-                                msg,
-                                &mut self.wakers,
-                                &mut self.events,
-                            );
-                            core.close_queue(sid, &mut self.wakers);
+                            route(&self.shared, &mut core, msg, &mut self.out);
+                            core.close_queue(sid, &mut self.out.wakers);
                         }
-                        _ => route(
-                            &self.shared,
-                            &mut core,
-                            msg,
-                            &mut self.wakers,
-                            &mut self.events,
-                        ),
+                        _ => route(&self.shared, &mut core, msg, &mut self.out),
                     }
                 }
                 Ok(Some(op)) => {
@@ -546,11 +545,10 @@ impl Driver {
                 }
             }
         }
-        let flags = process_events(&self.shared, &mut core, &mut self.wakers, &mut self.events);
+        let flags = process_events(&self.shared, &mut core, &mut self.out);
         let server = core.current_server.clone().filter(|_| flags.lame_duck);
         drop(core);
-        self.wakers.drain(..).for_each(Waker::wake);
-        emit_all(&self.shared, &mut self.events);
+        self.out.deliver(&self.shared);
         result?;
         if flags.stale {
             return Err(stale_error());
@@ -678,11 +676,9 @@ impl Driver {
                 progress = true;
                 let mut core = self.shared.core.lock();
                 core.conn.handle_timeout(std::time::Instant::now());
-                let flags =
-                    process_events(&self.shared, &mut core, &mut self.wakers, &mut self.events);
+                let flags = process_events(&self.shared, &mut core, &mut self.out);
                 drop(core);
-                self.wakers.drain(..).for_each(Waker::wake);
-                emit_all(&self.shared, &mut self.events);
+                self.out.deliver(&self.shared);
                 if flags.stale {
                     return Poll::Ready(Exit::Disconnected(stale_error()));
                 }
@@ -711,29 +707,27 @@ impl Driver {
         if let Some(stream) = self.stream.as_mut() {
             let _ = tokio::time::timeout(Duration::from_secs(1), stream.shutdown()).await;
         }
-        let mut wakers = Vec::new();
-        let mut events = Vec::new();
+        let mut out = Outbox::default();
         let waiters = {
             let mut core = self.shared.core.lock();
             core.conn.close();
-            process_events(&self.shared, &mut core, &mut wakers, &mut events);
+            process_events(&self.shared, &mut core, &mut out);
             let sids: Vec<_> = core.subs.keys().copied().collect();
             for sid in sids {
-                core.close_queue(sid, &mut wakers);
+                core.close_queue(sid, &mut out.wakers);
             }
             core.requests.clear();
             for (_, tx) in core.flushes.drain() {
-                let _ = tx.send(Err(Error::closed()));
+                out.flushes.push((tx, Err(Error::closed())));
             }
             core.lifecycle = Lifecycle::Closed;
             std::mem::take(&mut core.close_waiters)
         };
-        wakers.into_iter().for_each(Waker::wake);
+        out.deliver(&self.shared);
         for tx in waiters {
             let _ = tx.send(());
         }
         self.shared.space.notify_waiters();
-        emit_all(&self.shared, &mut events);
         self.shared.events.emit(ClientEvent::Closed);
         self.shared.events.close();
     }
