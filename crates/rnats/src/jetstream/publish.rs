@@ -60,17 +60,65 @@ pub struct PubAck {
 ///     .await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Publish {
     payload: Bytes,
     headers: HeaderMap,
     ttl: Option<Duration>,
+    retry: RetryPolicy,
+}
+
+/// When and how often an unacknowledged publish is sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RetryPolicy {
+    attempts: usize,
+    wait: Duration,
+    on_timeout: bool,
+}
+
+impl Default for Publish {
+    fn default() -> Self {
+        Self {
+            payload: Bytes::new(),
+            headers: HeaderMap::new(),
+            ttl: None,
+            retry: RetryPolicy {
+                attempts: 2,
+                wait: Duration::from_millis(250),
+                on_timeout: false,
+            },
+        }
+    }
 }
 
 impl Publish {
-    /// An empty message without headers.
+    /// An empty message without headers; retried twice, 250 ms apart, when no stream
+    /// answers (503).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How many times the message is sent again when no stream answers (503) or, with
+    /// [`Publish::retry_on_timeout`], when its acknowledgement does not come in time (default
+    /// 2; 0 never retries).
+    pub fn retry_attempts(mut self, attempts: usize) -> Self {
+        self.retry.attempts = attempts;
+        self
+    }
+
+    /// How long to wait before each retry (default 250 ms).
+    pub fn retry_wait(mut self, wait: Duration) -> Self {
+        self.retry.wait = wait;
+        self
+    }
+
+    /// Also retries when the acknowledgement does not come in time (lost during a leader
+    /// change, for instance). The message then always carries a `Nats-Msg-Id` (one is
+    /// generated if none was set), so that the stream stores it once however often it is
+    /// sent, provided the retries end within the stream's duplicate window.
+    pub fn retry_on_timeout(mut self, retry: bool) -> Self {
+        self.retry.on_timeout = retry;
+        self
     }
 
     /// The payload.
@@ -137,8 +185,9 @@ impl Context {
     /// Waits first when [`ContextBuilder::max_ack_inflight`](super::ContextBuilder::max_ack_inflight)
     /// acknowledgements are outstanding: that is the backpressure of pipelined publishing.
     /// The acknowledgement fails with [`Error::is_no_responders`] when no stream stores
-    /// `subject`, with [`Error::is_timeout`] when it does not come within the context's
-    /// timeout, and with a JetStream error when the stream refused the message.
+    /// `subject` (after two retries 250 ms apart, see [`Publish::retry_attempts`]), with
+    /// [`Error::is_timeout`] when it does not come within the context's timeout, and with a
+    /// JetStream error when the stream refused the message.
     ///
     /// Cancelling: dropping this future after its first poll may still publish; dropping the
     /// returned [`PubAckFuture`] does not un-publish, it only stops waiting.
@@ -186,7 +235,11 @@ impl Context {
             payload,
             mut headers,
             ttl,
+            retry,
         } = publish;
+        if retry.on_timeout && retry.attempts > 0 && !headers.contains_key("Nats-Msg-Id") {
+            headers.insert("Nats-Msg-Id", nuid::next().to_string());
+        }
         if let Some(ttl) = ttl {
             self.require_api_level(super::api_level::V2_11, "a per-message TTL")?;
             if ttl < Duration::from_secs(1) {
@@ -212,6 +265,14 @@ impl Context {
         };
         let reply = format!("{}{token}", router.prefix);
         let client = &self.inner.client;
+        let again = (retry.attempts > 0).then(|| {
+            Box::new(Retry {
+                context: self.clone(),
+                headers: headers.clone(),
+                payload: payload.clone(),
+                policy: retry,
+            })
+        });
         if headers.is_empty() {
             client.publish_with_reply(subject, &reply, payload).await?;
         } else {
@@ -228,6 +289,8 @@ impl Context {
             timeout: self.inner.timeout,
             permit: Some(permit),
             subject: subject.to_owned(),
+            retry: again,
+            retrying: None,
         })
     }
 }
@@ -241,7 +304,8 @@ fn format_ttl(ttl: Duration) -> String {
     }
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Message>>>>;
+/// Waiting acknowledgements by token; the answer comes with the time it arrived.
+type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<(Message, tokio::time::Instant)>>>>;
 
 /// Removes a pending acknowledgement whose publish did not complete.
 struct PendingGuard<'a> {
@@ -263,13 +327,96 @@ impl Drop for PendingGuard<'_> {
 /// or is dropped.
 #[must_use = "the acknowledgement tells whether the stream stored the message"]
 pub struct PubAckFuture {
-    rx: oneshot::Receiver<Message>,
+    rx: oneshot::Receiver<(Message, tokio::time::Instant)>,
     token: u64,
     pending: Pending,
     sleep: Pin<Box<tokio::time::Sleep>>,
     timeout: Duration,
     permit: Option<OwnedSemaphorePermit>,
     subject: String,
+    /// What is needed to send the message again, when it may be retried.
+    retry: Option<Box<Retry>>,
+    /// The retries, once the first attempt failed in a retryable way.
+    retrying: Option<AckRetries>,
+}
+
+type AckRetries = Pin<Box<dyn Future<Output = Result<PubAck, Error>> + Send>>;
+
+struct Retry {
+    context: Context,
+    headers: HeaderMap,
+    payload: Bytes,
+    policy: RetryPolicy,
+}
+
+impl Retry {
+    fn covers(&self, err: &Error) -> bool {
+        err.is_no_responders() || (self.policy.on_timeout && err.is_timeout())
+    }
+
+    /// Sends again (the same headers, so the same `Nats-Msg-Id`) until acknowledged, the
+    /// error is not retryable, or the attempts are used up.
+    async fn run(
+        self,
+        subject: String,
+        first: Error,
+        failed_at: tokio::time::Instant,
+    ) -> Result<PubAck, Error> {
+        let mut last = first;
+        let mut failed_at = failed_at;
+        for _ in 0..self.policy.attempts {
+            tokio::time::sleep_until(failed_at + self.policy.wait).await;
+            let publish = Publish {
+                payload: self.payload.clone(),
+                headers: self.headers.clone(),
+                ttl: None,
+                retry: RetryPolicy {
+                    attempts: 0,
+                    ..self.policy
+                },
+            };
+            let result = match self.context.publish_with(&subject, publish).await {
+                Ok(ack) => ack.await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(ack) => return Ok(ack),
+                Err(e) if self.covers(&e) => {
+                    last = e;
+                    failed_at = tokio::time::Instant::now();
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+}
+
+impl PubAckFuture {
+    /// The first attempt ended with `result`: retry when allowed, else finish.
+    /// `failed_at` is when the answer arrived or the wait expired: a future polled late (one
+    /// of many in flight) retries at once instead of waiting anew.
+    fn first_attempt_done(
+        &mut self,
+        result: Result<PubAck, Error>,
+        failed_at: tokio::time::Instant,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Result<PubAck, Error>> {
+        self.permit = None;
+        match result {
+            Err(e) if self.retry.as_ref().is_some_and(|r| r.covers(&e)) => {
+                let retry = self.retry.take().map(|r| *r);
+                let Some(retry) = retry else {
+                    return Poll::Ready(Err(e));
+                };
+                let mut fut = Box::pin(retry.run(self.subject.clone(), e, failed_at));
+                let poll = fut.as_mut().poll(cx);
+                self.retrying = Some(fut);
+                poll
+            }
+            other => Poll::Ready(other),
+        }
+    }
 }
 
 impl Future for PubAckFuture {
@@ -277,10 +424,13 @@ impl Future for PubAckFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
+        if let Some(retrying) = &mut this.retrying {
+            return retrying.as_mut().poll(cx);
+        }
         match Pin::new(&mut this.rx).poll(cx) {
-            Poll::Ready(Ok(msg)) => {
-                this.permit = None;
-                return Poll::Ready(parse_ack(&this.subject, &msg));
+            Poll::Ready(Ok((msg, arrived))) => {
+                let result = parse_ack(&this.subject, &msg);
+                return this.first_attempt_done(result, arrived, cx);
             }
             Poll::Ready(Err(_)) => {
                 this.permit = None;
@@ -290,14 +440,15 @@ impl Future for PubAckFuture {
         }
         if this.sleep.as_mut().poll(cx).is_ready() {
             this.pending.lock().remove(&this.token);
-            this.permit = None;
-            return Poll::Ready(Err(Error::new(
+            let err = Error::new(
                 ErrorKind::Timeout,
                 format!(
                     "no acknowledgement of the publish to {:?} within {:?}",
                     this.subject, this.timeout
                 ),
-            )));
+            );
+            let expired = this.sleep.deadline();
+            return this.first_attempt_done(Err(err), expired, cx);
         }
         Poll::Pending
     }
@@ -379,7 +530,7 @@ impl AckMux {
                                     .and_then(|t| t.parse::<u64>().ok());
                                 if let Some(token) = token {
                                     if let Some(tx) = routed.lock().remove(&token) {
-                                        let _ = tx.send(msg);
+                                        let _ = tx.send((msg, tokio::time::Instant::now()));
                                     }
                                 }
                             }

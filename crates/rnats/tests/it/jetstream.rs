@@ -633,3 +633,117 @@ async fn request_timeout_applies_to_api_calls_and_acks() {
     assert!(err.is_timeout(), "{err:?}");
     assert!(started.elapsed() < Duration::from_secs(2));
 }
+
+#[tokio::test]
+async fn publish_retries_no_responders_until_a_stream_appears() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let started = tokio::time::Instant::now();
+    let ack = js
+        .publish_with("late.a", Publish::new().payload("x").retry_attempts(0))
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(ack.is_no_responders());
+    assert!(
+        started.elapsed() < Duration::from_millis(200),
+        "retried with 0 attempts"
+    );
+    let creator = {
+        let js = js.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            js.create_stream(memory_stream("LATE", &["late.>"]))
+                .await
+                .unwrap();
+        })
+    };
+    let ack = js
+        .publish_with(
+            "late.a",
+            Publish::new()
+                .payload("x")
+                .retry_attempts(10)
+                .retry_wait(Duration::from_millis(100)),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    creator.await.unwrap();
+    assert_eq!((ack.stream.as_str(), ack.sequence), ("LATE", 1));
+    // With the default policy (2 retries, 250 ms) a missing stream fails after ~500 ms.
+    let started = tokio::time::Instant::now();
+    let err = js.publish("nowhere", "x").await.unwrap().await.unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(450) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn publish_retry_on_timeout_resends_the_same_message_id() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    // A fake stream that ignores the first two sends and acknowledges the third.
+    let mut fake = client.subscribe("fake").await.unwrap();
+    let _silent = client.subscribe("fake").await.unwrap(); // listens, never answers
+    let responder = client.clone();
+    let seen = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        while let Some(msg) = futures_util::StreamExt::next(&mut fake).await {
+            ids.push(
+                msg.headers
+                    .as_ref()
+                    .unwrap()
+                    .get("Nats-Msg-Id")
+                    .unwrap()
+                    .to_owned(),
+            );
+            if ids.len() == 3 {
+                responder
+                    .publish(
+                        msg.reply.unwrap(),
+                        r#"{"stream":"FAKE","seq":1,"duplicate":true}"#,
+                    )
+                    .await
+                    .unwrap();
+                return ids;
+            }
+        }
+        ids
+    });
+    let js = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_millis(200))
+        .build(client);
+    let ack = js
+        .publish_with(
+            "fake",
+            Publish::new()
+                .payload("x")
+                .retry_on_timeout(true)
+                .retry_attempts(3)
+                .retry_wait(Duration::from_millis(10)),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(ack.duplicate);
+    let ids = seen.await.unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(!ids[0].is_empty());
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    // Without retry_on_timeout a lost acknowledgement is a timeout at once.
+    let err = js
+        .publish_with("fake", Publish::new().payload("y"))
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+}

@@ -515,10 +515,19 @@ async fn work_queue_retention_removes_acked_messages() {
         .unwrap();
     publish_n(&js, "wq.job", 10).await;
     let got = drain(consumer.fetch().max_messages(10).messages().await.unwrap()).await;
+    assert_eq!(got.len(), 10);
     for m in &got {
         m.double_ack().await.unwrap();
     }
-    assert_eq!(stream.info().await.unwrap().state.messages, 0);
+    // The server confirms an ack before it removes the message: wait for the removal.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while stream.info().await.unwrap().state.messages != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "acked work stayed in the queue"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // A work queue takes one consumer per subject: a second unfiltered one is refused.
     let err = stream
         .create_consumer(pull::Config::durable("second"))

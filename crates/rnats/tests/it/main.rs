@@ -4,6 +4,7 @@
 mod auth;
 mod core;
 mod jetstream;
+mod jetstream_cluster;
 mod jetstream_consumer;
 mod jetstream_schema;
 mod resilience;

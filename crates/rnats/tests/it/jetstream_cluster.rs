@@ -1,0 +1,178 @@
+//! JetStream in a 3-node cluster: R3 streams while nodes die.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rnats::jetstream::consumer::{pull, AckPolicy, PullConsumer};
+use rnats::jetstream::{self, stream, Context, Publish};
+
+/// Creates `config`, retrying while the fresh cluster is not ready for it.
+async fn create_stream(js: &Context, config: stream::Config) -> stream::Stream {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match js.create_stream(config.clone()).await {
+            Ok(s) => return s,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                eprintln!("create stream: {e}, retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("creating stream: {e:?}"),
+        }
+    }
+}
+
+/// Publishes 20,000 messages with ids and retries while the stream leader's node is killed
+/// after 5,000: every acknowledged message is in the stream, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn r3_stream_keeps_every_acked_publish_exactly_once_when_its_leader_dies() {
+    let _alone = crate::EXCLUSIVE.write().await;
+    let cluster = Arc::new(
+        tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3))
+            .await
+            .unwrap(),
+    );
+    let client = rnats::ConnectOptions::new()
+        .reconnect_delay_callback(|_| Duration::from_millis(50))
+        .connect(cluster.urls())
+        .await
+        .unwrap();
+    let js = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(2))
+        .max_ack_inflight(256)
+        .build(client);
+    let mut config = stream::Config::new("R3");
+    config.subjects = vec!["r3".into()];
+    config.num_replicas = 3;
+    let stream = create_stream(&js, config).await;
+    let leader = stream
+        .cached_info()
+        .cluster
+        .as_ref()
+        .and_then(|c| c.leader.clone())
+        .expect("an R3 stream has a leader");
+
+    const N: usize = 20_000;
+    let started = tokio::time::Instant::now();
+    let mut in_flight = VecDeque::new();
+    let mut acked = BTreeSet::new();
+    let mut failed = Vec::new();
+    let mut killed_at = None;
+    let mut longest_wait = Duration::ZERO;
+    let settle = |ack: Result<jetstream::PubAck, rnats::Error>,
+                  i: usize,
+                  acked: &mut BTreeSet<u64>,
+                  failed: &mut Vec<(usize, String)>| match ack {
+        Ok(ack) => {
+            acked.insert(i as u64);
+            assert_eq!(ack.stream, "R3");
+        }
+        Err(e) => failed.push((i, e.to_string())),
+    };
+    for i in 0..N {
+        if i == 5_000 {
+            let cluster = Arc::clone(&cluster);
+            let leader = leader.clone();
+            tokio::task::spawn_blocking(move || {
+                let node = cluster
+                    .servers()
+                    .iter()
+                    .find(|n| n.name() == Some(leader.as_str()))
+                    .expect("the leader is a node");
+                node.stop();
+            })
+            .await
+            .unwrap();
+            killed_at = Some(tokio::time::Instant::now());
+        }
+        let ack = js
+            .publish_with(
+                "r3",
+                Publish::new()
+                    .payload(i.to_string())
+                    .message_id(format!("m-{i}"))
+                    .retry_on_timeout(true)
+                    .retry_attempts(30)
+                    .retry_wait(Duration::from_millis(500)),
+            )
+            .await
+            .unwrap();
+        in_flight.push_back((i, ack));
+        if in_flight.len() >= 256 {
+            let (j, ack) = in_flight.pop_front().unwrap();
+            let waited = tokio::time::Instant::now();
+            let ack = ack.await;
+            longest_wait = longest_wait.max(waited.elapsed());
+            settle(ack, j, &mut acked, &mut failed);
+        }
+    }
+    for (j, ack) in in_flight {
+        settle(ack.await, j, &mut acked, &mut failed);
+    }
+    let publish_time = started.elapsed();
+
+    // Read the whole stream back through a fresh consumer.
+    let mut info = stream.cached_info().clone();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        match js.stream_info("R3").await {
+            Ok(i) => {
+                info = i;
+                break;
+            }
+            Err(e) => {
+                eprintln!("stream info after the kill: {e}");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    }
+    let consumer: PullConsumer = stream
+        .create_consumer({
+            let mut c = pull::Config::ephemeral();
+            c.ack_policy = AckPolicy::None;
+            c
+        })
+        .await
+        .unwrap();
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(1000)
+        .messages()
+        .await
+        .unwrap();
+    let mut stored = BTreeSet::new();
+    let mut duplicates = 0;
+    while stored.len() + duplicates < info.state.messages as usize {
+        let msg = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .expect("reading the stream back stalled")
+            .unwrap()
+            .unwrap();
+        let i: u64 = std::str::from_utf8(&msg.payload).unwrap().parse().unwrap();
+        if !stored.insert(i) {
+            duplicates += 1;
+        }
+    }
+    eprintln!(
+        "R3 leader {leader} killed after 5,000 of {N}: {} acked, {} failed, {} stored, \
+         {duplicates} duplicates, longest ack wait {longest_wait:?}, publishing took \
+         {publish_time:?} ({:?} after the kill); first failures: {:?}",
+        acked.len(),
+        failed.len(),
+        stored.len(),
+        killed_at.map(|t| t.elapsed()),
+        &failed[..failed.len().min(3)]
+    );
+    assert_eq!(duplicates, 0, "a message was stored twice");
+    let missing: Vec<_> = acked.difference(&stored).take(10).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not stored: {missing:?}"
+    );
+    assert!(
+        failed.is_empty(),
+        "publishes failed despite retries: {failed:?}"
+    );
+    assert_eq!(stored.len(), N);
+}
