@@ -176,3 +176,106 @@ async fn r3_stream_keeps_every_acked_publish_exactly_once_when_its_leader_dies()
     );
     assert_eq!(stored.len(), N);
 }
+
+/// An ordered consumer reading an R3 stream whose leader's node is killed midway delivers
+/// every sequence once and in order, and is back to delivering within 15 s of the kill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordered_consumer_recovers_when_the_stream_leader_dies() {
+    let _alone = crate::EXCLUSIVE.write().await;
+    let cluster = Arc::new(
+        tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3))
+            .await
+            .unwrap(),
+    );
+    let setup = jetstream::new(rnats::connect(cluster.urls()).await.unwrap());
+    let mut config = stream::Config::new("ORD3");
+    config.subjects = vec!["ord3".into()];
+    config.num_replicas = 3;
+    let stream = create_stream(&setup, config).await;
+    let leader = stream
+        .cached_info()
+        .cluster
+        .as_ref()
+        .and_then(|c| c.leader.clone())
+        .expect("an R3 stream has a leader");
+    // The reader is connected to the leader's node: killing it also costs the reader its
+    // connection (and likely its consumer), so recovery is exercised every time.
+    let mut urls: Vec<String> = cluster
+        .servers()
+        .iter()
+        .filter(|n| n.name() == Some(leader.as_str()))
+        .map(|n| n.url())
+        .collect();
+    urls.extend(
+        cluster
+            .servers()
+            .iter()
+            .filter(|n| n.name() != Some(leader.as_str()))
+            .map(|n| n.url()),
+    );
+    let client = rnats::ConnectOptions::new()
+        .retain_servers_order(true)
+        .reconnect_delay_callback(|_| Duration::from_millis(50))
+        .connect(urls)
+        .await
+        .unwrap();
+    let js = jetstream::new(client);
+    let stream = js.get_stream("ORD3").await.unwrap();
+    const N: u64 = 10_000;
+    let mut acks = VecDeque::new();
+    for i in 0..N {
+        acks.push_back(js.publish("ord3", i.to_string()).await.unwrap());
+        if acks.len() >= 256 {
+            acks.pop_front().unwrap().await.unwrap();
+        }
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    let mut messages = stream
+        .ordered_messages(jetstream::consumer::OrderedConfig::default())
+        .await
+        .unwrap();
+    let mut last = tokio::time::Instant::now();
+    let mut longest_after_kill = Duration::ZERO;
+    let mut killed = false;
+    for expected in 1..=N {
+        if expected == 2_000 {
+            let cluster = Arc::clone(&cluster);
+            let leader = leader.clone();
+            tokio::task::spawn_blocking(move || {
+                cluster
+                    .servers()
+                    .iter()
+                    .find(|n| n.name() == Some(leader.as_str()))
+                    .expect("the leader is a node")
+                    .stop();
+            })
+            .await
+            .unwrap();
+            killed = true;
+            last = tokio::time::Instant::now();
+        }
+        let msg = tokio::time::timeout(Duration::from_secs(30), messages.next())
+            .await
+            .unwrap_or_else(|_| panic!("the ordered consumer stalled at {expected}"))
+            .expect("the ordered consumer ended")
+            .unwrap();
+        if killed {
+            longest_after_kill = longest_after_kill.max(last.elapsed());
+        }
+        last = tokio::time::Instant::now();
+        assert_eq!(msg.info().unwrap().stream_sequence, expected);
+        assert_eq!(msg.payload, (expected - 1).to_string());
+    }
+    eprintln!(
+        "ordered consumer, R3 leader {leader} killed: longest stall {longest_after_kill:?}, \
+         consumer recreated {} times",
+        messages.resets()
+    );
+    assert!(messages.resets() >= 1, "the consumer was never recreated");
+    assert!(
+        longest_after_kill < Duration::from_secs(15),
+        "stalled {longest_after_kill:?} after the leader was killed"
+    );
+}

@@ -802,3 +802,114 @@ async fn priority_group_overflow_waits_for_min_pending() {
         .unwrap_err();
     assert_eq!(err.jetstream_error().unwrap().code, 400, "{err:?}");
 }
+
+/// Reads `n` messages from an ordered consumer, checking they are the stream sequences
+/// `from..from + n` in order; calls `meanwhile(i)` before reading the i-th.
+async fn read_ordered(
+    messages: &mut consumer::Ordered,
+    from: u64,
+    n: u64,
+    mut meanwhile: impl FnMut(u64),
+) {
+    for i in 0..n {
+        meanwhile(i);
+        let msg = tokio::time::timeout(Duration::from_secs(20), messages.next())
+            .await
+            .unwrap_or_else(|_| panic!("ordered consumer stalled at message {i}"))
+            .expect("ordered consumer ended")
+            .unwrap();
+        assert_eq!(msg.info().unwrap().stream_sequence, from + i);
+    }
+}
+
+#[tokio::test]
+async fn ordered_consumer_recovers_from_deletion_in_order() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "ORD", &["ord.>"]).await;
+    publish_n(&js, "ord.a", 500).await;
+    let mut messages = stream
+        .ordered_messages(consumer::OrderedConfig::default())
+        .await
+        .unwrap();
+    read_ordered(&mut messages, 1, 200, |_| {}).await;
+    let names: Vec<String> = stream.consumer_names().try_collect().await.unwrap();
+    assert_eq!(names.len(), 1);
+    let info = stream.consumer_info(&names[0]).await.unwrap();
+    assert_eq!(info.config.ack_policy, AckPolicy::None);
+    assert!(info.config.mem_storage);
+    stream.delete_consumer(&names[0]).await.unwrap();
+    read_ordered(&mut messages, 201, 300, |_| {}).await;
+    // New messages keep coming, from the recreated consumer.
+    publish_n(&js, "ord.b", 10).await;
+    read_ordered(&mut messages, 501, 10, |_| {}).await;
+    let names: Vec<String> = stream.consumer_names().try_collect().await.unwrap();
+    assert_eq!(
+        names.len(),
+        1,
+        "the old consumer was not cleaned up: {names:?}"
+    );
+}
+
+#[tokio::test]
+async fn ordered_consumer_filters_and_starts_where_asked() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "ORDF", &["ordf.>"]).await;
+    for i in 0..20 {
+        let subject = if i % 2 == 0 { "ordf.even" } else { "ordf.odd" };
+        js.publish(subject, format!("{i}"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let mut config = consumer::OrderedConfig::default();
+    config.filter_subjects = vec!["ordf.odd".into()];
+    config.deliver_policy = consumer::DeliverPolicy::ByStartSequence;
+    config.opt_start_seq = Some(10);
+    let mut messages = stream.ordered_messages(config).await.unwrap();
+    let mut seqs = Vec::new();
+    for _ in 0..6 {
+        let m = tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.subject, "ordf.odd");
+        seqs.push(m.info().unwrap().stream_sequence);
+    }
+    assert_eq!(seqs, [10, 12, 14, 16, 18, 20]);
+    let mut config = consumer::OrderedConfig::default();
+    config.filter_subjects = vec!["ordf.odd".into(), "ordf.even".into()];
+    config.deliver_policy = consumer::DeliverPolicy::Last;
+    let mut last = stream.ordered_messages(config).await.unwrap();
+    let m = last.next().await.unwrap().unwrap();
+    assert_eq!(m.info().unwrap().stream_sequence, 20);
+}
+
+#[tokio::test]
+async fn ordered_consumer_survives_a_server_restart() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start_jetstream();
+    let client = rnats::ConnectOptions::new()
+        .reconnect_delay_callback(|_| Duration::from_millis(50))
+        .connect(server.url())
+        .await
+        .unwrap();
+    let js = jetstream::new(client);
+    let mut config = stream::Config::new("ORDR");
+    config.subjects = vec!["ordr".into()];
+    let stream = js.create_stream(config).await.unwrap();
+    publish_n(&js, "ordr", 1000).await;
+    let mut messages = stream
+        .ordered_messages(consumer::OrderedConfig::default())
+        .await
+        .unwrap();
+    read_ordered(&mut messages, 1, 1000, |i| {
+        if i == 400 {
+            server.restart(); // SIGKILL: the memory consumer is gone with it
+        }
+    })
+    .await;
+}

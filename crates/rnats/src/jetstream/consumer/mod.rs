@@ -1,7 +1,10 @@
 //! Consumers: configuration, info, management, and the [`Consumer`] handle. Pull consumers
-//! are in [`pull`].
+//! are in [`pull`]; ordered consumers are [`Stream::ordered_messages`].
 
+mod ordered;
 pub mod pull;
+
+pub use ordered::{Ordered, OrderedConfig};
 
 use std::collections::HashMap;
 use std::time::Duration;

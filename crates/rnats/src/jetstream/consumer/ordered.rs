@@ -1,0 +1,290 @@
+//! Ordered consumers: every message of a stream (or of some subjects) exactly once and in
+//! order, with no acknowledgements, through ephemeral consumers that are recreated from the
+//! next expected sequence whenever something goes wrong.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use futures_core::Stream as FuturesStream;
+use futures_util::StreamExt;
+use time::OffsetDateTime;
+
+use super::pull::{self, Messages};
+use super::{AckPolicy, Consumer, DeliverPolicy, ReplayPolicy};
+use crate::jetstream::stream::Stream;
+use crate::jetstream::Message;
+use crate::{Error, ErrorKind, Event, EventStream};
+
+/// The configuration of an ordered consumer, from [`Stream::ordered_messages`].
+///
+/// ```no_run
+/// # async fn demo(stream: rnats::jetstream::stream::Stream) -> Result<(), rnats::Error> {
+/// use futures_util::StreamExt;
+/// use rnats::jetstream::consumer::OrderedConfig;
+/// let mut config = OrderedConfig::default();
+/// config.filter_subjects = vec!["orders.eu.>".into()];
+/// let mut messages = stream.ordered_messages(config).await?;
+/// while let Some(msg) = messages.next().await {
+///     println!("{:?}", msg?.payload);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OrderedConfig {
+    /// Only subjects matching these filters (empty: all).
+    pub filter_subjects: Vec<String>,
+    /// Where to start the first time (afterwards: after the last message delivered).
+    pub deliver_policy: DeliverPolicy,
+    /// The start sequence for [`DeliverPolicy::ByStartSequence`].
+    pub opt_start_seq: Option<u64>,
+    /// The start time for [`DeliverPolicy::ByStartTime`].
+    pub opt_start_time: Option<OffsetDateTime>,
+    /// Delivery rate.
+    pub replay_policy: ReplayPolicy,
+    /// Deliver only headers.
+    pub headers_only: bool,
+    /// The server deletes an ephemeral consumer idle this long (default 5 min).
+    pub inactive_threshold: Duration,
+    /// Messages pulled ahead (default 500).
+    pub max_messages_per_batch: usize,
+    /// Idle heartbeat of the pulls; two missed ones recreate the consumer (default 2 s).
+    pub heartbeat: Duration,
+    /// How many times in a row recreating the consumer may fail before the stream gives up
+    /// with an error (default 20, with waits from 250 ms doubling up to 2 s between them).
+    pub max_reset_attempts: usize,
+}
+
+impl Default for OrderedConfig {
+    fn default() -> Self {
+        Self {
+            filter_subjects: Vec::new(),
+            deliver_policy: DeliverPolicy::All,
+            opt_start_seq: None,
+            opt_start_time: None,
+            replay_policy: ReplayPolicy::Instant,
+            headers_only: false,
+            inactive_threshold: Duration::from_secs(300),
+            max_messages_per_batch: 500,
+            heartbeat: Duration::from_secs(2),
+            max_reset_attempts: 20,
+        }
+    }
+}
+
+type Reset = Pin<Box<dyn Future<Output = Result<(String, Messages), Error>> + Send>>;
+
+impl Stream {
+    /// Delivers the stream's messages (matching the filters) in order, each exactly once,
+    /// through an ephemeral, memory, R1, ack-none consumer. On a gap in the delivery
+    /// sequence, missed heartbeats, the consumer's deletion or a reconnect, the consumer is
+    /// recreated from the stream sequence after the last message delivered. After
+    /// `max_reset_attempts` failed recreations in a row the stream yields the error and ends.
+    pub async fn ordered_messages(&self, config: OrderedConfig) -> Result<Ordered, Error> {
+        let events = self.context.client().events();
+        let mut ordered = Ordered {
+            stream: self.clone(),
+            config,
+            prefix: nuid::next().to_string(),
+            serial: 0,
+            consumer: None,
+            last_stream_seq: 0,
+            next_consumer_seq: 1,
+            messages: None,
+            reset: None,
+            failures: 0,
+            events,
+            done: false,
+        };
+        let first = ordered.start_reset(Duration::ZERO);
+        let (name, messages) = first.await?;
+        ordered.consumer = Some(name);
+        ordered.messages = Some(messages);
+        Ok(ordered)
+    }
+}
+
+/// The messages of an ordered consumer, from [`Stream::ordered_messages`]. Messages need no
+/// acknowledgement. Errors are yielded only when the consumer could not be recreated, and
+/// then the stream ends.
+pub struct Ordered {
+    stream: Stream,
+    config: OrderedConfig,
+    prefix: String,
+    serial: u64,
+    consumer: Option<String>,
+    last_stream_seq: u64,
+    next_consumer_seq: u64,
+    messages: Option<Messages>,
+    reset: Option<Reset>,
+    failures: usize,
+    events: EventStream,
+    done: bool,
+}
+
+impl Ordered {
+    /// Recreates the consumer after `delay`, starting after the last delivered message; the
+    /// old consumer is deleted in the background.
+    fn start_reset(&mut self, delay: Duration) -> Reset {
+        self.messages = None;
+        if let Some(old) = self.consumer.take() {
+            let stream = self.stream.clone();
+            tokio::spawn(async move {
+                let _ = stream.delete_consumer(&old).await;
+            });
+        }
+        self.serial += 1;
+        let name = format!("{}_{}", self.prefix, self.serial);
+        let mut config = pull::Config::ephemeral();
+        config.name = Some(name.clone());
+        config.ack_policy = AckPolicy::None;
+        config.mem_storage = true;
+        config.num_replicas = 1;
+        config.max_deliver = 1;
+        config.inactive_threshold = self.config.inactive_threshold;
+        config.replay_policy = self.config.replay_policy;
+        config.headers_only = self.config.headers_only;
+        match self.config.filter_subjects.as_slice() {
+            [] => {}
+            [one] => config.filter_subject = one.clone(),
+            many => config.filter_subjects = many.to_vec(),
+        }
+        if self.last_stream_seq > 0 {
+            config.deliver_policy = DeliverPolicy::ByStartSequence;
+            config.opt_start_seq = Some(self.last_stream_seq + 1);
+        } else {
+            config.deliver_policy = self.config.deliver_policy;
+            config.opt_start_seq = self.config.opt_start_seq;
+            config.opt_start_time = self.config.opt_start_time;
+        }
+        self.next_consumer_seq = 1;
+        let stream = self.stream.clone();
+        let batch = self.config.max_messages_per_batch;
+        let heartbeat = self.config.heartbeat;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            let consumer: Consumer<pull::Config> = stream.create_consumer(config).await?;
+            let messages = consumer
+                .stream()
+                .max_messages_per_batch(batch)
+                .heartbeat(heartbeat)
+                .expires((heartbeat * 5).max(Duration::from_secs(1)))
+                .messages()
+                .await?;
+            Ok((name, messages))
+        })
+    }
+
+    /// How many times the consumer was recreated (0 while the first one serves).
+    pub fn resets(&self) -> u64 {
+        self.serial.saturating_sub(1)
+    }
+
+    fn backoff(&self) -> Duration {
+        let exp = u32::try_from(self.failures.min(4)).unwrap_or(4);
+        (Duration::from_millis(250) * 2u32.pow(exp)).min(Duration::from_secs(2))
+    }
+}
+
+impl FuturesStream for Ordered {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        // A reconnect may have lost the consumer (R1, in memory): recreate it at once.
+        while let Poll::Ready(Some(event)) = this.events.poll_next_unpin(cx) {
+            if matches!(event, Event::Reconnected { .. }) && this.reset.is_none() {
+                this.reset = Some(this.start_reset(Duration::ZERO));
+            }
+        }
+        loop {
+            if let Some(reset) = &mut this.reset {
+                match reset.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok((name, messages))) => {
+                        this.reset = None;
+                        this.failures = 0;
+                        this.consumer = Some(name);
+                        this.messages = Some(messages);
+                    }
+                    Poll::Ready(Err(e)) => {
+                        this.reset = None;
+                        this.failures += 1;
+                        if this.failures >= this.config.max_reset_attempts
+                            || e.is_connection_closed()
+                        {
+                            this.done = true;
+                            return Poll::Ready(Some(Err(Error::with_source(
+                                ErrorKind::JetStream,
+                                format!(
+                                    "ordered consumer of stream {:?} gave up after {} failed \
+                                     attempts to recreate it",
+                                    this.stream.name(),
+                                    this.failures
+                                ),
+                                e,
+                            ))));
+                        }
+                        let delay = this.backoff();
+                        this.reset = Some(this.start_reset(delay));
+                        continue;
+                    }
+                }
+            }
+            let Some(messages) = &mut this.messages else {
+                this.reset = Some(this.start_reset(Duration::ZERO));
+                continue;
+            };
+            match messages.poll_next_unpin(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(msg))) => {
+                    let Ok(info) = msg.info() else {
+                        continue;
+                    };
+                    if info.consumer_sequence != this.next_consumer_seq {
+                        // A gap (or a message of an older consumer): start over after the
+                        // last message delivered.
+                        this.reset = Some(this.start_reset(Duration::ZERO));
+                        continue;
+                    }
+                    this.next_consumer_seq += 1;
+                    this.last_stream_seq = info.stream_sequence;
+                    return Poll::Ready(Some(Ok(msg)));
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    if e.is_connection_closed() {
+                        this.done = true;
+                        return Poll::Ready(Some(Err(e)));
+                    }
+                    // Missed heartbeats, a deleted or unreachable consumer, a warning: the
+                    // consumer is not to be trusted any more.
+                    this.reset = Some(this.start_reset(Duration::ZERO));
+                }
+                Poll::Ready(None) => {
+                    if this.stream.context.client().connection_state()
+                        == crate::ConnectionState::Closed
+                    {
+                        this.done = true;
+                        return Poll::Ready(None);
+                    }
+                    this.reset = Some(this.start_reset(Duration::ZERO));
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Ordered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ordered")
+            .field("stream", &self.stream.name())
+            .field("consumer", &self.consumer)
+            .field("last_stream_seq", &self.last_stream_seq)
+            .finish_non_exhaustive()
+    }
+}
