@@ -397,6 +397,20 @@ impl Connection {
         self.out.len()
     }
 
+    /// The bytes waiting in the write buffer, for a caller that writes them itself; follow
+    /// with [`Connection::consume_transmit`] for what was written.
+    pub fn transmit_pending(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// Drops the first `n` bytes of the write buffer: they were written.
+    pub fn consume_transmit(&mut self, n: usize) {
+        let n = n.min(self.out.len());
+        // `advance` moves the start without splitting the allocation; a later reserve reclaims
+        // the consumed front.
+        bytes::Buf::advance(&mut self.out, n);
+    }
+
     /// Bytes of publishes held until the next connection.
     pub fn pending_len(&self) -> usize {
         self.pending.len()
@@ -851,6 +865,20 @@ mod tests {
         assert!(matches!(events(&mut c)[..], [Event::Message(_)]));
         assert!(c.unsubscribe(sid));
         assert!(take(&mut c).is_empty(), "no second UNSUB");
+    }
+
+    #[test]
+    fn transmit_can_be_written_by_the_caller() {
+        let now = Instant::now();
+        let mut c = connected(now);
+        c.publish("a", None, None, b"xy").unwrap();
+        assert_eq!(c.transmit_pending(), b"PUB a 2\r\nxy\r\n");
+        c.consume_transmit(4);
+        assert_eq!(c.transmit_pending(), b"a 2\r\nxy\r\n");
+        c.consume_transmit(100);
+        assert_eq!(c.transmit_len(), 0);
+        c.publish("b", None, None, b"").unwrap();
+        assert_eq!(take(&mut c), b"PUB b 0\r\n\r\n");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use rnats_proto::{
     subject, Backoff, ConnState, Connection, ConnectionConfig, FlushToken, HeaderMap, PoolLimits,
     ServerInfo, ServerPool, Sid, StatusCode,
 };
+use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 
 use crate::driver;
@@ -83,6 +84,9 @@ pub(crate) struct Shared {
     pub(crate) core: Mutex<Core>,
     /// Wakes the driver when there is something to write or the client closes.
     pub(crate) driver_waker: AtomicWaker,
+    /// Set (with a wake) when the driver must look at the core: bytes to write, close,
+    /// force_reconnect. Lets the driver skip the lock when it was woken only to read.
+    pub(crate) attention: AtomicBool,
     /// Wakes publishers waiting for room in the write buffer.
     pub(crate) space: Notify,
     /// Wakes the driver out of a reconnect wait when the client closes.
@@ -109,6 +113,13 @@ pub(crate) struct Core {
     pub(crate) current_server: Option<ServerAddr>,
     /// Set by [`Client::force_reconnect`]; the driver drops the connection when it sees it.
     pub(crate) force_reconnect: bool,
+    /// The plain TCP socket of the current connection, for [`Shared::write_through`].
+    pub(crate) direct: Option<Arc<TcpStream>>,
+    /// The driver holds bytes it took from the write buffer and has not finished writing:
+    /// nothing may be written past them.
+    pub(crate) driver_busy: bool,
+    /// When bytes were last handed to the socket.
+    pub(crate) last_write: Option<std::time::Instant>,
     pub(crate) in_msgs: u64,
     pub(crate) out_msgs: u64,
 }
@@ -134,10 +145,58 @@ impl Core {
 }
 
 impl Shared {
+    /// Wakes the driver to look at the core (see [`Shared::attention`]).
+    pub(crate) fn wake_driver(&self) {
+        self.attention.store(true, Ordering::Release);
+        self.driver_waker.wake();
+    }
+
     /// Wakes the driver if the write buffer went from empty to not empty.
     fn after_write(&self, was_empty: bool) {
         if was_empty {
-            self.driver_waker.wake();
+            self.wake_driver();
+        }
+    }
+
+    /// Sends what was just encoded: on an idle plain-TCP connection the caller writes it to
+    /// the socket itself (saving the hop to the driver task, which is most of a request's
+    /// latency); otherwise, or for what the socket does not take at once, the driver is woken.
+    /// Call under the core lock, right after encoding into a write buffer that was empty.
+    fn send_now(&self, core: &mut Core, was_empty: bool) {
+        if was_empty && !self.write_through(core) {
+            self.wake_driver();
+        }
+    }
+
+    /// True when the whole write buffer went to the socket. Only when the driver has nothing
+    /// in hand (so bytes stay in order) and the connection was idle for a moment: a busy
+    /// connection is better served by the driver's batched writes than by a syscall per
+    /// message.
+    fn write_through(&self, core: &mut Core) -> bool {
+        /// Writes closer together than this are left to the driver to batch.
+        const IDLE: Duration = Duration::from_micros(50);
+        let Some(tcp) = core.direct.as_ref() else {
+            return false;
+        };
+        if core.driver_busy {
+            return false;
+        }
+        let now = std::time::Instant::now();
+        if core
+            .last_write
+            .is_some_and(|at| now.saturating_duration_since(at) < IDLE)
+        {
+            return false;
+        }
+        match tcp.try_write(core.conn.transmit_pending()) {
+            Ok(n) => {
+                core.conn.consume_transmit(n);
+                core.last_write = Some(now);
+                self.stats.out_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                core.conn.transmit_len() == 0
+            }
+            // Not writable now, or broken: the driver will find out and handle it.
+            Err(_) => false,
         }
     }
 
@@ -164,8 +223,7 @@ impl Shared {
             return Some(Err(e.into()));
         }
         core.out_msgs += 1;
-        // Waking under the lock is fine: it only schedules the driver.
-        self.after_write(len == 0);
+        self.send_now(core, len == 0);
         Some(Ok(()))
     }
 
@@ -196,7 +254,7 @@ impl Shared {
                 // before this waiter is registered.
                 notified.as_mut().enable();
             }
-            self.driver_waker.wake();
+            self.wake_driver();
             notified.await;
         }
     }
@@ -258,8 +316,7 @@ impl Shared {
             let mut core = self.core.lock();
             let was_empty = core.conn.transmit_len() == 0;
             let rx = self.start_flush(&mut core)?;
-            drop(core);
-            self.after_write(was_empty);
+            self.send_now(&mut core, was_empty);
             rx
         };
         rx.await.unwrap_or_else(|_| Err(Error::closed()))
@@ -295,7 +352,7 @@ impl Shared {
         core.close_waiters.push(tx);
         core.lifecycle = Lifecycle::Closing;
         drop(core);
-        self.driver_waker.wake();
+        self.wake_driver();
         self.close_requested.notify_one();
         Some(rx)
     }
@@ -326,8 +383,7 @@ impl Shared {
             core.conn.publish(subject, Some(&reply), headers, payload)?;
             core.out_msgs += 1;
             core.requests.insert(token, tx);
-            drop(core);
-            self.after_write(was_empty);
+            self.send_now(&mut core, was_empty);
             token
         };
         // Removes the pending entry if this future is dropped or times out.
@@ -725,7 +781,7 @@ impl Client {
         core.check_open()?;
         core.force_reconnect = true;
         drop(core);
-        self.shared.driver_waker.wake();
+        self.shared.wake_driver();
         Ok(())
     }
 
@@ -802,10 +858,14 @@ pub(crate) async fn connect_with(
             pool,
             current_server: None,
             force_reconnect: false,
+            direct: None,
+            driver_busy: false,
+            last_write: None,
             in_msgs: 0,
             out_msgs: 0,
         }),
         driver_waker: AtomicWaker::new(),
+        attention: AtomicBool::new(true),
         space: Notify::new(),
         close_requested: Notify::new(),
         stats: Stats::default(),

@@ -214,7 +214,7 @@ async fn open_stream(shared: &Shared, addr: &ServerAddr) -> Result<Stream, Error
             Stream::Wss(Box::new(transport::websocket::connect(addr, tls).await?))
         }
         _ if tls.first => Stream::Tls(Box::new(transport::tls::handshake(tls, addr, tcp).await?)),
-        _ => Stream::Tcp(tcp),
+        _ => Stream::Tcp(Arc::new(tcp)),
     })
 }
 
@@ -230,6 +230,13 @@ async fn upgrade_if_needed(
         // Already TLS, or a websocket (whose TLS, if any, is the wss:// layer's).
         return Ok(stream);
     };
+    // Nothing else holds the stream during the handshake; TLS needs it by value.
+    let Ok(tcp) = Arc::try_unwrap(tcp) else {
+        return Err(Error::new(
+            ErrorKind::Tls,
+            "internal: the TCP stream is shared during the handshake; not going on without TLS",
+        ));
+    };
     let (required, available) = {
         let core = shared.core.lock();
         let info = core.conn.server_info();
@@ -240,7 +247,7 @@ async fn upgrade_if_needed(
     };
     let wanted = shared.options.tls.wanted(addr);
     if !required && !wanted {
-        return Ok(Stream::Tcp(tcp));
+        return Ok(Stream::Tcp(Arc::new(tcp)));
     }
     if !required && !available {
         return Err(Error::new(
@@ -357,6 +364,11 @@ pub(crate) struct Driver {
     timer_at: Option<Instant>,
     close_deadline: Option<Instant>,
     ever_connected: bool,
+    /// The driver itself queued output (PONG, keep-alive PING) or changed the ping schedule:
+    /// look at the core even if nobody set `attention`.
+    refill_needed: bool,
+    /// close() was seen: keep checking until the last bytes are written.
+    closing_seen: bool,
 }
 
 impl Driver {
@@ -378,11 +390,28 @@ impl Driver {
             timer_at: None,
             close_deadline: None,
             ever_connected,
+            refill_needed: true,
+            closing_seen: false,
         }
+    }
+
+    /// Lets callers write to the socket directly while it is plain TCP (see
+    /// `Shared::write_through`).
+    fn share_socket(&self) {
+        let direct = match &self.stream {
+            Some(Stream::Tcp(tcp)) => Some(tcp.clone()),
+            _ => None,
+        };
+        let mut core = self.shared.core.lock();
+        core.direct = direct;
+        core.driver_busy = false;
+        drop(core);
+        self.shared.attention.store(true, Ordering::Release);
     }
 
     /// Runs until the client closes (or the reconnect policy gives up).
     pub(crate) async fn run(mut self) {
+        self.share_socket();
         loop {
             if self.stream.is_none() {
                 let Some(transport) = self.reconnect().await else {
@@ -399,6 +428,7 @@ impl Driver {
                 }
                 self.ever_connected = true;
                 self.stream = Some(transport.stream);
+                self.share_socket();
                 self.rbuf = transport.rbuf;
                 self.timer_at = None;
                 // Anything already read after the handshake is handled now.
@@ -418,11 +448,12 @@ impl Driver {
     /// Drops the transport, keeps unsent publishes for the next connection, tells the user.
     fn disconnected(&mut self, err: Error) {
         tracing::info!(error = %err, "disconnected");
-        self.shared
-            .core
-            .lock()
-            .conn
-            .handle_disconnect(&self.wbuf, self.wpos);
+        {
+            let mut core = self.shared.core.lock();
+            core.conn.handle_disconnect(&self.wbuf, self.wpos);
+            core.direct = None;
+            core.driver_busy = false;
+        }
         self.stream = None;
         self.wbuf.clear();
         self.wpos = 0;
@@ -547,6 +578,8 @@ impl Driver {
         }
         let flags = process_events(&self.shared, &mut core, &mut self.out);
         let server = core.current_server.clone().filter(|_| flags.lame_duck);
+        // PONGs to the server's PINGs, for one.
+        self.refill_needed |= core.conn.transmit_len() > 0;
         drop(core);
         self.out.deliver(&self.shared);
         result?;
@@ -586,7 +619,12 @@ impl Driver {
             if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
                 self.rbuf.reserve(READ_CHUNK);
             }
-            match poll_read_buf(Pin::new(&mut *stream), cx, &mut self.rbuf) {
+            let read = match &mut *stream {
+                // Plain TCP reads into the spare capacity without zeroing it first.
+                Stream::Tcp(tcp) => transport::poll_read_tcp_buf(tcp, cx, &mut self.rbuf),
+                other => poll_read_buf(Pin::new(other), cx, &mut self.rbuf),
+            };
+            match read {
                 Poll::Ready(Ok(0)) => {
                     return Poll::Ready(Exit::Disconnected(Error::new(
                         ErrorKind::Io,
@@ -609,15 +647,24 @@ impl Driver {
                 Poll::Pending => {}
             }
 
-            // 2. Take what publishers buffered, and write.
-            let mut closing = false;
-            if self.wpos == self.wbuf.len() {
+            // 2. Take what publishers buffered, and write. The lock is taken only when someone
+            // asked (attention) or the driver queued output itself.
+            let mut closing = self.closing_seen;
+            let look = std::mem::take(&mut self.refill_needed)
+                | self.shared.attention.swap(false, Ordering::AcqRel)
+                | closing;
+            if self.wpos == self.wbuf.len() && look {
                 self.wbuf.clear();
                 self.wpos = 0;
                 let mut core = self.shared.core.lock();
                 let taken = core.conn.transmit_len();
                 core.conn.poll_transmit(&mut self.wbuf);
-                closing = matches!(core.lifecycle, Lifecycle::Closing | Lifecycle::Closed);
+                core.driver_busy = !self.wbuf.is_empty();
+                if core.driver_busy {
+                    core.last_write = Some(std::time::Instant::now());
+                }
+                closing |= matches!(core.lifecycle, Lifecycle::Closing | Lifecycle::Closed);
+                self.closing_seen = closing;
                 let deadline = core.conn.poll_timeout().map(Instant::from_std);
                 let forced = std::mem::take(&mut core.force_reconnect);
                 drop(core);
@@ -676,6 +723,8 @@ impl Driver {
                 progress = true;
                 let mut core = self.shared.core.lock();
                 core.conn.handle_timeout(std::time::Instant::now());
+                // A keep-alive PING to write, and a new deadline to arm.
+                self.refill_needed = true;
                 let flags = process_events(&self.shared, &mut core, &mut self.out);
                 drop(core);
                 self.out.deliver(&self.shared);
@@ -721,6 +770,7 @@ impl Driver {
                 out.flushes.push((tx, Err(Error::closed())));
             }
             core.lifecycle = Lifecycle::Closed;
+            core.direct = None;
             std::mem::take(&mut core.close_waiters)
         };
         out.deliver(&self.shared);

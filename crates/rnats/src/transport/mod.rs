@@ -3,7 +3,8 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -16,8 +17,9 @@ use websocket::WsStream;
 
 /// An open connection to a server.
 pub(crate) enum Stream {
-    /// `nats://` without TLS.
-    Tcp(TcpStream),
+    /// `nats://` without TLS. Shared: callers may write to an idle connection directly
+    /// (`TcpStream` reads and writes through `&self`), see `Shared::write_through`.
+    Tcp(Arc<TcpStream>),
     /// `tls://`, `nats://` upgraded after INFO, or TLS-first.
     Tls(Box<TlsStream<TcpStream>>),
     /// `ws://`.
@@ -33,13 +35,62 @@ impl Stream {
     }
 }
 
-macro_rules! dispatch {
-    ($self:ident, $s:ident => $e:expr) => {
-        match $self.get_mut() {
-            Stream::Tcp($s) => {
-                let $s = Pin::new($s);
-                $e
+/// Reads into `buf` through `&TcpStream`: wait for readiness, then a non-blocking read.
+pub(crate) fn poll_read_tcp(
+    tcp: &TcpStream,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    loop {
+        ready!(tcp.poll_read_ready(cx))?;
+        match tcp.try_read(buf.initialize_unfilled()) {
+            Ok(n) => {
+                buf.advance(n);
+                return Poll::Ready(Ok(()));
             }
+            // Readiness was stale: polling it again registers for the next event.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+    }
+}
+
+/// Reads into `buf`'s spare capacity (no zeroing) through `&TcpStream`.
+pub(crate) fn poll_read_tcp_buf(
+    tcp: &TcpStream,
+    cx: &mut Context<'_>,
+    buf: &mut bytes::BytesMut,
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(tcp.poll_read_ready(cx))?;
+        match tcp.try_read_buf(buf) {
+            Ok(n) => return Poll::Ready(Ok(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+    }
+}
+
+/// Writes `buf` through `&TcpStream`: wait for writability, then a non-blocking write.
+pub(crate) fn poll_write_tcp(
+    tcp: &TcpStream,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(tcp.poll_write_ready(cx))?;
+        match tcp.try_write(buf) {
+            Ok(n) => return Poll::Ready(Ok(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+    }
+}
+
+macro_rules! dispatch {
+    ($self:ident, $tcp:ident => $t:expr, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Stream::Tcp($tcp) => $t,
             Stream::Tls($s) => {
                 let $s = Pin::new(&mut **$s);
                 $e
@@ -63,7 +114,7 @@ impl AsyncRead for Stream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        dispatch!(self, s => s.poll_read(cx, buf))
+        dispatch!(self, tcp => poll_read_tcp(tcp, cx, buf), s => s.poll_read(cx, buf))
     }
 }
 
@@ -74,7 +125,7 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        dispatch!(self, s => s.poll_write(cx, buf))
+        dispatch!(self, tcp => poll_write_tcp(tcp, cx, buf), s => s.poll_write(cx, buf))
     }
 
     #[inline]
@@ -83,12 +134,19 @@ impl AsyncWrite for Stream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        dispatch!(self, s => s.poll_write_vectored(cx, bufs))
+        dispatch!(
+            self,
+            tcp => {
+                let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+                poll_write_tcp(tcp, cx, first)
+            },
+            s => s.poll_write_vectored(cx, bufs)
+        )
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            Stream::Tcp(s) => s.is_write_vectored(),
+            Stream::Tcp(_) => false,
             Stream::Tls(s) => s.is_write_vectored(),
             Stream::Ws(_) | Stream::Wss(_) => false,
         }
@@ -106,6 +164,8 @@ impl AsyncWrite for Stream {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        dispatch!(self, s => s.poll_shutdown(cx))
+        // A shared TcpStream cannot be shut down through `&`: the socket closes when the last
+        // reference is dropped. Nothing is buffered in it, so nothing is lost.
+        dispatch!(self, _tcp => Poll::Ready(Ok(())), s => s.poll_shutdown(cx))
     }
 }
