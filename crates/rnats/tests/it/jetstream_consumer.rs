@@ -913,3 +913,100 @@ async fn ordered_consumer_survives_a_server_restart() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn push_consumer_delivers_and_shares_a_deliver_group() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "PUSH", &["push.>"]).await;
+    let mut config = consumer::push::Config::new("deliver.push");
+    config.durable_name = Some("p".into());
+    let consumer: consumer::PushConsumer = stream.create_consumer(config).await.unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    publish_n(&js, "push.a", 10).await;
+    for i in 0..10 {
+        let m = tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(m.info().unwrap().stream_sequence, i + 1);
+        m.ack().await.unwrap();
+    }
+    js.client().flush().await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while stream.consumer_info("p").await.unwrap().num_ack_pending != 0 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let same: consumer::PushConsumer = stream.get_consumer("p").await.unwrap();
+    assert_eq!(same.config().deliver_subject, "deliver.push");
+    assert!(stream.get_consumer::<pull::Config>("p").await.is_err());
+
+    // A deliver group: each message goes to one of the members.
+    let mut config = consumer::push::Config::new("deliver.group");
+    config.durable_name = Some("g".into());
+    config.deliver_group = Some("workers".into());
+    config.filter_subject = "push.b".into();
+    let grouped: consumer::PushConsumer = stream.create_consumer(config).await.unwrap();
+    let mut a = grouped.messages().await.unwrap();
+    let mut b = grouped.messages().await.unwrap();
+    js.client().flush().await.unwrap();
+    publish_n(&js, "push.b", 100).await;
+    let mut seqs = BTreeSet::new();
+    let (mut from_a, mut from_b) = (0, 0);
+    while seqs.len() < 100 {
+        let m = tokio::select! {
+            Some(m) = a.next() => { from_a += 1; m }
+            Some(m) = b.next() => { from_b += 1; m }
+            _ = tokio::time::sleep(Duration::from_secs(5)) => panic!("group delivery stalled"),
+        };
+        let m = m.unwrap();
+        assert!(
+            seqs.insert(m.info().unwrap().stream_sequence),
+            "delivered twice"
+        );
+        m.ack().await.unwrap();
+    }
+    assert_eq!(from_a + from_b, 100);
+}
+
+#[tokio::test]
+async fn push_consumer_answers_flow_control_and_tracks_heartbeats() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "FC", &["fc"]).await;
+    let mut config = consumer::push::Config::new("deliver.fc");
+    config.durable_name = Some("fc".into());
+    config.ack_policy = AckPolicy::None;
+    config.flow_control = true;
+    config.idle_heartbeat = Duration::from_millis(500);
+    let consumer: consumer::PushConsumer = stream.create_consumer(config).await.unwrap();
+    let mut messages = consumer.messages().await.unwrap();
+    // Idle: heartbeats arrive and are not items.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), messages.next())
+            .await
+            .is_err(),
+        "an idle push consumer yielded something"
+    );
+    // Enough data for the server to ask for flow control several times: unanswered, it
+    // would stop delivering.
+    let payload = vec![b'z'; 16 * 1024];
+    let mut acks = Vec::new();
+    for _ in 0..2000 {
+        acks.push(js.publish("fc", payload.clone()).await.unwrap());
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    for i in 0..2000 {
+        tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .unwrap_or_else(|_| panic!("push delivery stalled at {i}: flow control unanswered?"))
+            .unwrap()
+            .unwrap();
+    }
+    let info = stream.consumer_info("fc").await.unwrap();
+    assert_eq!(info.delivered.stream_sequence, 2000);
+}

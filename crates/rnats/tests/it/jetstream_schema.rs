@@ -344,6 +344,24 @@ async fn every_request_rnats_sends_validates_against_the_schemas() {
         .unwrap();
     stream.resume_consumer("PULL").await.unwrap();
 
+    let mut push = consumer::push::Config::new("deliver.full");
+    push.durable_name = Some("PUSHC".into());
+    push.deliver_group = Some("workers".into());
+    push.idle_heartbeat = Duration::from_secs(5);
+    push.flow_control = true;
+    push.rate_limit_bps = 1 << 20;
+    push.ack_policy = consumer::AckPolicy::All;
+    push.replay_policy = consumer::ReplayPolicy::Original;
+    push.deliver_policy = consumer::DeliverPolicy::LastPerSubject;
+    push.filter_subject = "s.>".into();
+    let _: consumer::PushConsumer = stream.create_consumer(push).await.unwrap();
+    let mut ordered = stream
+        .ordered_messages(consumer::OrderedConfig::default())
+        .await
+        .unwrap();
+    let _ = tokio::time::timeout(Duration::from_millis(200), ordered.next()).await;
+    drop(ordered);
+
     // Every request seen so far, checked against its schema.
     snoop.flush().await.unwrap();
     js.client().flush().await.unwrap();

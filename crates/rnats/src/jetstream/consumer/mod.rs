@@ -1,10 +1,13 @@
 //! Consumers: configuration, info, management, and the [`Consumer`] handle. Pull consumers
-//! are in [`pull`]; ordered consumers are [`Stream::ordered_messages`].
+//! are in [`pull`], push consumers in [`push`]; ordered consumers are
+//! [`Stream::ordered_messages`].
 
 mod ordered;
 pub mod pull;
+pub mod push;
 
 pub use ordered::{Ordered, OrderedConfig};
+pub use push::PushConsumer;
 
 use std::collections::HashMap;
 use std::time::Duration;
