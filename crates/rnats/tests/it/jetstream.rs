@@ -747,3 +747,86 @@ async fn publish_retry_on_timeout_resends_the_same_message_id() {
         .unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
 }
+
+/// A scripted peer that greets with `info` and answers every PING: enough for a client to
+/// connect and see the INFO, with no JetStream behind it.
+async fn peer_with_info(info: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("nats://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        sock.write_all(format!("INFO {info}\r\n").as_bytes())
+            .await
+            .unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut seen = Vec::new();
+        loop {
+            let n = match sock.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            seen.extend_from_slice(&buf[..n]);
+            while let Some(at) = seen.windows(6).position(|w| w == b"PING\r\n") {
+                seen.drain(..at + 6);
+                if sock.write_all(b"PONG\r\n").await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn features_newer_than_the_server_are_refused_up_front() {
+    let _shared = crate::shared().await;
+    // A 2.10 server: no api_lvl in INFO, level 0.
+    let url = peer_with_info(
+        r#"{"server_id":"old","version":"2.10.22","proto":1,"headers":true,"max_payload":1048576,"jetstream":true}"#,
+    )
+    .await;
+    let js = jetstream::new(rnats::connect(url.as_str()).await.unwrap());
+    assert_eq!(js.api_level(), 0);
+    let err = js
+        .publish_with("x", Publish::new().ttl(Duration::from_secs(5)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err:?}");
+    assert!(err.to_string().contains("API level 1"), "{err}");
+    assert!(err.to_string().contains("2.10.22"), "{err}");
+    let stream = js.get_stream_no_info("S");
+    let err = stream
+        .pause_consumer("c", time::OffsetDateTime::now_utc())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err:?}");
+    let mut config = jetstream::consumer::pull::Config::durable("c");
+    config.priority_groups = vec!["g".into()];
+    config.priority_policy = jetstream::consumer::PriorityPolicy::PinnedClient;
+    let err = stream.create_consumer(config).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err:?}");
+
+    // A 2.11 server does not send api_lvl either, but is level 1.
+    let url = peer_with_info(
+        r#"{"server_id":"a","version":"2.11.9","proto":1,"headers":true,"max_payload":1048576}"#,
+    )
+    .await;
+    assert_eq!(
+        jetstream::new(rnats::connect(url.as_str()).await.unwrap()).api_level(),
+        1
+    );
+
+    // A level-2 server (2.12) refuses the flow_control ack policy of level 4.
+    let url = peer_with_info(r#"{"server_id":"b","version":"2.12.3","proto":1,"headers":true,"max_payload":1048576,"api_lvl":2}"#).await;
+    let js = jetstream::new(rnats::connect(url.as_str()).await.unwrap());
+    assert_eq!(js.api_level(), 2);
+    let mut config = jetstream::consumer::pull::Config::durable("c");
+    config.ack_policy = jetstream::consumer::AckPolicy::FlowControl;
+    let err = js
+        .get_stream_no_info("S")
+        .create_consumer(config)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err:?}");
+}
