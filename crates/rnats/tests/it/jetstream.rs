@@ -830,3 +830,83 @@ async fn features_newer_than_the_server_are_refused_up_front() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Unsupported, "{err:?}");
 }
+
+#[tokio::test]
+async fn batched_and_multi_subject_direct_get() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = js
+        .create_stream(with(memory_stream("DB", &["x.>"]), |c| {
+            c.allow_direct = true
+        }))
+        .await
+        .unwrap();
+    // x.a: 1 4 7 10, x.b: 2 5 8, x.c: 3 6 9
+    for i in 0..10 {
+        let subject = ["x.a", "x.b", "x.c"][i % 3];
+        js.publish(subject, format!("{i}"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let seqs = |ms: &[stream::StreamMessage]| ms.iter().map(|m| m.sequence).collect::<Vec<_>>();
+
+    let got = stream
+        .direct_get_batch(stream::DirectBatch::new(3).sequence(2))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&got.messages), [2, 3, 4]);
+    assert_eq!(got.last_sequence, 4);
+    assert_eq!(got.num_pending, 6, "{got:?}");
+    assert_eq!(got.messages[0].subject, "x.b");
+    assert_eq!(got.messages[0].payload, "1");
+
+    let got = stream
+        .direct_get_batch(stream::DirectBatch::new(10).subject("x.a"))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&got.messages), [1, 4, 7, 10]);
+    assert_eq!(got.num_pending, 0);
+
+    let got = stream
+        .direct_get_batch(stream::DirectBatch::new(10).max_bytes(12))
+        .await
+        .unwrap();
+    assert!(
+        !got.messages.is_empty() && got.messages.len() < 10,
+        "{got:?}"
+    );
+
+    let none = stream
+        .direct_get_batch(stream::DirectBatch::new(5).sequence(50))
+        .await
+        .unwrap();
+    assert!(none.messages.is_empty());
+
+    let last = stream
+        .direct_get_last_for_subjects(&["x.a", "x.b"], None)
+        .await
+        .unwrap();
+    assert_eq!(seqs(&last), [8, 10]);
+    let last = stream
+        .direct_get_last_for_subjects(&["x.a", "x.b"], Some(6))
+        .await
+        .unwrap();
+    assert_eq!(seqs(&last), [4, 5]);
+    let last = stream
+        .direct_get_last_for_subjects(&["x.>"], None)
+        .await
+        .unwrap();
+    assert_eq!(seqs(&last), [8, 9, 10]);
+
+    let plain = js
+        .create_stream(memory_stream("NODIRECT", &["nd"]))
+        .await
+        .unwrap();
+    let err = plain
+        .direct_get_batch(stream::DirectBatch::new(1))
+        .await
+        .unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+}

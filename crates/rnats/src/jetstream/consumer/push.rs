@@ -13,9 +13,7 @@ use futures_util::StreamExt;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{
-    AckPolicy, Consumer, DeliverPolicy, FromConsumer, IntoConsumerConfig, ReplayPolicy,
-};
+use super::{AckPolicy, Consumer, DeliverPolicy, FromConsumer, IntoConsumerConfig, ReplayPolicy};
 use crate::jetstream::errors::ApiError;
 use crate::jetstream::{Context, Message};
 use crate::{Client, Error, ErrorKind, StatusCode, Subscriber};
@@ -236,9 +234,7 @@ impl FuturesStream for Messages {
                 Poll::Pending => break,
             };
             if let Some((hb, sleep)) = &mut this.heartbeat {
-                sleep
-                    .as_mut()
-                    .reset(tokio::time::Instant::now() + *hb * 2);
+                sleep.as_mut().reset(tokio::time::Instant::now() + *hb * 2);
             }
             let Some(status) = msg.status else {
                 return Poll::Ready(Some(Ok(Message {
