@@ -1010,3 +1010,63 @@ async fn push_consumer_answers_flow_control_and_tracks_heartbeats() {
     let info = stream.consumer_info("fc").await.unwrap();
     assert_eq!(info.delivered.stream_sequence, 2000);
 }
+
+#[tokio::test]
+async fn messages_wait_out_a_consumer_that_is_gone_and_resume_when_it_is_back() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start_jetstream();
+    let client = rnats::ConnectOptions::new()
+        .reconnect_delay_callback(|_| Duration::from_millis(50))
+        .connect(server.url())
+        .await
+        .unwrap();
+    let js = jetstream::new(client);
+    let mut config = stream::Config::new("BACK");
+    config.subjects = vec!["back".into()];
+    let stream = js.create_stream(config).await.unwrap();
+    // Kept in memory: a restarted server has forgotten it.
+    let consumer_config = with(pull::Config::durable("mem"), |c| c.mem_storage = true);
+    let consumer: PullConsumer = stream
+        .create_consumer(consumer_config.clone())
+        .await
+        .unwrap();
+    let mut messages = consumer
+        .stream()
+        .expires(Duration::from_secs(2))
+        .heartbeat(Duration::from_millis(500))
+        .messages()
+        .await
+        .unwrap();
+    publish_n(&js, "back", 1).await;
+    let first = messages.next().await.unwrap().unwrap();
+    first.double_ack().await.unwrap();
+    server.restart();
+    // Pulls now find nobody (503) or go unanswered: errors, but the stream goes on.
+    let mut errors = 0;
+    while errors < 2 {
+        let item = tokio::time::timeout(Duration::from_secs(5), messages.next())
+            .await
+            .expect("no error while the consumer is gone")
+            .expect("the stream ended");
+        let err = item.unwrap_err();
+        eprintln!("while the consumer is gone: {err:?}");
+        assert!(
+            err.is_timeout() || err.jetstream_error().is_some_and(|e| e.code == 503),
+            "{err:?}"
+        );
+        errors += 1;
+    }
+    // Back with the same name (from where it was: the server forgot the ack state too).
+    stream.create_consumer(consumer_config).await.unwrap();
+    publish_n(&js, "back", 1).await;
+    let msg = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            if let Ok(m) = messages.next().await.unwrap() {
+                return m;
+            }
+        }
+    })
+    .await
+    .expect("messages() did not resume once the consumer was back");
+    assert!(msg.info().unwrap().stream_sequence >= 1);
+}

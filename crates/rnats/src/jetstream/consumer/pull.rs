@@ -459,7 +459,10 @@ impl FuturesStream for Batch {
                             this.done = true;
                             return Poll::Ready(None);
                         }
-                        StatusClass::PinMismatch | StatusClass::Warning | StatusClass::Terminal => {
+                        StatusClass::PinMismatch
+                        | StatusClass::Warning
+                        | StatusClass::Unreachable
+                        | StatusClass::Terminal => {
                             this.done = true;
                             return Poll::Ready(Some(Err(status_error(
                                 &this.consumer_name,
@@ -619,6 +622,7 @@ impl StreamBuilder {
             pending_messages: 0,
             pending_bytes: 0,
             pull: None,
+            pause: None,
             connected: true,
             terminated: false,
         })
@@ -632,7 +636,9 @@ type PullFuture = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
 ///
 /// Keeps pulls topped up: pulls again when the messages pulled and not yet delivered fall to
 /// the threshold. Tracks idle heartbeats: two missed ones yield an error
-/// ([`Error::is_timeout`]) and a fresh pull; the stream goes on. After a reconnect it pulls
+/// ([`Error::is_timeout`]) and a fresh pull; the stream goes on. A pull answered with 503
+/// (nobody serves the consumer: not loaded yet after a restart, lost with its server, no
+/// leader) yields an error and is retried every 500 ms. After a reconnect it pulls
 /// afresh at once (a restarted server has forgotten the old pulls). Ends with an error when
 /// the consumer is deleted or cannot be pulled from (`409 Consumer Deleted`,
 /// `409 Consumer is push based`, `400 Bad Request`); warnings such as
@@ -657,9 +663,14 @@ pub struct Messages {
     pending_messages: usize,
     pending_bytes: usize,
     pull: Option<PullFuture>,
+    /// No pulls until it fires (after a 503).
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
     connected: bool,
     terminated: bool,
 }
+
+/// How long a continuous stream waits before pulling again after a 503.
+const UNREACHABLE_PAUSE: Duration = Duration::from_millis(500);
 
 impl Messages {
     fn needs_pull(&self) -> bool {
@@ -758,8 +769,13 @@ impl FuturesStream for Messages {
                 _ => {}
             }
         }
+        if let Some(pause) = &mut this.pause {
+            if pause.as_mut().poll(cx).is_ready() {
+                this.pause = None;
+            }
+        }
         loop {
-            if this.pull.is_none() && this.connected && this.needs_pull() {
+            if this.pull.is_none() && this.pause.is_none() && this.connected && this.needs_pull() {
                 match this.start_pull() {
                     Ok(f) => this.pull = Some(f),
                     Err(e) => return Poll::Ready(Some(Err(e))),
@@ -809,6 +825,15 @@ impl FuturesStream for Messages {
                 StatusClass::PinMismatch => {
                     this.pin_id = None;
                     this.release(&msg);
+                }
+                StatusClass::Unreachable => {
+                    this.forget_pulls();
+                    this.pause = Some(Box::pin(tokio::time::sleep(UNREACHABLE_PAUSE)));
+                    return Poll::Ready(Some(Err(status_error(
+                        &this.consumer_name,
+                        status,
+                        msg.description.as_deref(),
+                    ))));
                 }
                 StatusClass::Warning => {
                     return Poll::Ready(Some(Err(status_error(
@@ -865,6 +890,9 @@ enum StatusClass {
     PinMismatch,
     /// Worth telling, not ending a continuous stream for.
     Warning,
+    /// 503: nobody serves the consumer (gone with a restarted server, not loaded yet, no
+    /// leader): the pull is lost; try again a little later.
+    Unreachable,
     /// The consumer cannot be pulled from any more.
     Terminal,
 }
@@ -888,6 +916,7 @@ fn classify(status: StatusCode, description: Option<&str>) -> StatusClass {
         409 => StatusClass::Warning,
         423 => StatusClass::PinMismatch,
         400 => StatusClass::Terminal,
+        503 => StatusClass::Unreachable,
         _ => StatusClass::Warning,
     }
 }
