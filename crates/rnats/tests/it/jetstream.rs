@@ -74,6 +74,26 @@ async fn domain_and_prefix_select_the_api_subjects() {
     js.create_stream(memory_stream("D", &["d"])).await.unwrap();
     let ack = js.publish("d", "x").await.unwrap().await.unwrap();
     assert_eq!(ack.domain.as_deref(), Some("hub"));
+    // nats-server 2.15.1 still sends v1 ack subjects (9 tokens: no domain, no account hash)
+    // for a stream in a domain; the v2 format is covered by unit tests.
+    let stream = js.get_stream("D").await.unwrap();
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(jetstream::consumer::pull::Config::durable("c"))
+        .await
+        .unwrap();
+    let mut batch = consumer.fetch().messages().await.unwrap();
+    let msg = futures_util::StreamExt::next(&mut batch)
+        .await
+        .unwrap()
+        .unwrap();
+    let info = msg.info().unwrap();
+    assert_eq!(msg.reply.as_deref().unwrap().split('.').count(), 9);
+    assert_eq!(info.domain, None);
+    assert_eq!(
+        (info.stream, info.consumer, info.stream_sequence),
+        ("D", "c", 1)
+    );
+    msg.double_ack().await.unwrap();
     // The default prefix still works on a server with a domain.
     assert_eq!(
         jetstream::new(client.clone())

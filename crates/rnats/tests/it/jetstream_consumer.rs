@@ -1070,3 +1070,53 @@ async fn messages_wait_out_a_consumer_that_is_gone_and_resume_when_it_is_back() 
     .expect("messages() did not resume once the consumer was back");
     assert!(msg.info().unwrap().stream_sequence >= 1);
 }
+
+#[tokio::test]
+async fn max_deliver_backoff_and_ack_all() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "RED", &["red.>"]).await;
+    // Redelivered once after 300 ms without an ack, then never again (max_deliver 2).
+    let consumer: PullConsumer = stream
+        .create_consumer(with(pull::Config::durable("r"), |c| {
+            c.max_deliver = 2;
+            c.backoff = vec![Duration::from_millis(300)];
+            c.filter_subject = "red.a".into();
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        consumer.cached_info().config.backoff,
+        [Duration::from_millis(300)]
+    );
+    publish_n(&js, "red.a", 1).await;
+    let started = tokio::time::Instant::now();
+    let mut deliveries = Vec::new();
+    let mut messages = consumer.messages().await.unwrap();
+    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(1500), messages.next()).await
+    {
+        deliveries.push((m.unwrap().info().unwrap().delivered, started.elapsed()));
+    }
+    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    assert_eq!((deliveries[0].0, deliveries[1].0), (1, 2));
+    assert!(
+        deliveries[1].1 >= Duration::from_millis(250),
+        "{deliveries:?}"
+    );
+
+    // Ack all: acknowledging the 3rd acknowledges the first two.
+    let all: PullConsumer = stream
+        .create_consumer(with(pull::Config::durable("all"), |c| {
+            c.ack_policy = AckPolicy::All;
+            c.filter_subject = "red.b".into();
+        }))
+        .await
+        .unwrap();
+    publish_n(&js, "red.b", 3).await;
+    let got = drain(all.fetch().max_messages(3).messages().await.unwrap()).await;
+    assert_eq!(got.len(), 3);
+    got[2].double_ack().await.unwrap();
+    let info = stream.consumer_info("all").await.unwrap();
+    assert_eq!(info.num_ack_pending, 0, "{info:?}");
+    assert_eq!(info.ack_floor.stream_sequence, 4);
+}
