@@ -173,5 +173,13 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// The instant `d` from now, or a far future one when that overflows (a caller's huge
+/// heartbeat or expiry must not panic).
+pub(crate) fn deadline(d: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30))
+}
+
 /// The default JetStream API request timeout.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1120,3 +1120,37 @@ async fn max_deliver_backoff_and_ack_all() {
     assert_eq!(info.num_ack_pending, 0, "{info:?}");
     assert_eq!(info.ack_floor.stream_sequence, 4);
 }
+
+#[tokio::test]
+async fn huge_durations_are_errors_or_work_never_panics() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "HUGE", &["huge"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("h"))
+        .await
+        .unwrap();
+    let err = consumer
+        .stream()
+        .heartbeat(Duration::MAX)
+        .messages()
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err:?}");
+    publish_n(&js, "huge", 1).await;
+    // Whatever the server makes of it, the client neither panics nor overflows.
+    let batch = consumer
+        .fetch()
+        .expires(Duration::MAX)
+        .heartbeat(Duration::from_secs(u64::MAX / 4))
+        .messages()
+        .await
+        .unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(2), batch.collect::<Vec<_>>()).await;
+    let err = js
+        .publish_with("huge", jetstream::Publish::new().ttl(Duration::MAX))
+        .await
+        .unwrap()
+        .await;
+    assert!(err.is_err(), "a TTL of Duration::MAX was accepted: {err:?}");
+}

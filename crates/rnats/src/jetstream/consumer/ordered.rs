@@ -170,7 +170,7 @@ impl Ordered {
                 .stream()
                 .max_messages_per_batch(batch)
                 .heartbeat(heartbeat)
-                .expires((heartbeat * 5).max(Duration::from_secs(1)))
+                .expires(heartbeat.saturating_mul(5).max(Duration::from_secs(1)))
                 .messages()
                 .await?;
             Ok((name, messages))

@@ -375,7 +375,7 @@ impl FetchBuilder {
             _ => None,
         });
         if let (Some(hb), Some(expires)) = (heartbeat, self.expires) {
-            if expires < hb * 2 {
+            if expires < hb.saturating_mul(2) {
                 return Err(Error::new(
                     ErrorKind::InvalidArgument,
                     format!("a pull's expiry ({expires:?}) must be at least twice its heartbeat ({hb:?})"),
@@ -399,16 +399,16 @@ impl FetchBuilder {
             .publish_with_reply(consumer.pull_subject(), &inbox, json_body(&request)?)
             .await?;
         // The client must wait longer than the server keeps the pull.
-        let wait = self
-            .expires
-            .map_or(consumer.context.timeout(), |e| e + Duration::from_secs(1));
+        let wait = self.expires.map_or(consumer.context.timeout(), |e| {
+            e.saturating_add(Duration::from_secs(1))
+        });
         Ok(Batch {
             context: consumer.context.clone(),
             consumer_name: consumer.info.name.clone(),
             sub,
             remaining: self.max_messages,
             deadline: Box::pin(tokio::time::sleep(wait)),
-            heartbeat: heartbeat.map(|hb| (hb, Box::pin(tokio::time::sleep(hb * 2)))),
+            heartbeat: heartbeat.map(|hb| (hb, Box::pin(tokio::time::sleep(hb.saturating_mul(2))))),
             done: false,
         })
     }
@@ -438,7 +438,9 @@ impl FuturesStream for Batch {
             match this.sub.poll_next_unpin(cx) {
                 Poll::Ready(Some(msg)) => {
                     if let Some((hb, sleep)) = &mut this.heartbeat {
-                        sleep.as_mut().reset(tokio::time::Instant::now() + *hb * 2);
+                        sleep
+                            .as_mut()
+                            .reset(crate::jetstream::deadline(hb.saturating_mul(2)));
                     }
                     let Some(status) = msg.status else {
                         this.remaining = this.remaining.saturating_sub(1);
@@ -578,7 +580,7 @@ impl StreamBuilder {
         let heartbeat = self.heartbeat.unwrap_or_else(|| {
             (self.expires / 2).clamp(Duration::from_millis(500), Duration::from_secs(30))
         });
-        if self.expires < heartbeat * 2 {
+        if self.expires < heartbeat.saturating_mul(2) {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!(
@@ -616,7 +618,7 @@ impl StreamBuilder {
                 .min(max_bytes.saturating_sub(1)),
             expires: self.expires,
             heartbeat,
-            heartbeat_timer: Box::pin(tokio::time::sleep(heartbeat * 2)),
+            heartbeat_timer: Box::pin(tokio::time::sleep(heartbeat.saturating_mul(2))),
             priority: self.priority,
             pin_id: None,
             pending_messages: 0,
@@ -718,7 +720,7 @@ impl Messages {
     fn reset_heartbeat(&mut self) {
         self.heartbeat_timer
             .as_mut()
-            .reset(tokio::time::Instant::now() + self.heartbeat * 2);
+            .reset(crate::jetstream::deadline(self.heartbeat.saturating_mul(2)));
     }
 
     /// Forgets outstanding pulls, so that the next poll pulls afresh.
@@ -948,7 +950,7 @@ fn missed_heartbeat(consumer: &str, heartbeat: Duration) -> Error {
         ErrorKind::Timeout,
         format!(
             "no heartbeat from consumer {consumer:?} for {:?}",
-            heartbeat * 2
+            heartbeat.saturating_mul(2)
         ),
     )
 }

@@ -196,7 +196,7 @@ impl Consumer<Config> {
             consumer_name: self.info.name.clone(),
             client,
             sub,
-            heartbeat: heartbeat.map(|hb| (hb, Box::pin(tokio::time::sleep(hb * 2)))),
+            heartbeat: heartbeat.map(|hb| (hb, Box::pin(tokio::time::sleep(hb.saturating_mul(2))))),
             terminated: false,
         })
     }
@@ -234,7 +234,9 @@ impl FuturesStream for Messages {
                 Poll::Pending => break,
             };
             if let Some((hb, sleep)) = &mut this.heartbeat {
-                sleep.as_mut().reset(tokio::time::Instant::now() + *hb * 2);
+                sleep
+                    .as_mut()
+                    .reset(crate::jetstream::deadline(hb.saturating_mul(2)));
             }
             let Some(status) = msg.status else {
                 return Poll::Ready(Some(Ok(Message {
@@ -269,8 +271,8 @@ impl FuturesStream for Messages {
         }
         if let Some((hb, sleep)) = &mut this.heartbeat {
             if sleep.as_mut().poll(cx).is_ready() {
-                let missed = *hb * 2;
-                sleep.as_mut().reset(tokio::time::Instant::now() + missed);
+                let missed = hb.saturating_mul(2);
+                sleep.as_mut().reset(crate::jetstream::deadline(missed));
                 return Poll::Ready(Some(Err(Error::new(
                     ErrorKind::Timeout,
                     format!(
