@@ -1154,3 +1154,73 @@ async fn huge_durations_are_errors_or_work_never_panics() {
         .await;
     assert!(err.is_err(), "a TTL of Duration::MAX was accepted: {err:?}");
 }
+
+#[tokio::test]
+async fn ordered_consumer_gives_up_with_a_clear_error() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "BYE", &["bye"]).await;
+    publish_n(&js, "bye", 3).await;
+    let mut config = consumer::OrderedConfig::default();
+    config.max_reset_attempts = 3;
+    config.heartbeat = Duration::from_millis(500);
+    let mut messages = stream.ordered_messages(config).await.unwrap();
+    for _ in 0..3 {
+        messages.next().await.unwrap().unwrap();
+    }
+    // Without its stream the consumer cannot be recreated.
+    js.delete_stream("BYE").await.unwrap();
+    let started = tokio::time::Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(15), messages.next())
+        .await
+        .expect("the ordered consumer neither recovered nor gave up")
+        .expect("ended without saying why")
+        .unwrap_err();
+    assert!(err.to_string().contains("gave up after 3"), "{err}");
+    let cause = std::error::Error::source(&err)
+        .and_then(|c| c.downcast_ref::<rnats::Error>())
+        .expect("the last failure as cause");
+    assert!(cause.is_stream_not_found(), "{cause:?}");
+    assert!(messages.next().await.is_none());
+    eprintln!("gave up after {:?}: {err}: {cause}", started.elapsed());
+}
+
+#[tokio::test]
+async fn mirrors_and_sources_with_a_subject_transform_replicate() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    stream_with(&js, "ORIGIN", &["orig.>"]).await;
+    publish_n(&js, "orig.a", 3).await;
+    publish_n(&js, "orig.b", 2).await;
+    let mut mirror = stream::Config::new("MIRROR");
+    mirror.storage = stream::StorageType::Memory;
+    mirror.mirror = Some(stream::Source::new("ORIGIN"));
+    let mut mirror = js.create_stream(mirror).await.unwrap();
+    let mut source = stream::Source::new("ORIGIN");
+    source.subject_transforms = vec![stream::SubjectTransform::new("orig.a", "copied.a")];
+    let mut sourced = stream::Config::new("SOURCED");
+    sourced.storage = stream::StorageType::Memory;
+    sourced.sources = vec![source];
+    let mut sourced = js.create_stream(sourced).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let m = mirror.info().await.unwrap().state.messages;
+        let s = sourced.info().await.unwrap().state.messages;
+        if m == 5 && s == 3 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "mirror {m}, sourced {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let last = sourced
+        .get_last_raw_message_by_subject("copied.a")
+        .await
+        .unwrap();
+    assert_eq!(last.payload, "2");
+    let info = mirror.cached_info();
+    assert_eq!(info.mirror.as_ref().unwrap().name, "ORIGIN");
+    assert_eq!(sourced.cached_info().sources[0].name, "ORIGIN");
+}
