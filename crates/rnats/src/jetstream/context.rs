@@ -453,6 +453,9 @@ pub struct AccountInfo {
     /// Usage per storage tier (`R1`, `R3`…), as the server sent it.
     #[serde(default, deserialize_with = "super::null_as_default")]
     pub tiers: Map<String, Value>,
+    /// The API response type (`io.nats.jetstream.api.v1.…`), not part of the info.
+    #[serde(rename = "type", default, skip_serializing)]
+    _response_type: serde::de::IgnoredAny,
     /// Fields this version of rnats does not model.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

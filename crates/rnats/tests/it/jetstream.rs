@@ -118,6 +118,15 @@ async fn stream_create_get_update_delete() {
     let stream = js.create_stream(config.clone()).await.unwrap();
     assert_eq!(stream.name(), "ORDERS");
     assert_eq!(stream.cached_info().config.subjects, ["orders.>"]);
+    // The response's "type" is not taken for an unknown field; what the schema does not
+    // know (2.15.1 answers a create with "did_create") is kept.
+    let extra = &stream.cached_info().extra;
+    assert!(!extra.contains_key("type"), "{extra:?}");
+    assert_eq!(
+        extra.get("did_create"),
+        Some(&serde_json::Value::Bool(true)),
+        "{extra:?}"
+    );
     // The same configuration again is fine; another one is refused.
     js.create_stream(config.clone()).await.unwrap();
     let err = js

@@ -51,6 +51,12 @@ async fn consumer_create_update_get_delete_list() {
     assert_eq!(consumer.stream_name(), "C");
     assert_eq!(consumer.cached_info().config.max_ack_pending, 10);
     assert_eq!(consumer.config().filter_subject, "c.a");
+    assert!(
+        consumer.cached_info().extra.is_empty(),
+        "{:?}",
+        consumer.cached_info().extra
+    );
+    assert!(js.account_info().await.unwrap().extra.is_empty());
     // The same configuration again is fine; another one is refused.
     stream.create_consumer(config.clone()).await.unwrap();
     let err = stream

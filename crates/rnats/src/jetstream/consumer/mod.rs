@@ -378,6 +378,9 @@ pub struct Info {
         skip_serializing_if = "Option::is_none"
     )]
     pub ts: Option<OffsetDateTime>,
+    /// The API response type (`io.nats.jetstream.api.v1.…`), not part of the info.
+    #[serde(rename = "type", default, skip_serializing)]
+    _response_type: serde::de::IgnoredAny,
     /// Fields this version of rnats does not model.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
