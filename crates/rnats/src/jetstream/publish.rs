@@ -164,6 +164,19 @@ impl Publish {
         self.header("Nats-Expected-Last-Subject-Sequence", sequence.to_string())
     }
 
+    /// `Nats-Expected-Last-Subject-Sequence-Subject`: with
+    /// [`Publish::expected_last_subject_sequence`], check the last sequence of the subjects
+    /// matching `subject` (wildcards allowed) instead of the published subject (server 2.11+).
+    pub fn expected_last_subject_sequence_subject(self, subject: impl Into<String>) -> Self {
+        self.header("Nats-Expected-Last-Subject-Sequence-Subject", subject)
+    }
+
+    /// `Nats-Rollup`: after storing this message, remove the subject's earlier messages
+    /// (`all: false`) or the whole stream's (`all: true`). The stream needs `allow_rollup`.
+    pub fn rollup(self, all: bool) -> Self {
+        self.header("Nats-Rollup", if all { "all" } else { "sub" })
+    }
+
     /// `Nats-Expected-Last-Msg-Id`: refused (10070) unless the stream's last message had this
     /// id.
     pub fn expected_last_message_id(self, id: impl Into<String>) -> Self {
@@ -249,6 +262,12 @@ impl Context {
                 ));
             }
             headers.insert("Nats-TTL", format_ttl(ttl));
+        }
+        if headers.contains_key("Nats-Expected-Last-Subject-Sequence-Subject") {
+            self.require_api_level(
+                super::api_level::V2_11,
+                "an expected last subject sequence for other subjects",
+            )?;
         }
         let acks = &self.inner.acks;
         let permit = Arc::clone(&acks.window)

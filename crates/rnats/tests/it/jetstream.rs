@@ -939,3 +939,48 @@ async fn batched_and_multi_subject_direct_get() {
         .unwrap_err();
     assert!(err.is_no_responders(), "{err:?}");
 }
+
+#[tokio::test]
+async fn expected_sequence_of_other_subjects_and_rollups() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let mut stream = js
+        .create_stream(with(memory_stream("ROLL", &["roll.>"]), |c| {
+            c.allow_rollup = true
+        }))
+        .await
+        .unwrap();
+    let publish = |subject: &'static str, p: Publish| {
+        let js = js.clone();
+        async move { js.publish_with(subject, p).await.unwrap().await }
+    };
+    publish("roll.a", Publish::new()).await.unwrap(); // 1
+    publish("roll.b", Publish::new()).await.unwrap(); // 2
+                                                      // The last of roll.* is 2, though roll.c has nothing yet.
+    let err = publish(
+        "roll.c",
+        Publish::new()
+            .expected_last_subject_sequence(1)
+            .expected_last_subject_sequence_subject("roll.*"),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_wrong_last_sequence(), "{err:?}");
+    publish(
+        "roll.c",
+        Publish::new()
+            .expected_last_subject_sequence(2)
+            .expected_last_subject_sequence_subject("roll.*"),
+    )
+    .await
+    .unwrap(); // 3
+    publish("roll.a", Publish::new()).await.unwrap(); // 4
+    publish("roll.a", Publish::new().payload("latest").rollup(false))
+        .await
+        .unwrap(); // 5 replaces 1 and 4
+    assert_eq!(stream.info().await.unwrap().state.messages, 3);
+    publish("roll.z", Publish::new().rollup(true))
+        .await
+        .unwrap(); // 6 replaces everything
+    assert_eq!(stream.info().await.unwrap().state.messages, 1);
+}
