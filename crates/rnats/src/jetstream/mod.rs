@@ -35,6 +35,11 @@
 //! # Ok(()) }
 //! ```
 
+//!
+//! Cancelling: dropping the future of an API call (create, update, delete, purge, get…)
+//! after its first poll may still have sent the request, and the server may still carry it
+//! out; only the answer is lost.
+
 pub mod consumer;
 mod context;
 mod errors;
@@ -183,3 +188,23 @@ pub(crate) fn deadline(d: Duration) -> tokio::time::Instant {
 
 /// The default JetStream API request timeout.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<super::Context>();
+        send_sync::<super::stream::Stream>();
+        send_sync::<super::consumer::PullConsumer>();
+        send_sync::<super::consumer::PushConsumer>();
+        send_sync::<super::Message>();
+        send::<super::PubAckFuture>();
+        send::<super::consumer::pull::Messages>();
+        send::<super::consumer::pull::Batch>();
+        send::<super::consumer::push::Messages>();
+        send::<super::consumer::Ordered>();
+        send::<super::Paged<super::stream::Info>>();
+    }
+}
