@@ -279,3 +279,104 @@ async fn ordered_consumer_recovers_when_the_stream_leader_dies() {
         "stalled {longest_after_kill:?} after the leader was killed"
     );
 }
+
+/// A durable R3 pull consumer read with messages() while its leader's node is killed: every
+/// message arrives (at least once: acks the old leader had not replicated come back), and
+/// delivery resumes after the re-election.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_messages_go_on_when_the_consumer_leader_dies() {
+    let _alone = crate::EXCLUSIVE.write().await;
+    let cluster = Arc::new(
+        tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3))
+            .await
+            .unwrap(),
+    );
+    let client = rnats::ConnectOptions::new()
+        .reconnect_delay_callback(|_| Duration::from_millis(50))
+        .connect(cluster.urls())
+        .await
+        .unwrap();
+    let js = jetstream::new(client);
+    let mut config = stream::Config::new("PULL3");
+    config.subjects = vec!["pull3".into()];
+    config.num_replicas = 3;
+    let stream = create_stream(&js, config).await;
+    const N: u64 = 5_000;
+    let mut acks = VecDeque::new();
+    for i in 0..N {
+        acks.push_back(js.publish("pull3", i.to_string()).await.unwrap());
+        if acks.len() >= 256 {
+            acks.pop_front().unwrap().await.unwrap();
+        }
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("r3"))
+        .await
+        .unwrap();
+    let leader = consumer
+        .cached_info()
+        .cluster
+        .as_ref()
+        .and_then(|c| c.leader.clone())
+        .expect("an R3 consumer has a leader");
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(200)
+        .expires(Duration::from_secs(4))
+        .heartbeat(Duration::from_secs(1))
+        .messages()
+        .await
+        .unwrap();
+    let mut seen = BTreeSet::new();
+    let mut redelivered = 0;
+    let mut errors = Vec::new();
+    let mut killed_at = None;
+    let mut longest = Duration::ZERO;
+    let mut last = tokio::time::Instant::now();
+    while seen.len() < N as usize {
+        if seen.len() == 1_000 && killed_at.is_none() {
+            let cluster = Arc::clone(&cluster);
+            let leader = leader.clone();
+            tokio::task::spawn_blocking(move || {
+                cluster
+                    .servers()
+                    .iter()
+                    .find(|n| n.name() == Some(leader.as_str()))
+                    .expect("the leader is a node")
+                    .stop();
+            })
+            .await
+            .unwrap();
+            killed_at = Some(tokio::time::Instant::now());
+            last = tokio::time::Instant::now();
+        }
+        let item = tokio::time::timeout(Duration::from_secs(30), messages.next())
+            .await
+            .unwrap_or_else(|_| panic!("messages() stalled at {} of {N}", seen.len()))
+            .expect("messages() ended");
+        match item {
+            Ok(msg) => {
+                if killed_at.is_some() {
+                    longest = longest.max(last.elapsed());
+                }
+                last = tokio::time::Instant::now();
+                if !seen.insert(msg.info().unwrap().stream_sequence) {
+                    redelivered += 1;
+                }
+                let _ = msg.ack().await;
+            }
+            Err(e) => errors.push(format!("{e}: {:?}", e.jetstream_error())),
+        }
+    }
+    eprintln!(
+        "R3 consumer leader {leader} killed at 1,000 of {N}: {redelivered} redelivered, longest \
+         gap {longest:?}, {} non-terminal errors: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+    assert_eq!(seen.len(), N as usize);
+    assert!(longest < Duration::from_secs(20), "stalled {longest:?}");
+}
