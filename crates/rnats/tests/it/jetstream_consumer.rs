@@ -892,6 +892,19 @@ async fn ordered_consumer_filters_and_starts_where_asked() {
     let mut last = stream.ordered_messages(config).await.unwrap();
     let m = last.next().await.unwrap().unwrap();
     assert_eq!(m.info().unwrap().stream_sequence, 20);
+    // Last per subject without filters: every subject's last message.
+    let mut config = consumer::OrderedConfig::default();
+    config.deliver_policy = consumer::DeliverPolicy::LastPerSubject;
+    let mut per_subject = stream.ordered_messages(config).await.unwrap();
+    let a = per_subject.next().await.unwrap().unwrap();
+    let b = per_subject.next().await.unwrap().unwrap();
+    assert_eq!(
+        (
+            a.info().unwrap().stream_sequence,
+            b.info().unwrap().stream_sequence
+        ),
+        (19, 20)
+    );
 }
 
 #[tokio::test]
@@ -1229,4 +1242,125 @@ async fn mirrors_and_sources_with_a_subject_transform_replicate() {
     let info = mirror.cached_info();
     assert_eq!(info.mirror.as_ref().unwrap().name, "ORIGIN");
     assert_eq!(sourced.cached_info().sources[0].name, "ORIGIN");
+}
+
+#[tokio::test]
+async fn every_deliver_policy_starts_where_it_says() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "DP", &["dp.>"]).await;
+    // dp.a: 1 3 5, dp.b: 2 4 6
+    for i in 0..6 {
+        let subject = if i % 2 == 0 { "dp.a" } else { "dp.b" };
+        js.publish(subject, format!("{i}"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let middle = stream.get_raw_message(4).await.unwrap().time;
+    let first_seqs = |policy: consumer::DeliverPolicy, change: fn(&mut pull::Config)| {
+        let stream = stream.clone();
+        async move {
+            let mut config = pull::Config::ephemeral();
+            config.deliver_policy = policy;
+            config.ack_policy = AckPolicy::None;
+            change(&mut config);
+            let c: PullConsumer = stream.create_consumer(config).await.unwrap();
+            drain(c.fetch().max_messages(10).messages().await.unwrap())
+                .await
+                .iter()
+                .map(|m| m.info().unwrap().stream_sequence)
+                .collect::<Vec<_>>()
+        }
+    };
+    use consumer::DeliverPolicy as P;
+    assert_eq!(first_seqs(P::All, |_| {}).await, [1, 2, 3, 4, 5, 6]);
+    assert_eq!(first_seqs(P::Last, |_| {}).await, [6]);
+    assert_eq!(first_seqs(P::New, |_| {}).await, Vec::<u64>::new());
+    assert_eq!(
+        first_seqs(P::ByStartSequence, |c| c.opt_start_seq = Some(5)).await,
+        [5, 6]
+    );
+    // (The server wants a filter with last-per-subject.)
+    assert_eq!(
+        first_seqs(P::LastPerSubject, |c| c.filter_subject = "dp.>".into()).await,
+        [5, 6]
+    );
+    let mut config = pull::Config::ephemeral();
+    config.deliver_policy = P::ByStartTime;
+    config.opt_start_time = Some(middle);
+    let c: PullConsumer = stream.create_consumer(config).await.unwrap();
+    let got = drain(c.fetch().max_messages(10).messages().await.unwrap()).await;
+    assert_eq!(
+        got.first().map(|m| m.info().unwrap().stream_sequence),
+        Some(4)
+    );
+}
+
+#[tokio::test]
+async fn replay_original_inactive_threshold_and_metadata() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "RP", &["rp"]).await;
+    for i in 0..3 {
+        js.publish("rp", format!("{i}"))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // Original replay spaces the deliveries as the messages were stored.
+    let mut config = pull::Config::ephemeral();
+    config.replay_policy = consumer::ReplayPolicy::Original;
+    config.metadata = [("owner".to_string(), "billing".to_string())].into();
+    config.inactive_threshold = Duration::from_secs(1);
+    let c: PullConsumer = stream.create_consumer(config).await.unwrap();
+    assert_eq!(
+        c.cached_info()
+            .config
+            .metadata
+            .get("owner")
+            .map(String::as_str),
+        Some("billing")
+    );
+    assert_eq!(
+        c.cached_info().config.inactive_threshold,
+        Duration::from_secs(1)
+    );
+    let started = tokio::time::Instant::now();
+    let got = drain(
+        c.batch()
+            .max_messages(3)
+            .expires(Duration::from_secs(3))
+            .messages()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got.len(), 3);
+    for m in &got {
+        m.double_ack().await.unwrap();
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(500),
+        "original replay delivered 3 messages stored 300 ms apart in {:?}",
+        started.elapsed()
+    );
+    // Unused for its inactive threshold, the ephemeral consumer is deleted by the server.
+    let name = c.name().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match stream.consumer_info(&name).await {
+            Err(e) if e.is_consumer_not_found() => break,
+            Ok(_) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the idle consumer stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

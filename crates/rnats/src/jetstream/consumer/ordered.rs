@@ -147,6 +147,10 @@ impl Ordered {
         config.replay_policy = self.config.replay_policy;
         config.headers_only = self.config.headers_only;
         match self.config.filter_subjects.as_slice() {
+            // The server wants a filter with last-per-subject: all subjects it is.
+            [] if self.config.deliver_policy == DeliverPolicy::LastPerSubject => {
+                config.filter_subject = ">".to_owned();
+            }
             [] => {}
             [one] => config.filter_subject = one.clone(),
             many => config.filter_subjects = many.to_vec(),
