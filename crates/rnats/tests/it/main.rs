@@ -3,9 +3,13 @@
 
 mod auth;
 mod core;
+#[cfg(feature = "jetstream")]
 mod jetstream;
+#[cfg(feature = "jetstream")]
 mod jetstream_cluster;
+#[cfg(feature = "jetstream")]
 mod jetstream_consumer;
+#[cfg(feature = "jetstream")]
 mod jetstream_schema;
 mod resilience;
 mod tls;
