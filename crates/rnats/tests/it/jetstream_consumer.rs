@@ -1364,3 +1364,35 @@ async fn replay_original_inactive_threshold_and_metadata() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+#[tokio::test]
+async fn prioritized_policy_serves_the_lowest_priority_pull_first() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "PRIO", &["prio"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(with(pull::Config::durable("p"), |c| {
+            c.priority_groups = vec!["g".into()];
+            c.priority_policy = consumer::PriorityPolicy::Prioritized;
+        }))
+        .await
+        .unwrap();
+    let pull = |priority: u8| {
+        consumer
+            .batch()
+            .group("g")
+            .priority(priority)
+            .max_messages(1)
+            .expires(Duration::from_secs(2))
+            .messages()
+    };
+    // The low-priority pull arrives first; the message still goes to priority 0.
+    let low = pull(5).await.unwrap();
+    js.client().flush().await.unwrap();
+    let high = pull(0).await.unwrap();
+    js.client().flush().await.unwrap();
+    publish_n(&js, "prio", 1).await;
+    let (high, low) = tokio::join!(drain(high), drain(low));
+    assert_eq!(high.len(), 1, "the priority-0 pull got nothing");
+    assert!(low.is_empty(), "the priority-5 pull was served first");
+}

@@ -330,6 +330,15 @@ async fn every_request_rnats_sends_validates_against_the_schemas() {
         .await
         .unwrap();
     while grouped.next().await.is_some() {}
+    // (An overflow consumer may refuse a priority; the request is what is checked.)
+    let mut prioritized = full_consumer
+        .fetch()
+        .group("g")
+        .priority(3)
+        .messages()
+        .await
+        .unwrap();
+    while prioritized.next().await.is_some() {}
     let mut messages = pull.messages().await.unwrap();
     let _ = tokio::time::timeout(Duration::from_millis(200), messages.next()).await;
     drop(messages);

@@ -101,8 +101,19 @@ impl StreamBuilder {
         self
     }
 
+    /// Prioritized policy (server 2.12+): the pulls' priority, 0 (served first) to 9.
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.priority.priority = Some(priority.min(9));
+        self
+    }
+
     /// Starts pulling.
     pub async fn messages(self) -> Result<Messages, Error> {
+        if self.priority.priority.is_some() {
+            self.consumer
+                .context
+                .require_api_level(crate::jetstream::api_level::V2_12, "pull priorities")?;
+        }
         let heartbeat = self.heartbeat.unwrap_or_else(|| {
             (self.expires / 2).clamp(Duration::from_millis(500), Duration::from_secs(30))
         });
@@ -228,6 +239,7 @@ impl Messages {
             min_pending: self.priority.min_pending,
             min_ack_pending: self.priority.min_ack_pending,
             id: self.pin_id.as_deref(),
+            priority: self.priority.priority,
         };
         let body = json_body(&request)?;
         if self.max_bytes > 0 {

@@ -215,6 +215,8 @@ pub(super) struct PullRequest<'a> {
     min_ack_pending: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<u8>,
 }
 
 /// Priority group options of pulls.
@@ -223,6 +225,7 @@ pub(super) struct Priority {
     group: Option<String>,
     min_pending: Option<i64>,
     min_ack_pending: Option<i64>,
+    priority: Option<u8>,
 }
 
 /// The largest batch sent when only a byte limit is given.
@@ -360,6 +363,12 @@ impl FetchBuilder {
         self
     }
 
+    /// Prioritized policy (server 2.12+): this pull's priority, 0 (served first) to 9.
+    pub fn priority(mut self, priority: u8) -> Self {
+        self.priority.priority = Some(priority.min(9));
+        self
+    }
+
     /// Sends the pull and returns the stream of its messages, which ends when the batch is
     /// complete, the pull expired, or (with no-wait) no more messages were available.
     pub async fn messages(self) -> Result<Batch, Error> {
@@ -389,7 +398,13 @@ impl FetchBuilder {
             min_pending: self.priority.min_pending,
             min_ack_pending: self.priority.min_ack_pending,
             id: None,
+            priority: self.priority.priority,
         };
+        if request.priority.is_some() {
+            consumer
+                .context
+                .require_api_level(crate::jetstream::api_level::V2_12, "pull priorities")?;
+        }
         client
             .publish_with_reply(consumer.pull_subject(), &inbox, json_body(&request)?)
             .await?;
