@@ -984,3 +984,33 @@ async fn expected_sequence_of_other_subjects_and_rollups() {
         .unwrap(); // 6 replaces everything
     assert_eq!(stream.info().await.unwrap().state.messages, 1);
 }
+
+#[tokio::test]
+async fn a_message_id_is_new_again_after_the_duplicate_window() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    js.create_stream(with(memory_stream("WINDOW", &["window"]), |c| {
+        c.duplicate_window = Duration::from_millis(500)
+    }))
+    .await
+    .unwrap();
+    let publish = || {
+        let js = js.clone();
+        async move {
+            js.publish_with("window", Publish::new().message_id("same"))
+                .await
+                .unwrap()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(!publish().await.duplicate);
+    assert!(publish().await.duplicate);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let again = publish().await;
+    assert!(
+        !again.duplicate,
+        "the id was still remembered after the window"
+    );
+    assert_eq!(again.sequence, 2);
+}
