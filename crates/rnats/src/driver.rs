@@ -650,10 +650,13 @@ impl Driver {
             // 2. Take what publishers buffered, and write. The lock is taken only when someone
             // asked (attention) or the driver queued output itself.
             let mut closing = self.closing_seen;
-            let look = std::mem::take(&mut self.refill_needed)
-                | self.shared.attention.swap(false, Ordering::AcqRel)
-                | closing;
-            if self.wpos == self.wbuf.len() && look {
+            // Consume the request to look only when the previous bytes are all written and
+            // the buffer can actually be taken: consumed earlier, it would be lost.
+            let look = self.wpos == self.wbuf.len()
+                && (std::mem::take(&mut self.refill_needed)
+                    | self.shared.attention.swap(false, Ordering::AcqRel)
+                    | closing);
+            if look {
                 self.wbuf.clear();
                 self.wpos = 0;
                 let mut core = self.shared.core.lock();

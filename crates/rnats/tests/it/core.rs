@@ -596,3 +596,42 @@ async fn connect_failure_says_why() {
         "the cause is in the message: {err}"
     );
 }
+
+/// Regression: the driver consumed its wake-up flag while still writing the previous batch,
+/// so a publisher waiting for room in a full write buffer was never woken again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backpressure_never_stalls_a_publisher() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    // Writes of a full 256 KiB buffer outrun the socket, so the driver is often still
+    // writing when the publisher asks for room: the window the bug needed.
+    let client = rnats::ConnectOptions::new()
+        .write_buffer_size(256 * 1024)
+        .connect(server.url())
+        .await
+        .unwrap();
+    let receiver = rnats::connect(server.url()).await.unwrap();
+    let mut sub = receiver.subscribe("bp").await.unwrap();
+    receiver.flush().await.unwrap();
+    let n = 100_000u64;
+    // The receiver reads as it goes (200 MB would overflow its pending limits otherwise).
+    let counter = tokio::spawn(async move {
+        let mut got = 0u64;
+        while got < n {
+            next_msg(&mut sub).await;
+            got += 1;
+        }
+        (got, sub.dropped())
+    });
+    let payload = Bytes::from(vec![b'x'; 2048]);
+    tokio::time::timeout(Duration::from_secs(30), async {
+        for _ in 0..n {
+            client.publish("bp", payload.clone()).await.unwrap();
+        }
+        client.flush().await.unwrap();
+    })
+    .await
+    .expect("publishing 100,000 messages of 2 KiB stalled");
+    let (got, dropped) = counter.await.unwrap();
+    assert_eq!((got, dropped), (n, 0));
+}
