@@ -87,6 +87,10 @@ pub(crate) struct Shared {
     /// Set (with a wake) when the driver must look at the core: bytes to write, close,
     /// force_reconnect. Lets the driver skip the lock when it was woken only to read.
     pub(crate) attention: AtomicBool,
+    /// The driver holds bytes it took from the write buffer and has not finished writing:
+    /// nothing may be written past them. Set under the core lock when it takes bytes,
+    /// cleared (without the lock) once they are written.
+    pub(crate) driver_busy: AtomicBool,
     /// Wakes publishers waiting for room in the write buffer.
     pub(crate) space: Notify,
     /// Wakes the driver out of a reconnect wait when the client closes.
@@ -115,9 +119,6 @@ pub(crate) struct Core {
     pub(crate) force_reconnect: bool,
     /// The plain TCP socket of the current connection, for [`Shared::write_through`].
     pub(crate) direct: Option<Arc<TcpStream>>,
-    /// The driver holds bytes it took from the write buffer and has not finished writing:
-    /// nothing may be written past them.
-    pub(crate) driver_busy: bool,
     /// When bytes were last handed to the socket.
     pub(crate) last_write: Option<std::time::Instant>,
     pub(crate) in_msgs: u64,
@@ -178,7 +179,7 @@ impl Shared {
         let Some(tcp) = core.direct.as_ref() else {
             return false;
         };
-        if core.driver_busy {
+        if self.driver_busy.load(Ordering::Acquire) {
             return false;
         }
         let now = std::time::Instant::now();
@@ -859,13 +860,13 @@ pub(crate) async fn connect_with(
             current_server: None,
             force_reconnect: false,
             direct: None,
-            driver_busy: false,
             last_write: None,
             in_msgs: 0,
             out_msgs: 0,
         }),
         driver_waker: AtomicWaker::new(),
         attention: AtomicBool::new(true),
+        driver_busy: AtomicBool::new(false),
         space: Notify::new(),
         close_requested: Notify::new(),
         stats: Stats::default(),

@@ -404,7 +404,7 @@ impl Driver {
         };
         let mut core = self.shared.core.lock();
         core.direct = direct;
-        core.driver_busy = false;
+        self.shared.driver_busy.store(false, Ordering::Release);
         drop(core);
         self.shared.attention.store(true, Ordering::Release);
     }
@@ -452,7 +452,7 @@ impl Driver {
             let mut core = self.shared.core.lock();
             core.conn.handle_disconnect(&self.wbuf, self.wpos);
             core.direct = None;
-            core.driver_busy = false;
+            self.shared.driver_busy.store(false, Ordering::Release);
         }
         self.stream = None;
         self.wbuf.clear();
@@ -662,8 +662,8 @@ impl Driver {
                 let mut core = self.shared.core.lock();
                 let taken = core.conn.transmit_len();
                 core.conn.poll_transmit(&mut self.wbuf);
-                core.driver_busy = !self.wbuf.is_empty();
-                if core.driver_busy {
+                if !self.wbuf.is_empty() {
+                    self.shared.driver_busy.store(true, Ordering::Release);
                     core.last_write = Some(std::time::Instant::now());
                 }
                 closing |= matches!(core.lifecycle, Lifecycle::Closing | Lifecycle::Closed);
@@ -708,6 +708,10 @@ impl Driver {
             if self.wpos == self.wbuf.len() {
                 if let Poll::Ready(Err(e)) = Pin::new(&mut *stream).poll_flush(cx) {
                     return Poll::Ready(Exit::Disconnected(Error::io("writing failed", e)));
+                }
+                // All taken bytes are written: callers may write directly again.
+                if !self.wbuf.is_empty() {
+                    self.shared.driver_busy.store(false, Ordering::Release);
                 }
             }
             if closing {
