@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
@@ -56,6 +56,11 @@ pub(crate) fn poll_read_tcp(
 }
 
 /// Reads into `buf`'s spare capacity (no zeroing) through `&TcpStream`.
+///
+/// A read that did not fill the spare capacity drained the socket, so the readiness is
+/// cleared at once (as tokio's own `poll_read` does) instead of by a failing read next time:
+/// one syscall fewer per wake-up. The clearing uses the readiness seen before the read, so
+/// data that arrived meanwhile is not forgotten.
 pub(crate) fn poll_read_tcp_buf(
     tcp: &TcpStream,
     cx: &mut Context<'_>,
@@ -63,8 +68,22 @@ pub(crate) fn poll_read_tcp_buf(
 ) -> Poll<io::Result<usize>> {
     loop {
         ready!(tcp.poll_read_ready(cx))?;
-        match tcp.try_read_buf(buf) {
-            Ok(n) => return Poll::Ready(Ok(n)),
+        let spare = buf.capacity() - buf.len();
+        let mut got = 0;
+        let result = tcp.try_io(Interest::READABLE, || {
+            got = tcp.try_read_buf(buf)?;
+            if got > 0 && got < spare {
+                // Drained: report WouldBlock so that try_io clears the readiness.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => return Poll::Ready(Ok(got)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && got > 0 => {
+                return Poll::Ready(Ok(got))
+            }
+            // Readiness was stale: polling it again registers for the next event.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
             Err(e) => return Poll::Ready(Err(e)),
         }
