@@ -380,3 +380,92 @@ async fn pull_messages_go_on_when_the_consumer_leader_dies() {
     assert_eq!(seen.len(), N as usize);
     assert!(longest < Duration::from_secs(20), "stalled {longest:?}");
 }
+
+/// Leader stepdowns of an R3 stream and consumer while messages() reads: the pulls the old
+/// leader held end (409 Leadership Change or silence) and are issued again; every message
+/// arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pull_messages_go_on_across_leader_stepdowns() {
+    let _alone = crate::EXCLUSIVE.write().await;
+    let cluster = Arc::new(
+        tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3))
+            .await
+            .unwrap(),
+    );
+    let client = rnats::connect(cluster.urls()).await.unwrap();
+    let js = jetstream::new(client);
+    let mut config = stream::Config::new("STEP");
+    config.subjects = vec!["step".into()];
+    config.num_replicas = 3;
+    let stream = create_stream(&js, config).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("s"))
+        .await
+        .unwrap();
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(50)
+        .expires(Duration::from_secs(4))
+        .heartbeat(Duration::from_secs(1))
+        .messages()
+        .await
+        .unwrap();
+    const N: usize = 600;
+    let publisher = {
+        let js = js.clone();
+        tokio::spawn(async move {
+            for i in 0..N {
+                // A stream leader stepdown can lose an ack: retry with the same id.
+                js.publish_with(
+                    "step",
+                    Publish::new()
+                        .payload(i.to_string())
+                        .message_id(format!("s-{i}"))
+                        .retry_on_timeout(true)
+                        .retry_attempts(10),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+                if i % 100 == 0 {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        })
+    };
+    let mut seen = BTreeSet::new();
+    let mut errors = Vec::new();
+    let mut stepped = 0;
+    let started = tokio::time::Instant::now();
+    while seen.len() < N {
+        if seen.len() >= 200 && stepped == 0 {
+            // (Consumer info right after a stepdown may time out while a new leader is
+            // elected: not asked here.)
+            stream.consumer_leader_stepdown("s").await.unwrap();
+            stepped = 1;
+        }
+        if seen.len() >= 400 && stepped == 1 {
+            stream.leader_stepdown().await.unwrap();
+            stepped = 2;
+        }
+        let item = tokio::time::timeout(Duration::from_secs(20), messages.next())
+            .await
+            .unwrap_or_else(|_| panic!("messages() stalled at {}", seen.len()))
+            .expect("messages() ended");
+        match item {
+            Ok(m) => {
+                seen.insert(m.info().unwrap().stream_sequence);
+                let _ = m.ack().await;
+            }
+            Err(e) => errors.push(format!("{:?}", e.jetstream_error())),
+        }
+    }
+    publisher.await.unwrap();
+    eprintln!(
+        "stepdowns: {N} messages in {:?}, {} non-terminal errors: {errors:?}",
+        started.elapsed(),
+        errors.len()
+    );
+    assert_eq!(stepped, 2);
+}

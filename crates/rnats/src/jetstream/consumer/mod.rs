@@ -601,6 +601,52 @@ impl Stream {
         Ok(())
     }
 
+    /// Resets consumer `name` (server 2.14+): it delivers again from stream sequence
+    /// `sequence`, or from its ack floor when `None`. Returns the consumer's info after the
+    /// reset; its delivery sequences may go backwards (see ADR-60).
+    pub async fn reset_consumer(&self, name: &str, sequence: Option<u64>) -> Result<Info, Error> {
+        #[derive(Serialize)]
+        struct Req {
+            seq: u64,
+        }
+        self.context
+            .require_api_level(super::api_level::V2_14, "resetting a consumer")?;
+        check_name("consumer", name)?;
+        let body = match sequence {
+            Some(seq) => json_body(&Req { seq })?,
+            None => Bytes::new(),
+        };
+        self.context
+            .api_request(&format!("CONSUMER.RESET.{}.{name}", self.name()), body)
+            .await
+    }
+
+    /// Asks the leader of consumer `name` to step down, so that another replica leads it
+    /// (replicated consumers in a cluster).
+    pub async fn consumer_leader_stepdown(&self, name: &str) -> Result<(), Error> {
+        check_name("consumer", name)?;
+        let answer: Success = self
+            .context
+            .api_request(
+                &format!("CONSUMER.LEADER.STEPDOWN.{}.{name}", self.name()),
+                Bytes::new(),
+            )
+            .await?;
+        answer.check(&format!("leader stepdown of consumer {name:?}"))
+    }
+
+    /// Asks the stream's leader to step down, so that another replica leads it.
+    pub async fn leader_stepdown(&self) -> Result<(), Error> {
+        let answer: Success = self
+            .context
+            .api_request(
+                &format!("STREAM.LEADER.STEPDOWN.{}", self.name()),
+                Bytes::new(),
+            )
+            .await?;
+        answer.check(&format!("leader stepdown of stream {:?}", self.name()))
+    }
+
     async fn pause_request(&self, name: &str, body: Bytes) -> Result<PauseResponse, Error> {
         self.context
             .require_api_level(super::api_level::V2_11, "pausing a consumer")?;
