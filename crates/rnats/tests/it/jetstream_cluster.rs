@@ -127,14 +127,20 @@ async fn r3_stream_keeps_every_acked_publish_exactly_once_when_its_leader_dies()
             }
         }
     }
-    let consumer: PullConsumer = stream
-        .create_consumer({
-            let mut c = pull::Config::ephemeral();
-            c.ack_policy = AckPolicy::None;
-            c
-        })
-        .await
-        .unwrap();
+    // Right after the kill the meta leader may be re-elected too: retry the creation.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let consumer: PullConsumer = loop {
+        let mut c = pull::Config::ephemeral();
+        c.ack_policy = AckPolicy::None;
+        match stream.create_consumer(c).await {
+            Ok(c) => break c,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                eprintln!("create consumer after the kill: {e}, retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("creating the reader: {e:?}"),
+        }
+    };
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(1000)
@@ -398,10 +404,11 @@ async fn pull_messages_go_on_across_leader_stepdowns() {
     config.subjects = vec!["step".into()];
     config.num_replicas = 3;
     let stream = create_stream(&js, config).await;
-    let consumer: PullConsumer = stream
-        .create_consumer(pull::Config::durable("s"))
-        .await
-        .unwrap();
+    // A delivery lost in a leader change comes back after the ack wait (at-least-once):
+    // keep it short so the test sees it.
+    let mut consumer_config = pull::Config::durable("s");
+    consumer_config.ack_wait = Duration::from_secs(3);
+    let consumer: PullConsumer = stream.create_consumer(consumer_config).await.unwrap();
     let mut messages = consumer
         .stream()
         .max_messages_per_batch(50)
@@ -437,6 +444,7 @@ async fn pull_messages_go_on_across_leader_stepdowns() {
     let mut seen = BTreeSet::new();
     let mut errors = Vec::new();
     let mut stepped = 0;
+    let mut redelivered = 0;
     let started = tokio::time::Instant::now();
     while seen.len() < N {
         if seen.len() >= 200 && stepped == 0 {
@@ -449,13 +457,22 @@ async fn pull_messages_go_on_across_leader_stepdowns() {
             stream.leader_stepdown().await.unwrap();
             stepped = 2;
         }
-        let item = tokio::time::timeout(Duration::from_secs(20), messages.next())
-            .await
-            .unwrap_or_else(|_| panic!("messages() stalled at {}", seen.len()))
-            .expect("messages() ended");
-        match item {
+        let Ok(item) = tokio::time::timeout(Duration::from_secs(20), messages.next()).await else {
+            let missing: Vec<u64> = (1..=N as u64).filter(|s| !seen.contains(s)).collect();
+            let info = stream.consumer_info("s").await;
+            let state = js.stream_info("STEP").await.map(|i| i.state.messages);
+            panic!(
+                "messages() stalled at {}: missing {missing:?}, stream holds {state:?}, \
+                 consumer {info:?}",
+                seen.len()
+            );
+        };
+        match item.expect("messages() ended") {
             Ok(m) => {
-                seen.insert(m.info().unwrap().stream_sequence);
+                let info = m.info().unwrap();
+                if !seen.insert(info.stream_sequence) || info.delivered > 1 {
+                    redelivered += 1;
+                }
                 let _ = m.ack().await;
             }
             Err(e) => errors.push(format!("{:?}", e.jetstream_error())),
@@ -463,7 +480,8 @@ async fn pull_messages_go_on_across_leader_stepdowns() {
     }
     publisher.await.unwrap();
     eprintln!(
-        "stepdowns: {N} messages in {:?}, {} non-terminal errors: {errors:?}",
+        "stepdowns: {N} messages in {:?}, {redelivered} redelivered, {} non-terminal errors: \
+         {errors:?}",
         started.elapsed(),
         errors.len()
     );
