@@ -318,10 +318,11 @@ async fn pull_messages_go_on_when_the_consumer_leader_dies() {
     for ack in acks {
         ack.await.unwrap();
     }
-    let consumer: PullConsumer = stream
-        .create_consumer(pull::Config::durable("r3"))
-        .await
-        .unwrap();
+    // Deliveries and acks in flight when the leader dies are redelivered after the ack
+    // wait (at-least-once); a short one keeps that within the test's stall limit.
+    let mut consumer_config = pull::Config::durable("r3");
+    consumer_config.ack_wait = Duration::from_secs(5);
+    let consumer: PullConsumer = stream.create_consumer(consumer_config).await.unwrap();
     let leader = consumer
         .cached_info()
         .cluster
@@ -369,7 +370,8 @@ async fn pull_messages_go_on_when_the_consumer_leader_dies() {
                     longest = longest.max(last.elapsed());
                 }
                 last = tokio::time::Instant::now();
-                if !seen.insert(msg.info().unwrap().stream_sequence) {
+                let info = msg.info().unwrap();
+                if !seen.insert(info.stream_sequence) || info.delivered > 1 {
                     redelivered += 1;
                 }
                 let _ = msg.ack().await;
