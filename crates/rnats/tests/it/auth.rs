@@ -9,12 +9,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use futures_util::StreamExt;
 use nkeys::KeyPair;
-use rnats::{Event, EventStream};
+use rnats::Event;
 use rnats_test::NatsServer;
 
-use crate::next_msg;
+use crate::{next_msg, wait_event};
 
 /// The public example seed of the spec's test vectors, and its public key.
 const USER_SEED: &str = "SUAOY5JZ2WJKVR4UO2KJ2P3SW6FZFNWEOIMAXF4WZEUNVQXXUOKGM55CYE";
@@ -53,19 +52,6 @@ async fn refused(opts: rnats::ConnectOptions, url: &str) -> rnats::Error {
         .expect_err("connect should fail");
     assert!(err.is_auth_error(), "{err:?}");
     err
-}
-
-async fn wait_event(events: &mut EventStream, secs: u64, pred: impl Fn(&Event) -> bool) -> Event {
-    tokio::time::timeout(Duration::from_secs(secs), async {
-        loop {
-            let e = events.next().await.expect("event stream ended");
-            if pred(&e) {
-                return e;
-            }
-        }
-    })
-    .await
-    .expect("timed out waiting for an event")
 }
 
 #[tokio::test]

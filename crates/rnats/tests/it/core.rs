@@ -475,11 +475,7 @@ async fn no_echo_skips_own_messages() {
 async fn connect_failure_lists_servers() {
     let _shared = crate::shared().await;
     // A port nothing listens on: bind, read the port, release it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::free_port();
     let url = format!("nats://127.0.0.1:{port}");
     let err = rnats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(2))
@@ -583,11 +579,7 @@ async fn slow_consumer_drops_are_counted_never_silent() {
 #[tokio::test]
 async fn connect_failure_says_why() {
     let _shared = crate::shared().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::free_port();
     let err = rnats::connect(format!("127.0.0.1:{port}"))
         .await
         .unwrap_err();

@@ -30,6 +30,32 @@ pub async fn shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
     EXCLUSIVE.read().await
 }
 
+/// Waits for the first event matching `pred` (fails the test after `secs`).
+pub async fn wait_event(
+    events: &mut rnats::EventStream,
+    secs: u64,
+    pred: impl Fn(&rnats::Event) -> bool,
+) -> rnats::Event {
+    tokio::time::timeout(Duration::from_secs(secs), async {
+        loop {
+            let e = events.next().await.expect("event stream ended");
+            if pred(&e) {
+                return e;
+            }
+        }
+    })
+    .await
+    .expect("timed out waiting for an event")
+}
+
+/// A loopback port nothing listens on (bound, read, released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
 /// Receives the next message or fails the test after 5 s.
 pub async fn next_msg(sub: &mut rnats::Subscriber) -> rnats::Message {
     tokio::time::timeout(Duration::from_secs(5), sub.next())

@@ -6,24 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rnats::{ConnectionState, ErrorKind, Event, EventStream};
+use rnats::{ConnectionState, ErrorKind, Event};
 use rnats_test::{cluster, NatsServer};
 
-use crate::{collect_until_end, next_msg};
-
-/// Waits for the first event matching `pred` (fails the test after `secs`).
-async fn wait_event(events: &mut EventStream, secs: u64, pred: impl Fn(&Event) -> bool) -> Event {
-    tokio::time::timeout(Duration::from_secs(secs), async {
-        loop {
-            let e = events.next().await.expect("event stream ended");
-            if pred(&e) {
-                return e;
-            }
-        }
-    })
-    .await
-    .expect("timed out waiting for an event")
-}
+use crate::{collect_until_end, next_msg, wait_event};
 
 async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     tokio::time::timeout(Duration::from_secs(secs), async {
@@ -339,11 +325,7 @@ async fn slow_consumer_keeps_memory_bounded_and_others_flowing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_on_initial_connect_waits_for_the_server() {
     let _shared = crate::shared().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::free_port();
     let client = fast_options()
         .retry_on_initial_connect(true)
         .connect(format!("nats://127.0.0.1:{port}"))
