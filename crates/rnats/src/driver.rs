@@ -577,7 +577,12 @@ impl Driver {
             }
         }
         let flags = process_events(&self.shared, &mut core, &mut self.out);
-        let server = core.current_server.clone().filter(|_| flags.lame_duck);
+        // Cloned only when needed: this runs for every read batch.
+        let server = if flags.lame_duck {
+            core.current_server.clone()
+        } else {
+            None
+        };
         // PONGs to the server's PINGs, for one.
         self.refill_needed |= core.conn.transmit_len() > 0;
         drop(core);
