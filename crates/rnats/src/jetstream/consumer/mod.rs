@@ -2,10 +2,12 @@
 //! are in [`pull`], push consumers in [`push`]; ordered consumers are
 //! [`Stream::ordered_messages`].
 
+mod common;
 mod ordered;
 pub mod pull;
 pub mod push;
 
+pub use common::CommonConfig;
 pub use ordered::{Ordered, OrderedConfig};
 pub use push::PushConsumer;
 
@@ -87,7 +89,8 @@ pub enum PriorityPolicy {
 }
 
 /// A consumer's configuration, push or pull, modelled on the server's `consumer_configuration`
-/// schema. For pull consumers, [`pull::Config`] is the handier form.
+/// schema. [`pull::Config`] and [`push::Config`] are the handier forms: each holds the
+/// [`CommonConfig`] settings and only the fields of its kind.
 ///
 /// Fields left at their default are not sent (the server applies its own default). Fields
 /// the server returns that this version does not model are kept in `extra`.

@@ -1,8 +1,8 @@
 //! Push consumers: the server delivers to a subject; [`Messages`] subscribes to it, answers
 //! flow control and stalled heartbeats, and watches idle heartbeats.
 
-use std::collections::HashMap;
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -10,16 +10,17 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_core::Stream as FuturesStream;
 use futures_util::StreamExt;
-use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
-use super::{AckPolicy, Consumer, DeliverPolicy, FromConsumer, IntoConsumerConfig, ReplayPolicy};
+use super::{CommonConfig, Consumer, FromConsumer, IntoConsumerConfig};
 use crate::jetstream::errors::ApiError;
 use crate::jetstream::{Context, Message};
 use crate::{Client, Error, ErrorKind, StatusCode, Subscriber};
 
 /// A push consumer's configuration: [`super::Config`] without the pull-only fields, with a
 /// deliver subject.
+///
+/// The settings every consumer has are in [`CommonConfig`] (field `common`), which this type
+/// dereferences to: `config.durable_name` is `config.common.durable_name`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -32,61 +33,19 @@ use crate::{Client, Error, ErrorKind, StatusCode, Subscriber};
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Config {
+    /// The settings pull consumers have too.
+    pub common: CommonConfig,
     /// Where the server delivers messages.
     pub deliver_subject: String,
     /// The queue group sharing deliveries (several subscribers, each message to one).
     pub deliver_group: Option<String>,
-    /// A durable consumer's name.
-    pub durable_name: Option<String>,
-    /// The consumer's name.
-    pub name: Option<String>,
-    /// A description.
-    pub description: Option<String>,
-    /// Where to start.
-    pub deliver_policy: DeliverPolicy,
-    /// The start sequence for [`DeliverPolicy::ByStartSequence`].
-    pub opt_start_seq: Option<u64>,
-    /// The start time for [`DeliverPolicy::ByStartTime`].
-    pub opt_start_time: Option<OffsetDateTime>,
-    /// How messages are acknowledged (default explicit).
-    pub ack_policy: AckPolicy,
-    /// How long the server waits for an acknowledgement (zero: 30 s).
-    pub ack_wait: Duration,
-    /// How many times a message is delivered at most (0 or -1: unlimited).
-    pub max_deliver: i64,
-    /// Only messages of subjects matching this filter.
-    pub filter_subject: String,
-    /// Only messages of subjects matching any of these filters.
-    pub filter_subjects: Vec<String>,
-    /// Delivery rate.
-    pub replay_policy: ReplayPolicy,
     /// Delivery rate limit in bits per second (0: none).
     pub rate_limit_bps: u64,
-    /// Percentage of acknowledgements sampled (`"50%"`).
-    pub sample_freq: Option<String>,
-    /// How many messages may be unacknowledged at once (0: the server's 1000).
-    pub max_ack_pending: i64,
-    /// Deliver only headers.
-    pub headers_only: bool,
     /// Idle heartbeat interval (zero: none); [`Messages`] reports two missed ones.
     pub idle_heartbeat: Duration,
     /// Flow control: the server waits for answers to its flow-control requests, which
     /// [`Messages`] sends.
     pub flow_control: bool,
-    /// An inactive consumer is deleted after this long (zero: server default).
-    pub inactive_threshold: Duration,
-    /// Redelivery delays.
-    pub backoff: Vec<Duration>,
-    /// Replicas (0: as the stream).
-    pub num_replicas: usize,
-    /// Keep the state in memory.
-    pub mem_storage: bool,
-    /// User metadata.
-    pub metadata: HashMap<String, String>,
-    /// Paused until then (server 2.11+).
-    pub pause_until: Option<OffsetDateTime>,
-    /// Fields this version of rnats does not model.
-    pub extra: Map<String, Value>,
 }
 
 impl Config {
@@ -99,44 +58,36 @@ impl Config {
     }
 }
 
+impl Deref for Config {
+    type Target = CommonConfig;
+
+    fn deref(&self) -> &CommonConfig {
+        &self.common
+    }
+}
+
+impl DerefMut for Config {
+    fn deref_mut(&mut self) -> &mut CommonConfig {
+        &mut self.common
+    }
+}
+
 impl IntoConsumerConfig for Config {
     fn into_consumer_config(self) -> super::Config {
         super::Config {
             deliver_subject: Some(self.deliver_subject),
             deliver_group: self.deliver_group,
-            durable_name: self.durable_name,
-            name: self.name,
-            description: self.description,
-            deliver_policy: self.deliver_policy,
-            opt_start_seq: self.opt_start_seq,
-            opt_start_time: self.opt_start_time,
-            ack_policy: self.ack_policy,
-            ack_wait: self.ack_wait,
-            max_deliver: self.max_deliver,
-            filter_subject: self.filter_subject,
-            filter_subjects: self.filter_subjects,
-            replay_policy: self.replay_policy,
             rate_limit_bps: self.rate_limit_bps,
-            sample_freq: self.sample_freq,
-            max_ack_pending: self.max_ack_pending,
-            headers_only: self.headers_only,
             idle_heartbeat: self.idle_heartbeat,
             flow_control: self.flow_control,
-            inactive_threshold: self.inactive_threshold,
-            backoff: self.backoff,
-            num_replicas: self.num_replicas,
-            mem_storage: self.mem_storage,
-            metadata: self.metadata,
-            pause_until: self.pause_until,
-            extra: self.extra,
-            ..Default::default()
+            ..self.common.into_config()
         }
     }
 }
 
 impl FromConsumer for Config {
-    fn try_from_consumer_config(c: super::Config) -> Result<Self, Error> {
-        let Some(deliver_subject) = c.deliver_subject else {
+    fn try_from_consumer_config(mut c: super::Config) -> Result<Self, Error> {
+        let Some(deliver_subject) = c.deliver_subject.take() else {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 "the consumer is a pull consumer (no deliver subject)",
@@ -144,32 +95,11 @@ impl FromConsumer for Config {
         };
         Ok(Config {
             deliver_subject,
-            deliver_group: c.deliver_group,
-            durable_name: c.durable_name,
-            name: c.name,
-            description: c.description,
-            deliver_policy: c.deliver_policy,
-            opt_start_seq: c.opt_start_seq,
-            opt_start_time: c.opt_start_time,
-            ack_policy: c.ack_policy,
-            ack_wait: c.ack_wait,
-            max_deliver: c.max_deliver,
-            filter_subject: c.filter_subject,
-            filter_subjects: c.filter_subjects,
-            replay_policy: c.replay_policy,
+            deliver_group: c.deliver_group.take(),
             rate_limit_bps: c.rate_limit_bps,
-            sample_freq: c.sample_freq,
-            max_ack_pending: c.max_ack_pending,
-            headers_only: c.headers_only,
             idle_heartbeat: c.idle_heartbeat,
             flow_control: c.flow_control,
-            inactive_threshold: c.inactive_threshold,
-            backoff: c.backoff,
-            num_replicas: c.num_replicas,
-            mem_storage: c.mem_storage,
-            metadata: c.metadata,
-            pause_until: c.pause_until,
-            extra: c.extra,
+            common: CommonConfig::from_config(c),
         })
     }
 }

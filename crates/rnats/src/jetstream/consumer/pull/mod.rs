@@ -5,8 +5,8 @@ mod messages;
 
 pub use messages::{Messages, StreamBuilder};
 
-use std::collections::HashMap;
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
@@ -15,13 +15,8 @@ use bytes::Bytes;
 use futures_core::Stream as FuturesStream;
 use futures_util::StreamExt;
 use serde::Serialize;
-use serde_json::{Map, Value};
-use time::OffsetDateTime;
 
-use super::{
-    AckPolicy, Consumer, DeliverPolicy, FromConsumer, IntoConsumerConfig, PriorityPolicy,
-    ReplayPolicy,
-};
+use super::{CommonConfig, Consumer, FromConsumer, IntoConsumerConfig, PriorityPolicy};
 use crate::jetstream::context::json_body;
 use crate::jetstream::errors::ApiError;
 use crate::jetstream::{nanos, Context, Message};
@@ -29,83 +24,47 @@ use crate::{Client, Error, ErrorKind, StatusCode, Subscriber};
 
 /// A pull consumer's configuration: [`super::Config`] without the push-only fields.
 ///
-/// The type is `#[non_exhaustive]`: start from [`Config::durable`], [`Config::ephemeral`] or
-/// `Default` and set fields.
+/// The settings every consumer has are in [`CommonConfig`] (field `common`), which this type
+/// dereferences to: `config.ack_policy` is `config.common.ack_policy`. The type is
+/// `#[non_exhaustive]`: start from [`Config::durable`], [`Config::ephemeral`] or `Default`
+/// and set fields.
 ///
 /// ```
 /// use rnats::jetstream::consumer::{pull, AckPolicy};
 /// let mut config = pull::Config::durable("processor");
 /// config.filter_subject = "orders.>".into();
 /// config.ack_policy = AckPolicy::Explicit;
+/// config.max_batch = 100;
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct Config {
-    /// A durable consumer's name (kept when inactive).
-    pub durable_name: Option<String>,
-    /// The consumer's name (durable or not).
-    pub name: Option<String>,
-    /// A description.
-    pub description: Option<String>,
-    /// Where to start.
-    pub deliver_policy: DeliverPolicy,
-    /// The start sequence for [`DeliverPolicy::ByStartSequence`].
-    pub opt_start_seq: Option<u64>,
-    /// The start time for [`DeliverPolicy::ByStartTime`].
-    pub opt_start_time: Option<OffsetDateTime>,
-    /// How messages are acknowledged (default explicit).
-    pub ack_policy: AckPolicy,
-    /// How long the server waits for an acknowledgement (zero: 30 s).
-    pub ack_wait: Duration,
-    /// How many times a message is delivered at most (0 or -1: unlimited).
-    pub max_deliver: i64,
-    /// Only messages of subjects matching this filter.
-    pub filter_subject: String,
-    /// Only messages of subjects matching any of these filters.
-    pub filter_subjects: Vec<String>,
-    /// Delivery rate.
-    pub replay_policy: ReplayPolicy,
-    /// Percentage of acknowledgements sampled (`"50%"`).
-    pub sample_freq: Option<String>,
+    /// The settings push consumers have too.
+    pub common: CommonConfig,
     /// How many pulls may wait at once (0: the server's 512).
     pub max_waiting: i64,
-    /// How many messages may be unacknowledged at once (0: the server's 1000).
-    pub max_ack_pending: i64,
-    /// Deliver only headers.
-    pub headers_only: bool,
     /// Largest batch of one pull (0: unlimited).
     pub max_batch: i64,
     /// Longest expiry of one pull (zero: unlimited).
     pub max_expires: Duration,
     /// Largest `max_bytes` of one pull (0: unlimited).
     pub max_bytes: i64,
-    /// An inactive consumer is deleted after this long (zero: server default).
-    pub inactive_threshold: Duration,
-    /// Redelivery delays.
-    pub backoff: Vec<Duration>,
-    /// Replicas (0: as the stream).
-    pub num_replicas: usize,
-    /// Keep the state in memory.
-    pub mem_storage: bool,
-    /// User metadata.
-    pub metadata: HashMap<String, String>,
-    /// Paused until then (server 2.11+).
-    pub pause_until: Option<OffsetDateTime>,
     /// Priority groups (server 2.11+; one group).
     pub priority_groups: Vec<String>,
     /// Priority policy (server 2.11+).
     pub priority_policy: PriorityPolicy,
     /// How long a pinned client keeps its pin without pulling (zero: 2 min).
     pub priority_timeout: Duration,
-    /// Fields this version of rnats does not model.
-    pub extra: Map<String, Value>,
 }
 
 impl Config {
     /// A durable consumer named `name` (explicit acks, from the first message).
     pub fn durable(name: impl Into<String>) -> Self {
         Self {
-            durable_name: Some(name.into()),
+            common: CommonConfig {
+                durable_name: Some(name.into()),
+                ..Default::default()
+            },
             ..Default::default()
         }
     }
@@ -116,81 +75,52 @@ impl Config {
     }
 }
 
+impl Deref for Config {
+    type Target = CommonConfig;
+
+    fn deref(&self) -> &CommonConfig {
+        &self.common
+    }
+}
+
+impl DerefMut for Config {
+    fn deref_mut(&mut self) -> &mut CommonConfig {
+        &mut self.common
+    }
+}
+
 impl IntoConsumerConfig for Config {
     fn into_consumer_config(self) -> super::Config {
         super::Config {
-            durable_name: self.durable_name,
-            name: self.name,
-            description: self.description,
-            deliver_policy: self.deliver_policy,
-            opt_start_seq: self.opt_start_seq,
-            opt_start_time: self.opt_start_time,
-            ack_policy: self.ack_policy,
-            ack_wait: self.ack_wait,
-            max_deliver: self.max_deliver,
-            filter_subject: self.filter_subject,
-            filter_subjects: self.filter_subjects,
-            replay_policy: self.replay_policy,
-            sample_freq: self.sample_freq,
             max_waiting: self.max_waiting,
-            max_ack_pending: self.max_ack_pending,
-            headers_only: self.headers_only,
             max_batch: self.max_batch,
             max_expires: self.max_expires,
             max_bytes: self.max_bytes,
-            inactive_threshold: self.inactive_threshold,
-            backoff: self.backoff,
-            num_replicas: self.num_replicas,
-            mem_storage: self.mem_storage,
-            metadata: self.metadata,
-            pause_until: self.pause_until,
             priority_groups: self.priority_groups,
             priority_policy: self.priority_policy,
             priority_timeout: self.priority_timeout,
-            extra: self.extra,
-            ..Default::default()
+            ..self.common.into_config()
         }
     }
 }
 
 impl FromConsumer for Config {
-    fn try_from_consumer_config(c: super::Config) -> Result<Self, Error> {
-        if let Some(subject) = c.deliver_subject {
+    fn try_from_consumer_config(mut c: super::Config) -> Result<Self, Error> {
+        if let Some(subject) = &c.deliver_subject {
             return Err(Error::new(
                 ErrorKind::InvalidArgument,
                 format!("the consumer is a push consumer (deliver subject {subject:?})"),
             ));
         }
         Ok(Config {
-            durable_name: c.durable_name,
-            name: c.name,
-            description: c.description,
-            deliver_policy: c.deliver_policy,
-            opt_start_seq: c.opt_start_seq,
-            opt_start_time: c.opt_start_time,
-            ack_policy: c.ack_policy,
-            ack_wait: c.ack_wait,
-            max_deliver: c.max_deliver,
-            filter_subject: c.filter_subject,
-            filter_subjects: c.filter_subjects,
-            replay_policy: c.replay_policy,
-            sample_freq: c.sample_freq,
             max_waiting: c.max_waiting,
-            max_ack_pending: c.max_ack_pending,
-            headers_only: c.headers_only,
             max_batch: c.max_batch,
             max_expires: c.max_expires,
             max_bytes: c.max_bytes,
-            inactive_threshold: c.inactive_threshold,
-            backoff: c.backoff,
-            num_replicas: c.num_replicas,
-            mem_storage: c.mem_storage,
-            metadata: c.metadata,
-            pause_until: c.pause_until,
-            priority_groups: c.priority_groups,
+            priority_groups: std::mem::take(&mut c.priority_groups),
             priority_policy: c.priority_policy,
             priority_timeout: c.priority_timeout,
-            extra: c.extra,
+            common: CommonConfig::from_config(c),
         })
     }
 }
