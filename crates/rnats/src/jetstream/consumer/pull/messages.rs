@@ -9,8 +9,8 @@ use futures_core::Stream as FuturesStream;
 use futures_util::StreamExt;
 
 use super::{
-    answer_stalled, classify, missed_heartbeat, status_error, Config, Priority, PullRequest,
-    StatusClass, BYTES_ONLY_BATCH,
+    answer_stalled, classify, missed_heartbeat, priority_setters, status_error, Config,
+    PriorityRequest, PullRequest, StatusClass, BYTES_ONLY_BATCH,
 };
 use crate::jetstream::consumer::Consumer;
 use crate::jetstream::context::json_body;
@@ -28,7 +28,7 @@ pub struct StreamBuilder {
     heartbeat: Option<Duration>,
     threshold_messages: Option<usize>,
     threshold_bytes: Option<usize>,
-    priority: Priority,
+    priority: PriorityRequest,
 }
 
 impl StreamBuilder {
@@ -41,7 +41,7 @@ impl StreamBuilder {
             heartbeat: None,
             threshold_messages: None,
             threshold_bytes: None,
-            priority: Priority::default(),
+            priority: PriorityRequest::default(),
         }
     }
 
@@ -83,37 +83,11 @@ impl StreamBuilder {
         self
     }
 
-    /// Pulls as a member of priority group `group`.
-    pub fn group(mut self, group: impl Into<String>) -> Self {
-        self.priority.group = Some(group.into());
-        self
-    }
-
-    /// Overflow policy: only get messages when the consumer has at least this many pending.
-    pub fn min_pending(mut self, n: i64) -> Self {
-        self.priority.min_pending = Some(n);
-        self
-    }
-
-    /// Overflow policy: only get messages when at least this many are unacknowledged.
-    pub fn min_ack_pending(mut self, n: i64) -> Self {
-        self.priority.min_ack_pending = Some(n);
-        self
-    }
-
-    /// Prioritized policy (server 2.12+): the pulls' priority, 0 (served first) to 9.
-    pub fn priority(mut self, priority: u8) -> Self {
-        self.priority.priority = Some(priority.min(9));
-        self
-    }
+    priority_setters!();
 
     /// Starts pulling.
     pub async fn messages(self) -> Result<Messages, Error> {
-        if self.priority.priority.is_some() {
-            self.consumer
-                .context
-                .require_api_level(crate::jetstream::api_level::V2_12, "pull priorities")?;
-        }
+        self.priority.check(&self.consumer.context)?;
         let heartbeat = self.heartbeat.unwrap_or_else(|| {
             (self.expires / 2).clamp(Duration::from_millis(500), Duration::from_secs(30))
         });
@@ -197,7 +171,7 @@ pub struct Messages {
     expires: Duration,
     heartbeat: Duration,
     heartbeat_timer: Pin<Box<tokio::time::Sleep>>,
-    priority: Priority,
+    priority: PriorityRequest,
     pin_id: Option<String>,
     pending_messages: usize,
     pending_bytes: usize,
@@ -235,11 +209,8 @@ impl Messages {
             expires: Some(self.expires),
             no_wait: false,
             idle_heartbeat: Some(self.heartbeat),
-            group: self.priority.group.as_deref(),
-            min_pending: self.priority.min_pending,
-            min_ack_pending: self.priority.min_ack_pending,
+            priority: Some(&self.priority),
             id: self.pin_id.as_deref(),
-            priority: self.priority.priority,
         };
         let body = json_body(&request)?;
         if self.max_bytes > 0 {

@@ -137,26 +137,71 @@ pub(super) struct PullRequest<'a> {
     no_wait: bool,
     #[serde(with = "nanos::option", skip_serializing_if = "Option::is_none")]
     idle_heartbeat: Option<Duration>,
+    #[serde(flatten)]
+    priority: Option<&'a PriorityRequest>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    group: Option<&'a str>,
+    id: Option<&'a str>,
+}
+
+/// The priority-group part of a pull, held by both [`FetchBuilder`] and [`StreamBuilder`]
+/// and set by the methods [`priority_setters`] gives them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(super) struct PriorityRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     min_pending: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     min_ack_pending: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     priority: Option<u8>,
 }
 
-/// Priority group options of pulls.
-#[derive(Debug, Clone, Default)]
-pub(super) struct Priority {
-    group: Option<String>,
-    min_pending: Option<i64>,
-    min_ack_pending: Option<i64>,
-    priority: Option<u8>,
+impl PriorityRequest {
+    /// Refuses what the server is too old for (pull priorities need 2.12).
+    fn check(&self, context: &Context) -> Result<(), Error> {
+        if self.priority.is_some() {
+            context.require_api_level(crate::jetstream::api_level::V2_12, "pull priorities")?;
+        }
+        Ok(())
+    }
 }
+
+/// The priority-group setters of the pull builders, written once: expands, inside the
+/// `impl` of a builder with a `priority: PriorityRequest` field, to its `group`,
+/// `min_pending`, `min_ack_pending` and `priority` methods. (A trait would need importing
+/// before the methods could be called.)
+macro_rules! priority_setters {
+    () => {
+        /// Pulls as a member of priority group `group` (needed by consumers with priority
+        /// groups).
+        pub fn group(mut self, group: impl Into<String>) -> Self {
+            self.priority.group = Some(group.into());
+            self
+        }
+
+        /// Overflow policy: only get messages when the consumer has at least this many
+        /// pending.
+        pub fn min_pending(mut self, n: i64) -> Self {
+            self.priority.min_pending = Some(n);
+            self
+        }
+
+        /// Overflow policy: only get messages when at least this many are unacknowledged.
+        pub fn min_ack_pending(mut self, n: i64) -> Self {
+            self.priority.min_ack_pending = Some(n);
+            self
+        }
+
+        /// Prioritized policy (server 2.12+): the pulls' priority, 0 (served first) to 9
+        /// (larger values count as 9).
+        pub fn priority(mut self, priority: u8) -> Self {
+            self.priority.priority = Some(priority.min(9));
+            self
+        }
+    };
+}
+use priority_setters;
 
 /// The largest batch sent when only a byte limit is given.
 pub(super) const BYTES_ONLY_BATCH: usize = 1_000_000;
@@ -221,7 +266,7 @@ pub struct FetchBuilder {
     expires: Option<Duration>,
     no_wait: bool,
     heartbeat: Option<Duration>,
-    priority: Priority,
+    priority: PriorityRequest,
 }
 
 impl FetchBuilder {
@@ -237,7 +282,7 @@ impl FetchBuilder {
             },
             no_wait,
             heartbeat: None,
-            priority: Priority::default(),
+            priority: PriorityRequest::default(),
         }
     }
 
@@ -274,35 +319,13 @@ impl FetchBuilder {
         self
     }
 
-    /// Pulls as a member of priority group `group` (needed by consumers with priority
-    /// groups).
-    pub fn group(mut self, group: impl Into<String>) -> Self {
-        self.priority.group = Some(group.into());
-        self
-    }
-
-    /// Overflow policy: only get messages when the consumer has at least this many pending.
-    pub fn min_pending(mut self, n: i64) -> Self {
-        self.priority.min_pending = Some(n);
-        self
-    }
-
-    /// Overflow policy: only get messages when at least this many are unacknowledged.
-    pub fn min_ack_pending(mut self, n: i64) -> Self {
-        self.priority.min_ack_pending = Some(n);
-        self
-    }
-
-    /// Prioritized policy (server 2.12+): this pull's priority, 0 (served first) to 9.
-    pub fn priority(mut self, priority: u8) -> Self {
-        self.priority.priority = Some(priority.min(9));
-        self
-    }
+    priority_setters!();
 
     /// Sends the pull and returns the stream of its messages, which ends when the batch is
     /// complete, the pull expired, or (with no-wait) no more messages were available.
     pub async fn messages(self) -> Result<Batch, Error> {
         let consumer = self.consumer;
+        self.priority.check(&consumer.context)?;
         let client = consumer.context.client().clone();
         let heartbeat = self.heartbeat.or(match self.expires {
             Some(e) if e >= Duration::from_secs(10) => Some(Duration::from_secs(5)),
@@ -324,17 +347,9 @@ impl FetchBuilder {
             expires: self.expires,
             no_wait: self.no_wait,
             idle_heartbeat: heartbeat,
-            group: self.priority.group.as_deref(),
-            min_pending: self.priority.min_pending,
-            min_ack_pending: self.priority.min_ack_pending,
+            priority: Some(&self.priority),
             id: None,
-            priority: self.priority.priority,
         };
-        if request.priority.is_some() {
-            consumer
-                .context
-                .require_api_level(crate::jetstream::api_level::V2_12, "pull priorities")?;
-        }
         client
             .publish_with_reply(consumer.pull_subject(), &inbox, json_body(&request)?)
             .await?;
@@ -577,6 +592,22 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&r).unwrap(),
             r#"{"batch":10,"expires":1000000000}"#
+        );
+        let priority = PriorityRequest {
+            group: Some("g".into()),
+            min_pending: Some(5),
+            priority: Some(2),
+            ..Default::default()
+        };
+        let r = PullRequest {
+            batch: 1,
+            priority: Some(&priority),
+            id: Some("pin"),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"batch":1,"group":"g","min_pending":5,"priority":2,"id":"pin"}"#
         );
     }
 }
