@@ -19,6 +19,11 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         Scenario::ReqSeq => request_sequential(spec).await,
         Scenario::Req64 => request_concurrent(spec).await,
         Scenario::Reconnect => reconnect(spec).await,
+        Scenario::JsPub
+        | Scenario::JsPub256
+        | Scenario::JsPullAck
+        | Scenario::JsPull
+        | Scenario::OrderedStall => crate::async_nats_js::run(spec).await,
     }
 }
 

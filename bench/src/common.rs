@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::Scenario;
+use crate::{Scenario, Storage};
 
 /// Errors of a worker run: any error type, printed and turned into exit code 1.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -23,6 +23,36 @@ pub const IN_FLIGHT: usize = 64;
 /// Subject prefix of the `reconnect` scenario's subscriptions.
 pub const RECONNECT_PREFIX: &str = "bench.reconnect";
 
+/// Publish acks outstanding in `js-pub-256` (and while pre-filling a stream).
+pub const JS_IN_FLIGHT: usize = 256;
+/// Messages per pull request in the `js-pull*` scenarios.
+pub const JS_PULL_BATCH: usize = 500;
+/// Messages published before `js-pub` measures (connections, stream, caches warm).
+pub const JS_WARM_UP: u64 = 200;
+/// `ordered-stall`: messages in the stream, and the one at which the leader is killed.
+pub const ORDERED_KILL_AT: u64 = 2_000;
+/// `ordered-stall`: a stall this long counts as a hang and fails the run.
+pub const ORDERED_HANG: Duration = Duration::from_secs(60);
+
+/// The stream (and its subject) a JetStream worker creates for itself and deletes at the
+/// end: named after the process, so runs never share state.
+pub fn js_stream() -> (String, String) {
+    let id = std::process::id();
+    (format!("BENCH_{id}"), format!("bench.js.{id}"))
+}
+
+/// The URLs of a cluster's nodes, `leader`'s first: the ordered-stall reader connects to the
+/// node it will lose.
+pub fn leader_first(
+    nodes: impl Iterator<Item = (Option<String>, String)>,
+    leader: &str,
+) -> Vec<String> {
+    let (mut first, rest): (Vec<_>, Vec<_>) =
+        nodes.partition(|(name, _)| name.as_deref() == Some(leader));
+    first.extend(rest);
+    first.into_iter().map(|(_, url)| url).collect()
+}
+
 /// `pubsub` gives up waiting when nothing arrived for this long.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -33,6 +63,8 @@ pub struct Spec {
     pub url: String,
     pub size: usize,
     pub count: u64,
+    pub storage: Storage,
+    pub server_pid: Option<u32>,
 }
 
 /// What a worker prints, as one JSON line. Fields a scenario does not measure stay `None`.
@@ -64,6 +96,14 @@ pub struct Outcome {
     pub reconnect_ms: Option<f64>,
     /// Requests that failed (req-64, req-seq).
     pub errors: u64,
+    /// ordered-stall: the longest time without a message after the leader's node was
+    /// killed, ms.
+    pub stall_ms: Option<f64>,
+    /// ordered-stall: how many times the ordered consumer was recreated (rnats only; the
+    /// async-nats ordered stream does not say).
+    pub resets: Option<u64>,
+    /// js-pull-ack after a run: messages delivered more than once (redeliveries).
+    pub redelivered: Option<u64>,
     /// Peak resident memory of the worker process (VmHWM), KiB.
     pub rss_kib: u64,
     /// CPU time (user + system) of the worker process, seconds.
@@ -73,6 +113,10 @@ pub struct Outcome {
     /// orchestrator; 0 for workers started by hand, or when the scenario runs its own server).
     #[serde(default)]
     pub server_cpu_s: f64,
+    /// `cpu_s` and `server_cpu_s` cover the measured part only (JetStream scenarios given
+    /// `--server-pid`), so neither the worker nor the orchestrator overwrites them.
+    #[serde(default)]
+    pub cpu_measured: bool,
 }
 
 impl Outcome {
@@ -198,6 +242,35 @@ pub fn cpu_seconds(pid: &str) -> f64 {
             Some((utime + stime) / 100.0)
         })
         .unwrap_or(0.0)
+}
+
+/// Client and server CPU time over a measured section.
+pub struct CpuMeter {
+    server_pid: Option<String>,
+    client: f64,
+    server: f64,
+}
+
+impl CpuMeter {
+    /// Starts measuring this process and, when known, the server.
+    pub fn start(server_pid: Option<u32>) -> Self {
+        let server_pid = server_pid.map(|p| p.to_string());
+        CpuMeter {
+            client: cpu_seconds("self"),
+            server: server_pid.as_deref().map_or(0.0, cpu_seconds),
+            server_pid,
+        }
+    }
+
+    /// Writes the CPU spent since `start` into `outcome` (the server's only when its pid
+    /// was given; otherwise the orchestrator measures the whole worker run).
+    pub fn finish(self, outcome: &mut Outcome) {
+        if let Some(pid) = &self.server_pid {
+            outcome.cpu_s = cpu_seconds("self") - self.client;
+            outcome.server_cpu_s = cpu_seconds(pid) - self.server;
+            outcome.cpu_measured = true;
+        }
+    }
 }
 
 /// Peak resident set size of this process (`VmHWM` in /proc/self/status), KiB; 0 if unknown.

@@ -5,10 +5,12 @@
 //! memory is its own. It prints a Markdown table of the medians. See README.md.
 
 mod async_nats_client;
+mod async_nats_js;
 mod common;
 mod orchestrator;
 mod raw;
 mod rnats_client;
+mod rnats_js;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -48,6 +50,31 @@ pub struct WorkerArgs {
     /// Messages (or requests) to send; a per-scenario default when absent.
     #[arg(long)]
     pub count: Option<u64>,
+    /// JetStream scenarios: where the stream keeps its messages.
+    #[arg(long, value_enum, default_value_t = Storage::Memory)]
+    pub storage: Storage,
+    /// The nats-server's process id: JetStream scenarios then report the server's CPU time
+    /// over their measured part only (not over stream setup or pre-filling).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+}
+
+/// JetStream storage of the benchmark stream.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// `storage: file` (the server's default; no fsync per message).
+    File,
+    /// `storage: memory`.
+    Memory,
+}
+
+impl Storage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Storage::File => "file",
+            Storage::Memory => "memory",
+        }
+    }
 }
 
 /// The implementations under test.
@@ -86,6 +113,24 @@ pub enum Scenario {
     /// `count` live subscriptions; the worker restarts its own server and times the way back:
     /// from the kill to a flush answered on the new connection (all subscriptions replayed).
     Reconnect,
+    /// JetStream: one publish at a time, each waiting for its ack: latency and rate.
+    #[value(name = "js-pub")]
+    JsPub,
+    /// JetStream: publishes with up to `JS_IN_FLIGHT` (256) acks outstanding.
+    #[value(name = "js-pub-256")]
+    JsPub256,
+    /// JetStream: a durable pull consumer read with `messages()` (batches of 500), acking
+    /// every message; the stream is filled before the measurement.
+    #[value(name = "js-pull-ack")]
+    JsPullAck,
+    /// JetStream: the same with `ack_policy: none`.
+    #[value(name = "js-pull")]
+    JsPull,
+    /// JetStream: the worker starts its own 3-node cluster, reads an R3 stream with an
+    /// ordered consumer and kills the stream leader's node midway: the longest stall after
+    /// the kill, and every sequence checked to arrive once, in order.
+    #[value(name = "ordered-stall")]
+    OrderedStall,
 }
 
 impl Scenario {
@@ -96,6 +141,11 @@ impl Scenario {
             Scenario::ReqSeq => "req-seq",
             Scenario::Req64 => "req-64",
             Scenario::Reconnect => "reconnect",
+            Scenario::JsPub => "js-pub",
+            Scenario::JsPub256 => "js-pub-256",
+            Scenario::JsPullAck => "js-pull-ack",
+            Scenario::JsPull => "js-pull",
+            Scenario::OrderedStall => "ordered-stall",
         }
     }
 
@@ -107,6 +157,9 @@ impl Scenario {
             Scenario::ReqSeq => 20_000,
             Scenario::Req64 => 200_000,
             Scenario::Reconnect => 10_000,
+            Scenario::JsPub => 10_000,
+            Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => 200_000,
+            Scenario::OrderedStall => 10_000,
         }
     }
 }
@@ -132,6 +185,8 @@ fn worker(args: WorkerArgs) {
         count: args
             .count
             .unwrap_or_else(|| args.scenario.default_count(args.size)),
+        storage: args.storage,
+        server_pid: args.server_pid,
     };
     let result = runtime.block_on(async {
         match args.client {
@@ -149,7 +204,9 @@ fn worker(args: WorkerArgs) {
             outcome.size = spec.size;
             outcome.count = spec.count;
             outcome.rss_kib = common::peak_rss_kib();
-            outcome.cpu_s = common::cpu_seconds("self");
+            if !outcome.cpu_measured {
+                outcome.cpu_s = common::cpu_seconds("self");
+            }
             println!(
                 "{}",
                 serde_json::to_string(&outcome).expect("an Outcome always serializes")

@@ -18,6 +18,11 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         Scenario::ReqSeq => request_sequential(spec).await,
         Scenario::Req64 => request_concurrent(spec).await,
         Scenario::Reconnect => reconnect(spec).await,
+        Scenario::JsPub
+        | Scenario::JsPub256
+        | Scenario::JsPullAck
+        | Scenario::JsPull
+        | Scenario::OrderedStall => crate::rnats_js::run(spec).await,
     }
 }
 
