@@ -940,6 +940,167 @@ async fn batched_and_multi_subject_direct_get() {
     assert!(err.is_no_responders(), "{err:?}");
 }
 
+/// A multi-last Direct Get whose answer is bigger than the server sends in one reply: the
+/// server ends a reply at its `max_pending` (64 MiB by default, the only cap of a request
+/// without `batch`; more than 1024 subjects is a 413, not a longer answer) with a 204 EOB saying how many are
+/// pending, and the client asks again from the next sequence at the same cut-off. 140 last
+/// messages of 512 KiB (70 MiB) take two replies; every subject's last message must come
+/// exactly once.
+#[tokio::test]
+async fn multi_last_direct_get_pages_past_one_reply() {
+    const SUBJECTS: usize = 140;
+    const SIZE: usize = 512 * 1024;
+    let _shared = crate::shared().await;
+    let (server, js) = js_server().await;
+    let stream = js
+        .create_stream(with(memory_stream("PAGED", &["p.>"]), |c| {
+            c.allow_direct = true
+        }))
+        .await
+        .unwrap();
+    let names: Vec<String> = (0..SUBJECTS).map(|i| format!("p.{i}")).collect();
+    // A small first message per subject, then the big last one.
+    for name in &names {
+        js.publish(name.clone(), "old")
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let cut_off = SUBJECTS as u64;
+    let big = bytes::Bytes::from(vec![b'z'; SIZE]);
+    let mut last = std::collections::HashMap::new();
+    for name in &names {
+        let ack = js
+            .publish(name.clone(), big.clone())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        last.insert(name.clone(), ack.sequence);
+    }
+
+    // The requests, seen from another connection: the test is void unless the client paged.
+    let snoop = rnats::connect(server.url()).await.unwrap();
+    let mut requests = snoop.subscribe("$JS.API.DIRECT.GET.PAGED").await.unwrap();
+    snoop.flush().await.unwrap();
+    let subjects: Vec<&str> = names.iter().map(String::as_str).collect();
+    let got = stream
+        .direct_get_last_for_subjects(&subjects, None)
+        .await
+        .unwrap();
+    let first = crate::next_msg(&mut requests).await;
+    let second = crate::next_msg(&mut requests).await;
+    let body =
+        |m: &rnats::Message| serde_json::from_slice::<serde_json::Value>(&m.payload).unwrap();
+    let (first, second) = (body(&first), body(&second));
+    assert!(first.get("seq").is_none(), "{first}");
+    assert!(second["seq"].as_u64().unwrap() > cut_off, "{second}");
+    assert_eq!(second["up_to_seq"].as_u64(), Some(2 * cut_off), "{second}");
+    let mut seen = std::collections::HashSet::new();
+    for m in &got {
+        assert!(seen.insert(m.subject.to_string()), "{} twice", m.subject);
+        assert_eq!(
+            Some(&m.sequence),
+            last.get(m.subject.as_str()),
+            "{}",
+            m.subject
+        );
+        assert_eq!(m.payload.len(), SIZE, "{}", m.subject);
+    }
+    assert_eq!(got.len(), SUBJECTS, "missing: {:?}", {
+        let mut missing: Vec<_> = names.iter().filter(|n| !seen.contains(*n)).collect();
+        missing.truncate(10);
+        missing
+    });
+    assert!(got.windows(2).all(|w| w[0].sequence < w[1].sequence));
+
+    // The same subjects by wildcard, as they were before the big messages: one small reply.
+    let old = stream
+        .direct_get_last_for_subjects(&["p.>"], Some(cut_off))
+        .await
+        .unwrap();
+    assert_eq!(old.len(), SUBJECTS);
+    assert!(old
+        .iter()
+        .all(|m| m.payload == "old" && m.sequence <= cut_off));
+}
+
+/// A responder that keeps saying "more pending" without moving past the sequence it was
+/// asked to start from: the client must fail, not ask again forever. The responder is a raw
+/// connection to a plain server, answering with headers no client API writes (the 204 status).
+#[tokio::test]
+async fn a_multi_last_direct_get_that_stops_advancing_fails() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let sock = tokio::net::TcpStream::connect(("127.0.0.1", server.port()))
+        .await
+        .unwrap();
+    let (read, mut write) = sock.into_split();
+    let mut read = BufReader::new(read);
+    let mut line = String::new();
+    read.read_line(&mut line).await.unwrap(); // INFO
+    write
+        .write_all(
+            b"CONNECT {\"verbose\":false,\"headers\":true,\"protocol\":1}\r\nSUB $JS.API.DIRECT.GET.S 1\r\nPING\r\n",
+        )
+        .await
+        .unwrap();
+    line.clear();
+    read.read_line(&mut line).await.unwrap();
+    assert_eq!(line, "PONG\r\n");
+    let responder = tokio::spawn(async move {
+        let mut requests = 0;
+        loop {
+            line.clear();
+            if read.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return requests;
+            }
+            // MSG <subject> <sid> <reply> <size>; the request body's line follows.
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.first() {
+                Some(&"MSG") => {}
+                Some(&"PING") => {
+                    write.write_all(b"PONG\r\n").await.unwrap();
+                    continue;
+                }
+                _ => continue, // INFO updates
+            }
+            let reply = words[3].to_owned();
+            let mut body = String::new();
+            read.read_line(&mut body).await.unwrap();
+            requests += 1;
+            // Always the message at sequence 5, then "3 pending after 5".
+            let message = "NATS/1.0\r\nNats-Stream: S\r\nNats-Subject: a\r\nNats-Sequence: 5\r\nNats-Time-Stamp: 2024-01-01T00:00:00Z\r\nNats-Num-Pending: 3\r\n\r\n";
+            let eob = "NATS/1.0 204 EOB\r\nNats-Num-Pending: 3\r\nNats-Last-Sequence: 5\r\nNats-UpTo-Sequence: 9\r\n\r\n";
+            let frames = format!(
+                "HPUB {reply} {} {}\r\n{message}x\r\nHPUB {reply} {} {}\r\n{eob}\r\n",
+                message.len(),
+                message.len() + 1,
+                eob.len(),
+                eob.len()
+            );
+            write.write_all(frames.as_bytes()).await.unwrap();
+        }
+    });
+
+    let client = rnats::connect(server.url()).await.unwrap();
+    let stream = jetstream::new(client).get_stream_no_info("S");
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        stream.direct_get_last_for_subjects(&["a", "b"], None),
+    )
+    .await
+    .expect("the client kept asking")
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol, "{err:?}");
+    assert!(err.to_string().contains("stopped advancing"), "{err}");
+    drop(server);
+    // The first page ended at 5; the second, asked from 6, ended at 5 again.
+    assert_eq!(responder.await.unwrap(), 2);
+}
+
 #[tokio::test]
 async fn expected_sequence_of_other_subjects_and_rollups() {
     let _shared = crate::shared().await;

@@ -127,12 +127,24 @@ impl Stream {
             let page = self.direct_batch(body).await?;
             let got = page.messages.len();
             out.extend(page.messages);
-            if page.num_pending == 0 || got == 0 {
+            if page.num_pending == 0 {
                 return Ok(out);
             }
             // More than one answer's worth: go on after the last one, at the same cut-off.
+            // A reply that moved nothing forward would make this loop forever.
+            let next = page.last_sequence.saturating_add(1);
+            if got == 0 || next <= from.unwrap_or(0) {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!(
+                        "a multi-subject direct get on stream {:?} stopped advancing: {got} \
+                         messages up to sequence {}, {} pending",
+                        self.name, page.last_sequence, page.num_pending
+                    ),
+                ));
+            }
             up_to = page.up_to_sequence.or(up_to);
-            from = Some(page.last_sequence + 1);
+            from = Some(next);
         }
     }
 
@@ -142,6 +154,10 @@ impl Stream {
         let subject = format!("{}.DIRECT.GET.{}", self.context.api_prefix(), self.name);
         let inbox = client.new_inbox();
         let mut sub = client.subscribe(&inbox).await?;
+        // Every message of the reply ends up in `page` anyway, and the server bounds a reply
+        // (by its `max_pending`, 64 MiB by default: as much as a subscription holds by
+        // default), so a bounded queue could only drop messages, and lose them silently.
+        sub.set_pending_limits(usize::MAX, usize::MAX);
         client.publish_with_reply(&subject, &inbox, body).await?;
         let mut page = DirectPage::default();
         loop {
@@ -169,7 +185,7 @@ impl Stream {
             match msg.status.map(StatusCode::as_u16) {
                 Some(204) => {
                     page.num_pending = header("Nats-Num-Pending").unwrap_or(0);
-                    page.last_sequence = header("Nats-Last-Sequence").unwrap_or(0);
+                    page.last_sequence = header("Nats-Last-Sequence").unwrap_or(page.last_sequence);
                     page.up_to_sequence = header("Nats-UpTo-Sequence");
                     return Ok(page);
                 }
