@@ -118,6 +118,19 @@ impl ContextBuilder {
 }
 
 impl Context {
+    /// A context for API requests only, on the same client and prefix, whose requests wait
+    /// at most `timeout`. It has a publish-ack window of its own: not for publishing.
+    pub(crate) fn for_requests_with_timeout(&self, timeout: Duration) -> Context {
+        Context {
+            inner: Arc::new(Inner {
+                acks: AckMux::new(1),
+                client: self.inner.client.clone(),
+                prefix: self.inner.prefix.clone(),
+                timeout,
+            }),
+        }
+    }
+
     /// The client this context uses.
     pub fn client(&self) -> &Client {
         &self.inner.client

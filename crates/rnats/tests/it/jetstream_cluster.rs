@@ -23,6 +23,61 @@ async fn create_stream(js: &Context, config: stream::Config) -> stream::Stream {
     }
 }
 
+/// The node serving the stream's only consumer, after making it the stream's leader too
+/// (leader stepdowns until the election lands there, at most 20 tries): killing that node then
+/// costs the consumer and the stream leader at once, the hardest case for a reader.
+async fn align_stream_leader_with_consumer(stream: &stream::Stream) -> String {
+    let consumers: Vec<_> = stream
+        .consumers()
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .map(|c| c.unwrap())
+        .collect();
+    assert_eq!(consumers.len(), 1, "one consumer expected");
+    let host = consumers[0]
+        .cluster
+        .as_ref()
+        .and_then(|c| c.leader.clone())
+        .expect("a consumer in a cluster has a leader");
+    for _ in 0..20 {
+        let leader = stream_leader(stream).await;
+        if leader == host {
+            break;
+        }
+        if leader.is_empty() {
+            // An election is on: ask again shortly.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        // A stepdown's answer can be lost in the change of leader: the wait below tells.
+        let _ = stream.leader_stepdown().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = stream_leader(stream).await;
+            if !now.is_empty() && now != leader {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no new stream leader"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    host
+}
+
+/// The stream's current leader ("" while there is none).
+async fn stream_leader(stream: &stream::Stream) -> String {
+    stream
+        .info_with(Default::default())
+        .await
+        .ok()
+        .and_then(|i| i.cluster.and_then(|c| c.leader))
+        .unwrap_or_default()
+}
+
 /// Publishes 20,000 messages with ids and retries while the stream leader's node is killed
 /// after 5,000: every acknowledged message is in the stream, exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,7 +239,9 @@ async fn r3_stream_keeps_every_acked_publish_exactly_once_when_its_leader_dies()
 }
 
 /// An ordered consumer reading an R3 stream whose leader's node is killed midway delivers
-/// every sequence once and in order, and is back to delivering within 15 s of the kill.
+/// every sequence once and in order, and is back to delivering within 15 s of the kill. The
+/// stream leader is first moved to the node serving the (R1) consumer, so the kill costs both
+/// and the consumer must be recreated, after the re-election.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ordered_consumer_recovers_when_the_stream_leader_dies() {
     let _alone = crate::EXCLUSIVE.write().await;
@@ -242,19 +299,25 @@ async fn ordered_consumer_recovers_when_the_stream_leader_dies() {
         .ordered_messages(jetstream::consumer::OrderedConfig::default())
         .await
         .unwrap();
+    let victim = align_stream_leader_with_consumer(&stream).await;
+    assert_eq!(
+        stream_leader(&stream).await,
+        victim,
+        "could not move the stream leader"
+    );
     let mut last = tokio::time::Instant::now();
     let mut longest_after_kill = Duration::ZERO;
     let mut killed = false;
     for expected in 1..=N {
         if expected == 2_000 {
             let cluster = Arc::clone(&cluster);
-            let leader = leader.clone();
+            let victim = victim.clone();
             tokio::task::spawn_blocking(move || {
                 cluster
                     .servers()
                     .iter()
-                    .find(|n| n.name() == Some(leader.as_str()))
-                    .expect("the leader is a node")
+                    .find(|n| n.name() == Some(victim.as_str()))
+                    .expect("the victim is a node")
                     .stop();
             })
             .await
@@ -275,8 +338,9 @@ async fn ordered_consumer_recovers_when_the_stream_leader_dies() {
         assert_eq!(msg.payload, (expected - 1).to_string());
     }
     eprintln!(
-        "ordered consumer, R3 leader {leader} killed: longest stall {longest_after_kill:?}, \
-         consumer recreated {} times",
+        "ordered consumer, R3 stream leader and consumer node {victim} killed (the reader was \
+         connected to {leader}): longest stall {longest_after_kill:?}, consumer recreated {} \
+         times",
         messages.resets()
     );
     assert!(messages.resets() >= 1, "the consumer was never recreated");

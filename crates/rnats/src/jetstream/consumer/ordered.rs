@@ -15,7 +15,7 @@ use super::pull::{self, Messages};
 use super::{AckPolicy, Consumer, DeliverPolicy, ReplayPolicy};
 use crate::jetstream::stream::Stream;
 use crate::jetstream::Message;
-use crate::{Error, ErrorKind, Event, EventStream};
+use crate::{Error, ErrorKind};
 
 /// The configuration of an ordered consumer, from [`Stream::ordered_messages`].
 ///
@@ -53,7 +53,8 @@ pub struct OrderedConfig {
     /// Idle heartbeat of the pulls; two missed ones recreate the consumer (default 2 s).
     pub heartbeat: Duration,
     /// How many times in a row recreating the consumer may fail before the stream gives up
-    /// with an error (default 20, with waits from 250 ms doubling up to 2 s between them).
+    /// with an error (default 20, with waits from 250 ms doubling up to 2 s between them;
+    /// each attempt waits at most 2 s for the server, or the context's timeout if shorter).
     pub max_reset_attempts: usize,
 }
 
@@ -74,16 +75,21 @@ impl Default for OrderedConfig {
     }
 }
 
+/// The longest wait for one attempt to create (or recreate) the consumer.
+const RESET_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+
 type Reset = Pin<Box<dyn Future<Output = Result<(String, Messages), Error>> + Send>>;
 
 impl Stream {
     /// Delivers the stream's messages (matching the filters) in order, each exactly once,
     /// through an ephemeral, memory, R1, ack-none consumer. On a gap in the delivery
-    /// sequence, missed heartbeats, the consumer's deletion or a reconnect, the consumer is
-    /// recreated from the stream sequence after the last message delivered. After
+    /// sequence, missed heartbeats, or the consumer's deletion or loss (after a reconnect the
+    /// pulls are sent again; a consumer that did not survive answers them with a 503), the
+    /// consumer is recreated from the stream sequence after the last message delivered. A
+    /// consumer that survived a reconnect is kept: no recreation, no wait for the stream's
+    /// leader. After
     /// `max_reset_attempts` failed recreations in a row the stream yields the error and ends.
     pub async fn ordered_messages(&self, config: OrderedConfig) -> Result<Ordered, Error> {
-        let events = self.context.client().events();
         let mut ordered = Ordered {
             stream: self.clone(),
             config,
@@ -95,13 +101,17 @@ impl Stream {
             messages: None,
             reset: None,
             failures: 0,
-            events,
             done: false,
         };
         let first = ordered.start_reset(Duration::ZERO);
         let (name, messages) = first.await?;
         ordered.consumer = Some(name);
         ordered.messages = Some(messages);
+        // Recreations happen while the cluster is changing (an election takes seconds and
+        // requests meanwhile go unanswered): short attempts, retried, land soon after it.
+        ordered.stream.context = self
+            .context
+            .for_requests_with_timeout(self.context.timeout().min(RESET_ATTEMPT_TIMEOUT));
         Ok(ordered)
     }
 }
@@ -120,7 +130,6 @@ pub struct Ordered {
     messages: Option<Messages>,
     reset: Option<Reset>,
     failures: usize,
-    events: EventStream,
     done: bool,
 }
 
@@ -199,12 +208,6 @@ impl FuturesStream for Ordered {
         let this = &mut *self;
         if this.done {
             return Poll::Ready(None);
-        }
-        // A reconnect may have lost the consumer (R1, in memory): recreate it at once.
-        while let Poll::Ready(Some(event)) = this.events.poll_next_unpin(cx) {
-            if matches!(event, Event::Reconnected { .. }) && this.reset.is_none() {
-                this.reset = Some(this.start_reset(Duration::ZERO));
-            }
         }
         loop {
             if let Some(reset) = &mut this.reset {
