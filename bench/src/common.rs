@@ -53,6 +53,70 @@ pub fn leader_first(
     first.into_iter().map(|(_, url)| url).collect()
 }
 
+/// `ordered-stall`, for both clients alike (through an rnats connection of its own): finds
+/// the node serving the stream's only consumer and moves the stream's leader there (leader
+/// stepdowns until the election lands on it, at most 20 tries), so killing that node costs the
+/// reader its consumer and the stream its leader at once: the consumer must be recreated, and
+/// only after the re-election. Returns the node's name.
+pub async fn align_stream_leader_with_consumer(
+    urls: Vec<String>,
+    stream_name: &str,
+) -> Result<String, BoxError> {
+    use futures::StreamExt;
+    let js = rnats::jetstream::new(rnats::connect(urls).await?);
+    let stream = js.get_stream(stream_name).await?;
+    let consumers: Vec<_> = stream.consumers().collect().await;
+    let [Ok(consumer)] = consumers.as_slice() else {
+        return Err(format!(
+            "expected one consumer on the stream, found {}",
+            consumers.len()
+        )
+        .into());
+    };
+    let host = consumer
+        .cluster
+        .as_ref()
+        .and_then(|c| c.leader.clone())
+        .ok_or("the consumer has no leader")?;
+    let leader = |stream: &rnats::jetstream::stream::Stream| {
+        let stream = stream.clone();
+        async move {
+            stream
+                .info_with(Default::default())
+                .await
+                .ok()
+                .and_then(|i| i.cluster.and_then(|c| c.leader))
+                .unwrap_or_default()
+        }
+    };
+    for _ in 0..20 {
+        let current = leader(&stream).await;
+        if current == host {
+            js.client().clone().close().await?;
+            return Ok(host);
+        }
+        if current.is_empty() {
+            // No leader at the moment (an election is on): ask again shortly.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        // A stepdown's answer can be lost in the change of leader: the wait below tells.
+        let _ = stream.leader_stepdown().await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = leader(&stream).await;
+            if !now.is_empty() && now != current {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err("no new stream leader within 10 s of a stepdown".into());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Err(format!("the stream leader never moved to the consumer's node {host}").into())
+}
+
 /// `pubsub` gives up waiting when nothing arrived for this long.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
 

@@ -192,6 +192,8 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
     publish_window(&js, &subject, spec.size.max(1), spec.count).await?;
     let stream = js.get_stream(&name).await?;
     let mut messages = stream.ordered_messages(OrderedConfig::default()).await?;
+    // Move the stream leader to the consumer's node: the kill below costs both.
+    let victim = crate::common::align_stream_leader_with_consumer(cluster.urls(), &name).await?;
     let mut last = Instant::now();
     let mut stall = Duration::ZERO;
     let mut killed = false;
@@ -201,12 +203,12 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
     while expected <= spec.count {
         if expected == ORDERED_KILL_AT && !killed {
             let cluster = Arc::clone(&cluster);
-            let leader = leader.clone();
+            let victim = victim.clone();
             tokio::task::spawn_blocking(move || {
                 if let Some(node) = cluster
                     .servers()
                     .iter()
-                    .find(|n| n.name() == Some(leader.as_str()))
+                    .find(|n| n.name() == Some(victim.as_str()))
                 {
                     node.stop();
                 }
