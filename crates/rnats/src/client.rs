@@ -2,9 +2,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::Waker;
+use std::task::{Context as TaskContext, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -358,78 +360,115 @@ impl Shared {
         Some(rx)
     }
 
-    pub(crate) async fn request(
-        self: &Arc<Self>,
+    /// Queues a request on the shared reply subscription; the answer comes on the receiver.
+    fn start_request(
+        &self,
         subject: &str,
         headers: Option<&HeaderMap>,
         payload: &[u8],
-        timeout: Option<Duration>,
-    ) -> Result<Message, Error> {
+    ) -> Result<(u64, oneshot::Receiver<Message>), Error> {
         let (tx, rx) = oneshot::channel();
-        let token = {
-            let mut core = self.core.lock();
-            core.check_open()?;
-            let was_empty = core.conn.transmit_len() == 0;
-            if core.mux_sid.is_none() {
-                let sid = core
-                    .conn
-                    .subscribe(&format!("{}*", self.mux_prefix), None)?;
-                core.mux_sid = Some(sid);
-            }
-            let token = core.next_request;
-            core.next_request += 1;
-            let mut reply = String::with_capacity(self.mux_prefix.len() + 20);
-            reply.push_str(&self.mux_prefix);
-            reply.push_str(itoa::Buffer::new().format(token));
-            core.conn.publish(subject, Some(&reply), headers, payload)?;
-            core.out_msgs += 1;
-            core.requests.insert(token, tx);
-            self.send_now(&mut core, was_empty);
-            token
-        };
-        // Removes the pending entry if this future is dropped or times out.
-        let mut guard = RequestGuard {
-            shared: self,
-            token,
-            answered: false,
-        };
-        let answer = match timeout {
-            Some(t) => match tokio::time::timeout(t, rx).await {
-                Ok(answer) => answer,
-                Err(_) => {
-                    return Err(Error::new(
-                        ErrorKind::Timeout,
-                        format!("request to {subject:?} timed out after {t:?}"),
-                    ))
-                }
-            },
-            None => rx.await,
-        };
-        // Answered or closed: the driver already removed the entry, no need to lock again.
-        guard.answered = true;
-        let msg = answer.map_err(|_| Error::closed())?;
-        if msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty() {
-            return Err(Error::new(
-                ErrorKind::NoResponders,
-                format!("no responders are subscribed to {subject:?}"),
-            ));
+        let mut core = self.core.lock();
+        core.check_open()?;
+        let was_empty = core.conn.transmit_len() == 0;
+        if core.mux_sid.is_none() {
+            let sid = core
+                .conn
+                .subscribe(&format!("{}*", self.mux_prefix), None)?;
+            core.mux_sid = Some(sid);
         }
-        Ok(msg)
+        let token = core.next_request;
+        core.next_request += 1;
+        let mut reply = String::with_capacity(self.mux_prefix.len() + 20);
+        reply.push_str(&self.mux_prefix);
+        reply.push_str(itoa::Buffer::new().format(token));
+        core.conn.publish(subject, Some(&reply), headers, payload)?;
+        core.out_msgs += 1;
+        core.requests.insert(token, tx);
+        self.send_now(&mut core, was_empty);
+        Ok((token, rx))
     }
 }
 
-struct RequestGuard<'a> {
-    shared: &'a Shared,
+/// The answer to one request, from [`Client::send_request`]: a future resolving to the first
+/// reply.
+///
+/// Fails with [`Error::is_no_responders`] when nobody is subscribed to the subject, with
+/// [`Error::is_timeout`] when the request's timeout passes first (counted from the send), and
+/// with a closed error when the client closes. Dropping it forgets the request: a late answer
+/// is discarded.
+#[must_use = "a request's answer is only received by awaiting its Response"]
+pub struct Response {
+    shared: Arc<Shared>,
+    rx: oneshot::Receiver<Message>,
     token: u64,
     /// The driver took the entry out (answer delivered, or the client closed).
     answered: bool,
+    subject: String,
+    timeout: Option<Duration>,
+    deadline: tokio::time::Instant,
+    /// Armed at the first poll that finds no answer yet.
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
-impl Drop for RequestGuard<'_> {
+impl Future for Response {
+    type Output = Result<Message, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if this.answered {
+            return Poll::Ready(Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "this Response was already awaited to completion",
+            )));
+        }
+        match Pin::new(&mut this.rx).poll(cx) {
+            Poll::Ready(answer) => {
+                this.answered = true;
+                let msg = answer.map_err(|_| Error::closed())?;
+                if msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty() {
+                    return Poll::Ready(Err(Error::new(
+                        ErrorKind::NoResponders,
+                        format!("no responders are subscribed to {:?}", this.subject),
+                    )));
+                }
+                return Poll::Ready(Ok(msg));
+            }
+            Poll::Pending => {}
+        }
+        let Some(timeout) = this.timeout else {
+            return Poll::Pending;
+        };
+        let deadline = this.deadline;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.as_mut().poll(cx).is_ready() {
+            this.answered = true;
+            this.shared.core.lock().requests.remove(&this.token);
+            return Poll::Ready(Err(Error::new(
+                ErrorKind::Timeout,
+                format!("request to {:?} timed out after {timeout:?}", this.subject),
+            )));
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Response {
     fn drop(&mut self) {
         if !self.answered {
             self.shared.core.lock().requests.remove(&self.token);
         }
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("subject", &self.subject)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 
@@ -625,17 +664,53 @@ impl Client {
         subject: impl AsRef<str>,
         request: Request,
     ) -> Result<Message, Error> {
+        self.send_request(subject, request).await?.await
+    }
+
+    /// Sends a request now and returns its [`Response`] to await later: many requests in
+    /// flight from one task, each answer delivered straight to its `Response` (the shared
+    /// reply subscription of [`Client::request`], no subscription per request).
+    ///
+    /// The timeout (the request's, or the client's request timeout) counts from now. Fails
+    /// at once, sending nothing, when the subject is invalid, the message too large, or the
+    /// client closed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: rnats::Client) -> Result<(), rnats::Error> {
+    /// use rnats::Request;
+    /// let mut pending = Vec::new();
+    /// for i in 0..100 {
+    ///     pending.push(client.send_request("square", Request::new().payload(i.to_string())).await?);
+    /// }
+    /// for response in pending {
+    ///     let answer = response.await?;
+    ///     println!("{:?}", answer.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_request(
+        &self,
+        subject: impl AsRef<str>,
+        request: Request,
+    ) -> Result<Response, Error> {
+        let subject = subject.as_ref();
         let timeout = request
             .timeout
             .unwrap_or(self.shared.options.request_timeout);
-        self.shared
-            .request(
-                subject.as_ref(),
-                request.headers.as_ref(),
-                &request.payload,
-                timeout,
-            )
-            .await
+        let deadline = tokio::time::Instant::now() + timeout.unwrap_or(Duration::ZERO);
+        let (token, rx) =
+            self.shared
+                .start_request(subject, request.headers.as_ref(), &request.payload)?;
+        Ok(Response {
+            shared: Arc::clone(&self.shared),
+            rx,
+            token,
+            answered: false,
+            subject: subject.to_owned(),
+            timeout,
+            deadline,
+            sleep: None,
+        })
     }
 
     /// A new unique subject under the inbox prefix, to receive replies on.

@@ -48,7 +48,7 @@ mod options;
 mod subscriber;
 mod transport;
 
-pub use client::{Client, ConnectionState, Request, Statistics};
+pub use client::{Client, ConnectionState, Request, Response, Statistics};
 pub use error::{Error, ErrorKind};
 pub use events::{Event, EventStream};
 pub use message::Message;

@@ -1,23 +1,19 @@
 //! Publishing to streams with acknowledgement: [`Context::publish`], [`Publish`] options,
 //! [`PubAck`].
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::context::{parse_response, Context};
-use crate::{Client, Error, ErrorKind, HeaderMap, Message, StatusCode};
+use crate::{Error, ErrorKind, HeaderMap, Message, Request, Response};
 
 /// A stream's acknowledgement of a published message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,21 +265,10 @@ impl Context {
                 "an expected last subject sequence for other subjects",
             )?;
         }
-        let acks = &self.inner.acks;
-        let permit = Arc::clone(&acks.window)
+        let permit = Arc::clone(&self.inner.acks.window)
             .acquire_owned()
             .await
             .map_err(|_| Error::closed())?;
-        let router = acks.router(&self.inner.client).await?;
-        let (tx, rx) = oneshot::channel();
-        let token = router.next.fetch_add(1, Ordering::Relaxed);
-        router.pending.lock().insert(token, tx);
-        let mut guard = PendingGuard {
-            pending: Some(&router.pending),
-            token,
-        };
-        let reply = format!("{}{token}", router.prefix);
-        let client = &self.inner.client;
         let again = (retry.attempts > 0).then(|| {
             Box::new(Retry {
                 context: self.clone(),
@@ -292,18 +277,13 @@ impl Context {
                 policy: retry,
             })
         });
-        if headers.is_empty() {
-            client.publish_with_reply(subject, &reply, payload).await?;
-        } else {
-            client
-                .publish_with_reply_and_headers(subject, &reply, headers, payload)
-                .await?;
+        let mut request = Request::new().payload(payload).no_timeout();
+        if !headers.is_empty() {
+            request = request.headers(headers);
         }
-        guard.pending = None;
+        let response = self.inner.client.send_request(subject, request).await?;
         Ok(PubAckFuture {
-            rx,
-            token,
-            pending: Arc::clone(&router.pending),
+            response,
             sleep: Box::pin(tokio::time::sleep(self.inner.timeout)),
             timeout: self.inner.timeout,
             permit: Some(permit),
@@ -323,32 +303,14 @@ fn format_ttl(ttl: Duration) -> String {
     }
 }
 
-/// Waiting acknowledgements by token; the answer comes with the time it arrived.
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<(Message, tokio::time::Instant)>>>>;
-
-/// Removes a pending acknowledgement whose publish did not complete.
-struct PendingGuard<'a> {
-    pending: Option<&'a Pending>,
-    token: u64,
-}
-
-impl Drop for PendingGuard<'_> {
-    fn drop(&mut self) {
-        if let Some(p) = self.pending {
-            p.lock().remove(&self.token);
-        }
-    }
-}
-
 /// The acknowledgement of one published message, from [`Context::publish`]. Await it.
 ///
 /// Holds one place of the context's window of outstanding acknowledgements until it completes
 /// or is dropped.
 #[must_use = "the acknowledgement tells whether the stream stored the message"]
 pub struct PubAckFuture {
-    rx: oneshot::Receiver<(Message, tokio::time::Instant)>,
-    token: u64,
-    pending: Pending,
+    /// The answer to the publish, straight from the connection.
+    response: Response,
     sleep: Pin<Box<tokio::time::Sleep>>,
     timeout: Duration,
     permit: Option<OwnedSemaphorePermit>,
@@ -446,19 +408,28 @@ impl Future for PubAckFuture {
         if let Some(retrying) = &mut this.retrying {
             return retrying.as_mut().poll(cx);
         }
-        match Pin::new(&mut this.rx).poll(cx) {
-            Poll::Ready(Ok((msg, arrived))) => {
+        match Pin::new(&mut this.response).poll(cx) {
+            Poll::Ready(Ok(msg)) => {
                 let result = parse_ack(&this.subject, &msg);
-                return this.first_attempt_done(result, arrived, cx);
+                return this.first_attempt_done(result, tokio::time::Instant::now(), cx);
             }
-            Poll::Ready(Err(_)) => {
+            Poll::Ready(Err(e)) if e.is_no_responders() => {
+                let err = Error::new(
+                    ErrorKind::NoResponders,
+                    format!(
+                        "no stream stores subject {:?} (no responders)",
+                        this.subject
+                    ),
+                );
+                return this.first_attempt_done(Err(err), tokio::time::Instant::now(), cx);
+            }
+            Poll::Ready(Err(e)) => {
                 this.permit = None;
-                return Poll::Ready(Err(Error::closed()));
+                return Poll::Ready(Err(e));
             }
             Poll::Pending => {}
         }
         if this.sleep.as_mut().poll(cx).is_ready() {
-            this.pending.lock().remove(&this.token);
             let err = Error::new(
                 ErrorKind::Timeout,
                 format!(
@@ -473,14 +444,6 @@ impl Future for PubAckFuture {
     }
 }
 
-impl Drop for PubAckFuture {
-    fn drop(&mut self) {
-        if self.permit.is_some() {
-            self.pending.lock().remove(&self.token);
-        }
-    }
-}
-
 impl std::fmt::Debug for PubAckFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PubAckFuture")
@@ -490,87 +453,20 @@ impl std::fmt::Debug for PubAckFuture {
 }
 
 fn parse_ack(subject: &str, msg: &Message) -> Result<PubAck, Error> {
-    if msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty() {
-        return Err(Error::new(
-            ErrorKind::NoResponders,
-            format!("no stream stores subject {subject:?} (no responders)"),
-        ));
-    }
     parse_response(msg, || format!("publish to {subject:?}"))
 }
 
-/// Routes acknowledgements: one wildcard subscription per context, created on the first
-/// publish, and a task that hands each answer to its [`PubAckFuture`].
+/// The window of outstanding acknowledgements of a context. The answers themselves come
+/// through the client's shared reply subscription ([`crate::Client::send_request`]).
 pub(crate) struct AckMux {
     window: Arc<Semaphore>,
-    router: tokio::sync::OnceCell<Router>,
-}
-
-struct Router {
-    /// `<inbox>.`; a token is appended per publish.
-    prefix: String,
-    next: AtomicU64,
-    pending: Pending,
-    alive: Arc<AtomicBool>,
-    /// Dropped with the context: stops the routing task, which unsubscribes.
-    _stop: oneshot::Sender<()>,
 }
 
 impl AckMux {
     pub(crate) fn new(max_inflight: usize) -> Self {
         Self {
             window: Arc::new(Semaphore::new(max_inflight)),
-            router: tokio::sync::OnceCell::new(),
         }
-    }
-
-    async fn router(&self, client: &Client) -> Result<&Router, Error> {
-        let router = self
-            .router
-            .get_or_try_init(|| async {
-                let prefix = format!("{}.", client.new_inbox());
-                let mut sub = client.subscribe(format!("{prefix}*")).await?;
-                let pending: Pending = Arc::default();
-                let alive = Arc::new(AtomicBool::new(true));
-                let (stop, mut stopped) = oneshot::channel::<()>();
-                let routed = Arc::clone(&pending);
-                let task_alive = Arc::clone(&alive);
-                let strip = prefix.clone();
-                tokio::spawn(async move {
-                    loop {
-                        tokio::select! {
-                            biased;
-                            _ = &mut stopped => break,
-                            msg = sub.next() => {
-                                let Some(msg) = msg else { break };
-                                let token = msg
-                                    .subject
-                                    .strip_prefix(strip.as_str())
-                                    .and_then(|t| t.parse::<u64>().ok());
-                                if let Some(token) = token {
-                                    if let Some(tx) = routed.lock().remove(&token) {
-                                        let _ = tx.send((msg, tokio::time::Instant::now()));
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    task_alive.store(false, Ordering::Release);
-                    routed.lock().clear();
-                });
-                Ok::<_, Error>(Router {
-                    prefix,
-                    next: AtomicU64::new(1),
-                    pending,
-                    alive,
-                    _stop: stop,
-                })
-            })
-            .await?;
-        if !router.alive.load(Ordering::Acquire) {
-            return Err(Error::closed());
-        }
-        Ok(router)
     }
 }
 

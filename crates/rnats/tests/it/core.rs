@@ -217,6 +217,67 @@ async fn request_reply() {
     assert_eq!(answer.payload, "with headers");
 }
 
+/// `send_request` keeps many requests in flight from one task: each answer reaches its own
+/// `Response`, whatever the order they are awaited in; a dropped `Response` takes nothing
+/// from the others; timeouts count from the send; a subject nobody serves is no-responders.
+#[tokio::test]
+async fn pipelined_requests_with_send_request() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let mut service = client.subscribe("svc.square").await.unwrap();
+    let responder = client.clone();
+    tokio::spawn(async move {
+        while let Some(req) = service.next().await {
+            let n: u64 = std::str::from_utf8(&req.payload).unwrap().parse().unwrap();
+            let answer = (n * n).to_string();
+            responder.publish(req.reply.unwrap(), answer).await.unwrap();
+        }
+    });
+    let mut pending = Vec::new();
+    for i in 0..500u64 {
+        let request = rnats::Request::new().payload(i.to_string());
+        pending.push((i, client.send_request("svc.square", request).await.unwrap()));
+    }
+    // Drop every tenth before it is answered; await the rest newest first.
+    pending.retain(|(i, _)| i % 10 != 0);
+    for (i, response) in pending.into_iter().rev() {
+        let answer = response.await.unwrap();
+        assert_eq!(answer.payload, (i * i).to_string());
+    }
+
+    let err = client
+        .send_request("nobody.home", rnats::Request::new())
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+
+    // Nobody answers on this subject: the timeout counts from the send, not from the await.
+    let _silent = client.subscribe("svc.silent").await.unwrap();
+    client.flush().await.unwrap();
+    let sent = std::time::Instant::now();
+    let response = client
+        .send_request(
+            "svc.silent",
+            rnats::Request::new().timeout(Duration::from_millis(300)),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let err = response.await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(sent.elapsed() < Duration::from_millis(1500));
+
+    // Invalid subjects are refused before anything is sent.
+    let err = client
+        .send_request("bad subject", rnats::Request::new())
+        .await
+        .unwrap_err();
+    assert!(!err.is_timeout(), "{err:?}");
+}
+
 #[tokio::test]
 async fn request_to_nobody_is_no_responders() {
     let _shared = crate::shared().await;
