@@ -184,6 +184,11 @@ impl Shared {
         if self.driver_busy.load(Ordering::Acquire) {
             return false;
         }
+        // Other requests are waiting for answers: more traffic is on its way, and the
+        // driver's batched writes serve it better than a syscall per request.
+        if core.requests.len() > 1 {
+            return false;
+        }
         let now = std::time::Instant::now();
         if core
             .last_write
