@@ -416,6 +416,18 @@ pub struct Response {
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
+impl Response {
+    /// The subject the request was sent to.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// When the request's timeout ends (the time of the send for a request without one).
+    pub(crate) fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
+    }
+}
+
 impl Future for Response {
     type Output = Result<Message, Error>;
 

@@ -277,17 +277,15 @@ impl Context {
                 policy: retry,
             })
         });
-        let mut request = Request::new().payload(payload).no_timeout();
+        let mut request = Request::new().payload(payload).timeout(self.inner.timeout);
         if !headers.is_empty() {
             request = request.headers(headers);
         }
         let response = self.inner.client.send_request(subject, request).await?;
         Ok(PubAckFuture {
             response,
-            sleep: Box::pin(tokio::time::sleep(self.inner.timeout)),
             timeout: self.inner.timeout,
             permit: Some(permit),
-            subject: subject.to_owned(),
             retry: again,
             retrying: None,
         })
@@ -309,12 +307,11 @@ fn format_ttl(ttl: Duration) -> String {
 /// or is dropped.
 #[must_use = "the acknowledgement tells whether the stream stored the message"]
 pub struct PubAckFuture {
-    /// The answer to the publish, straight from the connection.
+    /// The answer to the publish, straight from the connection; it also keeps the subject
+    /// and the deadline (the context's timeout, counted from the send).
     response: Response,
-    sleep: Pin<Box<tokio::time::Sleep>>,
     timeout: Duration,
     permit: Option<OwnedSemaphorePermit>,
-    subject: String,
     /// What is needed to send the message again, when it may be retried.
     retry: Option<Box<Retry>>,
     /// The retries, once the first attempt failed in a retryable way.
@@ -390,7 +387,8 @@ impl PubAckFuture {
                 let Some(retry) = retry else {
                     return Poll::Ready(Err(e));
                 };
-                let mut fut = Box::pin(retry.run(self.subject.clone(), e, failed_at));
+                let subject = self.response.subject().to_owned();
+                let mut fut = Box::pin(retry.run(subject, e, failed_at));
                 let poll = fut.as_mut().poll(cx);
                 self.retrying = Some(fut);
                 poll
@@ -408,46 +406,41 @@ impl Future for PubAckFuture {
         if let Some(retrying) = &mut this.retrying {
             return retrying.as_mut().poll(cx);
         }
-        match Pin::new(&mut this.response).poll(cx) {
-            Poll::Ready(Ok(msg)) => {
-                let result = parse_ack(&this.subject, &msg);
-                return this.first_attempt_done(result, tokio::time::Instant::now(), cx);
-            }
-            Poll::Ready(Err(e)) if e.is_no_responders() => {
+        let result = match Pin::new(&mut this.response).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(msg)) => parse_ack(this.response.subject(), &msg),
+            Poll::Ready(Err(e)) if e.is_no_responders() => Err(Error::new(
+                ErrorKind::NoResponders,
+                format!(
+                    "no stream stores subject {:?} (no responders)",
+                    this.response.subject()
+                ),
+            )),
+            Poll::Ready(Err(e)) if e.is_timeout() => {
                 let err = Error::new(
-                    ErrorKind::NoResponders,
+                    ErrorKind::Timeout,
                     format!(
-                        "no stream stores subject {:?} (no responders)",
-                        this.subject
+                        "no acknowledgement of the publish to {:?} within {:?}",
+                        this.response.subject(),
+                        this.timeout
                     ),
                 );
-                return this.first_attempt_done(Err(err), tokio::time::Instant::now(), cx);
+                let expired = this.response.deadline();
+                return this.first_attempt_done(Err(err), expired, cx);
             }
             Poll::Ready(Err(e)) => {
                 this.permit = None;
                 return Poll::Ready(Err(e));
             }
-            Poll::Pending => {}
-        }
-        if this.sleep.as_mut().poll(cx).is_ready() {
-            let err = Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no acknowledgement of the publish to {:?} within {:?}",
-                    this.subject, this.timeout
-                ),
-            );
-            let expired = this.sleep.deadline();
-            return this.first_attempt_done(Err(err), expired, cx);
-        }
-        Poll::Pending
+        };
+        this.first_attempt_done(result, tokio::time::Instant::now(), cx)
     }
 }
 
 impl std::fmt::Debug for PubAckFuture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PubAckFuture")
-            .field("subject", &self.subject)
+            .field("subject", &self.response.subject())
             .finish_non_exhaustive()
     }
 }
