@@ -275,7 +275,15 @@ async fn pipelined_requests_with_send_request() {
         .send_request("bad subject", rnats::Request::new())
         .await
         .unwrap_err();
-    assert!(!err.is_timeout(), "{err:?}");
+    assert!(err.is_invalid_argument(), "{err:?}");
+    // The connection is still fine.
+    let answer = client
+        .send_request("svc.square", rnats::Request::new().payload("7"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(answer.payload, "49");
 }
 
 #[tokio::test]

@@ -390,13 +390,9 @@ async fn stream_info_subjects_are_fetched_across_pages() {
     assert_eq!(info.state.subjects.len(), 100_050);
 }
 
-#[tokio::test]
-async fn stream_config_round_trips_through_the_server() {
-    let _shared = crate::shared().await;
-    let (_server, js) = js_server().await;
-    js.create_stream(memory_stream("ORIGIN", &["origin.>"]))
-        .await
-        .unwrap();
+/// Stream `FULL` on `full.>` with every modelled setting away from its default (sourcing
+/// `ORIGIN`, which must exist): the round-trip and schema tests both use it.
+pub(crate) fn every_knob_stream_config() -> stream::Config {
     let mut config = stream::Config::new("FULL");
     config.description = Some("every knob".into());
     config.subjects = vec!["full.>".into()];
@@ -429,6 +425,17 @@ async fn stream_config_round_trips_through_the_server() {
     }));
     config.allow_message_ttl = true;
     config.subject_delete_marker_ttl = Some(Duration::from_secs(60));
+    config
+}
+
+#[tokio::test]
+async fn stream_config_round_trips_through_the_server() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    js.create_stream(memory_stream("ORIGIN", &["origin.>"]))
+        .await
+        .unwrap();
+    let config = every_knob_stream_config();
     let stream = js.create_stream(config.clone()).await.unwrap();
     let got = &stream.cached_info().config;
     assert_eq!(got.description, config.description);

@@ -8,8 +8,30 @@ use futures_util::StreamExt;
 use rnats::jetstream::consumer::{pull, AckPolicy, PullConsumer};
 use rnats::jetstream::{self, stream, Context, Publish};
 
-/// Creates `config`, retrying while the fresh cluster is not ready for it.
-async fn create_stream(js: &Context, config: stream::Config) -> stream::Stream {
+/// A fresh 3-node JetStream cluster (started off the async runtime).
+async fn start_cluster() -> Arc<rnats_test::Cluster> {
+    Arc::new(
+        tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3))
+            .await
+            .unwrap(),
+    )
+}
+
+/// A client that retries a lost server every 50 ms, so recovery is not paced by backoff.
+async fn connect_fast(urls: Vec<String>) -> rnats::Client {
+    rnats::ConnectOptions::new()
+        .reconnect_delay_callback(|_| Duration::from_millis(50))
+        .connect(urls)
+        .await
+        .unwrap()
+}
+
+/// Creates the R3 stream `name` on `subject`, retrying while the fresh cluster is not ready
+/// for it.
+async fn create_r3_stream(js: &Context, name: &str, subject: &str) -> stream::Stream {
+    let mut config = stream::Config::new(name);
+    config.subjects = vec![subject.into()];
+    config.num_replicas = 3;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         match js.create_stream(config.clone()).await {
@@ -83,24 +105,13 @@ async fn stream_leader(stream: &stream::Stream) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn r3_stream_keeps_every_acked_publish_exactly_once_when_its_leader_dies() {
     let _alone = crate::EXCLUSIVE.write().await;
-    let cluster = Arc::new(
-        tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3))
-            .await
-            .unwrap(),
-    );
-    let client = rnats::ConnectOptions::new()
-        .reconnect_delay_callback(|_| Duration::from_millis(50))
-        .connect(cluster.urls())
-        .await
-        .unwrap();
+    let cluster = start_cluster().await;
+    let client = connect_fast(cluster.urls()).await;
     let js = jetstream::ContextBuilder::new()
         .timeout(Duration::from_secs(2))
         .max_ack_inflight(256)
         .build(client);
-    let mut config = stream::Config::new("R3");
-    config.subjects = vec!["r3".into()];
-    config.num_replicas = 3;
-    let stream = create_stream(&js, config).await;
+    let stream = create_r3_stream(&js, "R3", "r3").await;
     let leader = stream
         .cached_info()
         .cluster
@@ -245,16 +256,9 @@ async fn r3_stream_keeps_every_acked_publish_exactly_once_when_its_leader_dies()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ordered_consumer_recovers_when_the_stream_leader_dies() {
     let _alone = crate::EXCLUSIVE.write().await;
-    let cluster = Arc::new(
-        tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3))
-            .await
-            .unwrap(),
-    );
+    let cluster = start_cluster().await;
     let setup = jetstream::new(rnats::connect(cluster.urls()).await.unwrap());
-    let mut config = stream::Config::new("ORD3");
-    config.subjects = vec!["ord3".into()];
-    config.num_replicas = 3;
-    let stream = create_stream(&setup, config).await;
+    let stream = create_r3_stream(&setup, "ORD3", "ord3").await;
     let leader = stream
         .cached_info()
         .cluster
@@ -356,21 +360,10 @@ async fn ordered_consumer_recovers_when_the_stream_leader_dies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_messages_go_on_when_the_consumer_leader_dies() {
     let _alone = crate::EXCLUSIVE.write().await;
-    let cluster = Arc::new(
-        tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3))
-            .await
-            .unwrap(),
-    );
-    let client = rnats::ConnectOptions::new()
-        .reconnect_delay_callback(|_| Duration::from_millis(50))
-        .connect(cluster.urls())
-        .await
-        .unwrap();
+    let cluster = start_cluster().await;
+    let client = connect_fast(cluster.urls()).await;
     let js = jetstream::new(client);
-    let mut config = stream::Config::new("PULL3");
-    config.subjects = vec!["pull3".into()];
-    config.num_replicas = 3;
-    let stream = create_stream(&js, config).await;
+    let stream = create_r3_stream(&js, "PULL3", "pull3").await;
     const N: u64 = 5_000;
     let mut acks = VecDeque::new();
     for i in 0..N {
@@ -459,17 +452,10 @@ async fn pull_messages_go_on_when_the_consumer_leader_dies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pull_messages_go_on_across_leader_stepdowns() {
     let _alone = crate::EXCLUSIVE.write().await;
-    let cluster = Arc::new(
-        tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3))
-            .await
-            .unwrap(),
-    );
+    let cluster = start_cluster().await;
     let client = rnats::connect(cluster.urls()).await.unwrap();
     let js = jetstream::new(client);
-    let mut config = stream::Config::new("STEP");
-    config.subjects = vec!["step".into()];
-    config.num_replicas = 3;
-    let stream = create_stream(&js, config).await;
+    let stream = create_r3_stream(&js, "STEP", "step").await;
     // A delivery lost in a leader change comes back after the ack wait (at-least-once):
     // keep it short so the test sees it.
     let mut consumer_config = pull::Config::durable("s");

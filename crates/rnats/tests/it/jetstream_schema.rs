@@ -187,38 +187,13 @@ async fn every_request_rnats_sends_validates_against_the_schemas() {
     js.create_stream(memory_stream("ORIGIN", &["origin.>"]))
         .await
         .unwrap();
-    let mut config = stream::Config::new("FULL");
-    config.description = Some("every knob".into());
-    config.subjects = vec!["full.>".into()];
-    config.subject_transform = Some(stream::SubjectTransform::new("full.>", "stored.>"));
-    config.max_consumers = 10;
-    config.max_messages = 1000;
-    config.max_messages_per_subject = 5;
-    config.max_bytes = 1 << 20;
-    config.max_age = Duration::from_secs(3600);
-    config.max_message_size = 4096;
-    config.compression = stream::Compression::S2;
-    config.discard = stream::DiscardPolicy::New;
-    config.discard_new_per_subject = true;
-    config.duplicate_window = Duration::from_secs(30);
-    config.sources = vec![with(stream::Source::new("ORIGIN"), |s| {
-        s.filter_subject = Some("origin.a.>".into());
-        s.opt_start_seq = Some(1);
-    })];
+    let mut config = crate::jetstream::every_knob_stream_config();
+    if let Some(source) = config.sources.first_mut() {
+        source.opt_start_seq = Some(1);
+    }
     config.placement = Some(with(stream::Placement::default(), |p| {
         p.tags = vec![];
     }));
-    config.deny_delete = true;
-    config.allow_rollup = true;
-    config.allow_direct = true;
-    config.republish = Some(stream::Republish::new("stored.>", "repub.>"));
-    config.metadata = [("team".to_string(), "core".to_string())].into();
-    config.consumer_limits = Some(with(stream::ConsumerLimits::default(), |l| {
-        l.inactive_threshold = Some(Duration::from_secs(60));
-        l.max_ack_pending = 100;
-    }));
-    config.allow_message_ttl = true;
-    config.subject_delete_marker_ttl = Some(Duration::from_secs(60));
     let full = js.create_stream(config.clone()).await.unwrap();
     js.update_stream(full.cached_info().config.clone())
         .await
