@@ -60,6 +60,7 @@ pub struct ClusterBuilder {
     name: String,
     jetstream: bool,
     config: Option<String>,
+    node_configs: Vec<(usize, String)>,
     args: Vec<OsString>,
 }
 
@@ -71,6 +72,7 @@ impl Cluster {
             name: "rnats-test".to_owned(),
             jetstream: false,
             config: None,
+            node_configs: Vec::new(),
             args: Vec::new(),
         }
     }
@@ -217,6 +219,13 @@ impl ClusterBuilder {
         self
     }
 
+    /// Config text for node `index` only (0-based), appended to the [`ClusterBuilder::config`]
+    /// text every node gets: e.g. TLS on one node's client port and not on the others'.
+    pub fn node_config(mut self, index: usize, text: &str) -> Self {
+        self.node_configs.push((index, text.to_owned()));
+        self
+    }
+
     /// An extra command-line argument for every node, passed after the harness' own.
     pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.args.push(arg.as_ref().to_owned());
@@ -286,8 +295,13 @@ impl ClusterBuilder {
             if !routes.is_empty() {
                 builder = builder.args(["--routes".to_owned(), routes.join(",")]);
             }
-            if let Some(config) = &self.config {
-                builder = builder.config(config);
+            let mut config = self.config.clone().unwrap_or_default();
+            for (_, text) in self.node_configs.iter().filter(|(j, _)| *j == i) {
+                config.push('\n');
+                config.push_str(text);
+            }
+            if !config.is_empty() {
+                builder = builder.config(&config);
             }
             // On error the nodes already started are dropped, which kills them.
             servers.push(builder.args(&self.args).try_start()?);

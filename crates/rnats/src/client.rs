@@ -102,6 +102,11 @@ pub(crate) struct Shared {
     /// `<inbox prefix>.<nuid>.`: requests get reply subjects under it.
     pub(crate) mux_prefix: String,
     pub(crate) events: EventHub,
+    /// A `tls://` or `wss://` address was among the servers given: TLS on every server.
+    pub(crate) tls_in_pool: bool,
+    /// Set once a connection of this client completed a TLS handshake: from then on no
+    /// server is connected to in plain text (see `driver::tls_reason`).
+    pub(crate) tls_used: AtomicBool,
 }
 
 /// The mutable part of [`Shared`], behind one lock.
@@ -935,6 +940,7 @@ pub(crate) async fn connect_with(
         c
     };
     let initial: Vec<ServerAddr> = pool.entries().iter().map(|e| e.server.clone()).collect();
+    let tls_in_pool = initial.iter().any(ServerAddr::is_tls);
     let mux_prefix = format!("{}.{}.", options.inbox_prefix, nuid::next());
     let events = EventHub::new(options.event_callback.clone());
     let retry = options.retry_on_initial_connect;
@@ -965,6 +971,8 @@ pub(crate) async fn connect_with(
         options,
         mux_prefix,
         events,
+        tls_in_pool,
+        tls_used: AtomicBool::new(false),
     });
     let client = |shared: Arc<Shared>| Client {
         _handle: Arc::new(Handle {

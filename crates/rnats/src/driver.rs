@@ -196,11 +196,16 @@ async fn connect_info(
 /// (over TLS for `wss://`).
 async fn open_stream(shared: &Shared, addr: &ServerAddr) -> Result<Stream, Error> {
     let tls = &shared.options.tls;
-    if addr.scheme() == "ws" && (tls.required || tls.first) {
-        return Err(Error::new(
-            ErrorKind::Tls,
-            format!("TLS is required but {addr} is a plain websocket address; use wss://"),
-        ));
+    if addr.scheme() == "ws" {
+        if let Some(why) = tls_reason(shared, addr) {
+            return Err(Error::new(
+                ErrorKind::Tls,
+                format!(
+                    "TLS is required ({why}) but {addr} is a plain websocket address; \
+                     not connecting in plain text: use wss://"
+                ),
+            ));
+        }
     }
     let tcp = TcpStream::connect(addr.host_port())
         .await
@@ -218,8 +223,31 @@ async fn open_stream(shared: &Shared, addr: &ServerAddr) -> Result<Stream, Error
     })
 }
 
-/// After INFO on a plain TCP stream: upgrades to TLS when the client wants it or the server
-/// requires it. Never goes on in plain text when TLS was wanted.
+/// Why `addr` must be reached over TLS whatever its server offers, if it must: the options
+/// ask for TLS, the address (or any address the client was given) is `tls://`/`wss://`, or an
+/// earlier connection of this client used TLS. TLS never downgrades: once a client has
+/// spoken TLS, neither its traffic nor its credentials go to any server in plain text,
+/// discovered servers included.
+pub(crate) fn tls_reason(shared: &Shared, addr: &ServerAddr) -> Option<&'static str> {
+    let tls = &shared.options.tls;
+    if tls.required {
+        Some("require_tls is set")
+    } else if tls.first {
+        Some("tls_first is set")
+    } else if addr.is_tls() {
+        Some("the address is tls:// or wss://")
+    } else if shared.tls_in_pool {
+        Some("the client was given a tls:// or wss:// address")
+    } else if shared.tls_used.load(Ordering::Acquire) {
+        Some("an earlier connection of this client used TLS")
+    } else {
+        None
+    }
+}
+
+/// After INFO on a plain TCP stream: upgrades to TLS when the client wants it (see
+/// [`tls_reason`]) or the server requires it. Never goes on in plain text when TLS was
+/// wanted: the connection ends before CONNECT, so no credentials are sent.
 async fn upgrade_if_needed(
     shared: &Shared,
     addr: &ServerAddr,
@@ -245,14 +273,17 @@ async fn upgrade_if_needed(
             info.is_some_and(|i| i.tls_available),
         )
     };
-    let wanted = shared.options.tls.wanted(addr);
-    if !required && !wanted {
+    let wanted = tls_reason(shared, addr);
+    let Some(why) = wanted.or(required.then_some("the server requires it")) else {
         return Ok(Stream::Tcp(Arc::new(tcp)));
-    }
+    };
     if !required && !available {
         return Err(Error::new(
             ErrorKind::Tls,
-            format!("TLS is required but {addr} does not offer TLS; not connecting in plain text"),
+            format!(
+                "TLS is required ({why}) but {addr} does not offer TLS; \
+                 not connecting in plain text (nothing was sent to it)"
+            ),
         ));
     }
     if !rbuf.is_empty() {
@@ -314,6 +345,9 @@ async fn open_inner(shared: &Arc<Shared>, addr: &ServerAddr) -> Result<Transport
         if flags.need_connect {
             // INFO read: TLS now if wanted or required, then CONNECT (over TLS).
             stream = upgrade_if_needed(shared, addr, stream, &rbuf).await?;
+            if stream.is_tls() {
+                shared.tls_used.store(true, Ordering::Release);
+            }
             let nonce = shared
                 .core
                 .lock()

@@ -686,9 +686,15 @@ impl ConnectOptions {
     }
 
     /// Require TLS even for `nats://` URLs of servers that do not require it (default
-    /// false; `tls://` and `wss://` URLs always require it, and so does a server whose INFO
-    /// says `tls_required`). A server that does not offer TLS is then refused: there is never
-    /// a fallback to plain text.
+    /// false). A server that does not offer TLS is then refused: there is never a fallback
+    /// to plain text.
+    ///
+    /// TLS is also required on every server, whatever this option says, once the client
+    /// was given any `tls://` or `wss://` address, and once any of its connections used TLS
+    /// (for example a `nats://` URL upgraded because the server said `tls_required`): TLS
+    /// never downgrades. A server of the pool (discovered ones included) that does not
+    /// offer TLS is then skipped before CONNECT, so no credentials reach it, and each
+    /// refusal is reported as an [`crate::Event::ClientError`] that says why.
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), rnats::Error> {

@@ -44,11 +44,6 @@ impl TlsOptions {
         self.cache = Arc::default();
     }
 
-    /// True when TLS is asked for whatever the server says.
-    pub(crate) fn wanted(&self, addr: &ServerAddr) -> bool {
-        self.required || self.first || addr.is_tls()
-    }
-
     /// The client config, built once (system roots loaded only if no CA file and no custom
     /// config was given).
     pub(crate) fn config(&self) -> Result<Arc<ClientConfig>, Error> {

@@ -1,6 +1,7 @@
 //! TLS against real servers, with certificates made at test time (rcgen): server-only TLS,
 //! mutual TLS, wrong CA, wrong host name, handshake-first, the `tls_required` upgrade, a
-//! refused plain-text fallback, and a cluster whose discovered servers are IPs.
+//! refused plain-text fallback, a cluster whose discovered servers are IPs, and TLS that never
+//! downgrades (a cluster with one plain node; a pool naming a `tls://` server).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -409,4 +410,167 @@ async fn tls_cluster_discovered_ips_verify_against_the_original_name() {
     assert_eq!(reconnected.tls_name(), "localhost");
     client.publish("cluster.tls", "still here").await.unwrap();
     assert_eq!(next_msg(&mut sub).await.payload, "still here");
+}
+
+/// Lines of a nats-server trace log where a client (not a route) sent CONNECT.
+fn client_connects(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains(" - cid:") && l.contains("<<- [CONNECT"))
+        .collect()
+}
+
+/// Waits for a failed-connect event about `port` and returns its text (Display and Debug).
+async fn refusal_event(events: &mut rnats::EventStream, port: u16) -> std::sync::Arc<rnats::Error> {
+    let needle = format!(":{port}");
+    let event = crate::wait_event(
+        events,
+        15,
+        |e| matches!(e, Event::ClientError(err) if err.to_string().contains(&needle)),
+    )
+    .await;
+    let Event::ClientError(err) = event else {
+        unreachable!()
+    };
+    err
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_never_downgraded_to_a_plain_node_of_the_cluster() {
+    let _shared = crate::shared().await;
+    let ca = TestCa::new("rnats test CA");
+    let issued = ca.server(&["localhost"]);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = write(dir.path(), "ca.pem", &ca.pem);
+    let cert = write(dir.path(), "cert.pem", &issued.cert);
+    let key = write(dir.path(), "key.pem", &issued.key);
+    // Node 1 requires TLS of its clients; node 2 offers none and traces every protocol line.
+    let tls = format!(
+        "tls {{ cert_file: {:?}\n key_file: {:?}\n timeout: 2 }}\n",
+        cert.display().to_string(),
+        key.display().to_string()
+    );
+    let cluster = tokio::task::spawn_blocking(move || {
+        Cluster::builder(2)
+            .config("authorization { user: alice, password: \"s3cret-pw\" }\n")
+            .node_config(0, &tls)
+            .node_config(1, "trace: true\n")
+            .start()
+    })
+    .await
+    .unwrap();
+    let (tls_port, plain_port) = (cluster.node(0).port(), cluster.node(1).port());
+    let info = cluster.node(1).info();
+    assert!(
+        !info.contains("\"tls_required\":true") && !info.contains("\"tls_available\":true"),
+        "{info}"
+    );
+
+    // A nats:// URL: TLS only because the server requires it (the upgrade).
+    let client = options()
+        .add_root_certificates(&ca_path)
+        .retain_servers_order(true)
+        .reconnect_delay(rnats::Backoff::new(
+            Duration::from_millis(20),
+            Duration::from_millis(100),
+            Duration::from_millis(10),
+        ))
+        .connect(format!("nats://alice:s3cret-pw@localhost:{tls_port}"))
+        .await
+        .unwrap();
+    let mut events = client.events();
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while !client.servers().iter().any(|s| s.port() == plain_port) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the plain node discovered");
+    round_trip(&client).await;
+
+    // The TLS node goes away: the only other server is the plain one, and the client must
+    // refuse it before CONNECT, each time, saying why.
+    cluster.node(0).stop();
+    for _ in 0..2 {
+        let err = refusal_event(&mut events, plain_port).await;
+        let text = format!("{err} {err:?}");
+        assert!(err.is_tls_error(), "{text}");
+        assert!(
+            text.contains("an earlier connection of this client used TLS")
+                && text.contains("does not offer TLS"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cret-pw"), "secret in an event: {text}");
+    }
+    assert_ne!(client.connection_state(), ConnectionState::Connected);
+    let log = cluster.node(1).log();
+    assert!(
+        client_connects(&log).is_empty(),
+        "the client sent CONNECT to the plain node:\n{}",
+        client_connects(&log).join("\n")
+    );
+
+    // The TLS node comes back: the client returns to it, over TLS, with its subscription.
+    let mut sub = client.subscribe("downgrade.check").await.unwrap();
+    cluster.node(0).restart();
+    let server =
+        crate::wait_event(&mut events, 15, |e| matches!(e, Event::Reconnected { .. })).await;
+    let Event::Reconnected { server } = server else {
+        unreachable!()
+    };
+    assert_eq!(server.port(), tls_port);
+    client
+        .publish("downgrade.check", "back on tls")
+        .await
+        .unwrap();
+    assert_eq!(next_msg(&mut sub).await.payload, "back on tls");
+
+    // The check above can fail: a client that never used TLS does CONNECT to the plain
+    // node, and the trace shows it.
+    let plain = options()
+        .connect(format!("nats://alice:s3cret-pw@127.0.0.1:{plain_port}"))
+        .await
+        .unwrap();
+    plain.flush().await.unwrap();
+    let log = cluster.node(1).log();
+    assert_eq!(client_connects(&log).len(), 1, "{log}");
+    assert!(client.statistics().reconnects >= 1);
+}
+
+#[tokio::test]
+async fn a_tls_address_in_the_pool_makes_every_server_tls() {
+    let _shared = crate::shared().await;
+    let ca = TestCa::new("rnats test CA");
+    let secure = tls_server(&ca, &["localhost"], "");
+    let plain = NatsServer::builder().config("trace: true\n").start();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = write(dir.path(), "ca.pem", &ca.pem);
+    let pool = |tls_port: u16| {
+        vec![
+            format!("nats://127.0.0.1:{}", plain.port()),
+            format!("tls://localhost:{tls_port}"),
+        ]
+    };
+    // The plain server is tried first (order kept) and refused: the pool names a tls:// one.
+    let client = options()
+        .add_root_certificates(&ca_path)
+        .retain_servers_order(true)
+        .connect(pool(secure.port()))
+        .await
+        .unwrap();
+    assert_eq!(client.connected_server().unwrap().port(), secure.port());
+    round_trip(&client).await;
+    // With the TLS server unreachable, the error says why the plain one was refused.
+    let err = options()
+        .add_root_certificates(&ca_path)
+        .retain_servers_order(true)
+        .connect(pool(crate::free_port()))
+        .await
+        .unwrap_err();
+    let text = format!("{err:?}");
+    assert!(
+        text.contains("the client was given a tls:// or wss:// address")
+            && text.contains("does not offer TLS"),
+        "{text}"
+    );
+    assert!(client_connects(&plain.log()).is_empty(), "{}", plain.log());
 }
