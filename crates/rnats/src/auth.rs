@@ -16,8 +16,9 @@ use base64::Engine as _;
 use rnats_proto::ConnectInfo;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::addr::ServerAddr;
 use crate::error::{Error, ErrorKind};
-use crate::options::{ConnectOptions, ServerAddr};
+use crate::options::ConnectOptions;
 
 /// The error a user callback may return.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

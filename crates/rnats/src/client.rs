@@ -20,11 +20,12 @@ use rnats_proto::{
 use tokio::net::TcpStream;
 use tokio::sync::{oneshot, Notify};
 
+use crate::addr::ServerAddr;
 use crate::driver;
 use crate::error::{Error, ErrorKind};
 use crate::events::{Event, EventHub, EventStream};
 use crate::message::Message;
-use crate::options::{ConnectOptions, ServerAddr};
+use crate::options::ConnectOptions;
 use crate::subscriber::{SubQueue, Subscriber};
 
 /// Where the client is in its life.

@@ -16,11 +16,11 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
 
+use crate::addr::ServerAddr;
 use crate::client::{Core, Lifecycle, Shared};
 use crate::error::{Error, ErrorKind};
 use crate::events::Event as ClientEvent;
 use crate::message::Message;
-use crate::options::ServerAddr;
 use crate::subscriber::Pushed;
 use crate::transport::{self, Stream};
 

@@ -10,8 +10,8 @@ use futures_core::Stream;
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
+use crate::addr::ServerAddr;
 use crate::error::Error;
-use crate::options::ServerAddr;
 
 /// Something that happened to the connection. Read them from [`crate::Client::events`] or
 /// have them passed to [`crate::ConnectOptions::event_callback`].

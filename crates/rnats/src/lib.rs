@@ -36,6 +36,7 @@
 //! Errors are one type, [`Error`], classified by [`Error::kind`] and predicates such as
 //! [`Error::is_timeout`] and [`Error::is_no_responders`].
 
+mod addr;
 mod auth;
 mod client;
 mod driver;
@@ -48,13 +49,12 @@ mod options;
 mod subscriber;
 mod transport;
 
+pub use addr::{ServerAddr, ToServerAddrs, DEFAULT_PORT};
 pub use client::{Client, ConnectionState, Request, Response, Statistics};
 pub use error::{Error, ErrorKind};
 pub use events::{Event, EventStream};
 pub use message::Message;
-pub use options::{
-    Backoff, ConnectOptions, DangerousOptions, ServerAddr, ToServerAddrs, DEFAULT_PORT,
-};
+pub use options::{Backoff, ConnectOptions, DangerousOptions};
 pub use rnats_proto::{HeaderMap, ServerInfo, StatusCode, Subject};
 /// The rustls version rnats uses, for [`ConnectOptions::tls_client_config`].
 pub use rustls;

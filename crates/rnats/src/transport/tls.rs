@@ -16,8 +16,8 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::addr::ServerAddr;
 use crate::error::{Error, ErrorKind};
-use crate::options::ServerAddr;
 
 /// The TLS settings of [`crate::ConnectOptions`].
 #[derive(Clone, Default)]

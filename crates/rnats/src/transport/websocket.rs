@@ -11,8 +11,8 @@ use futures_sink::Sink;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_websockets::{ClientBuilder, Message, WebSocketStream};
 
+use crate::addr::ServerAddr;
 use crate::error::{Error, ErrorKind};
-use crate::options::ServerAddr;
 
 /// Largest frame written: big writes are split so no frame is huge.
 const MAX_FRAME: usize = 64 * 1024;
