@@ -17,10 +17,10 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
 
 use crate::addr::ServerAddr;
-use crate::client::{Core, Lifecycle, Shared};
 use crate::error::{Error, ErrorKind};
 use crate::events::Event as ClientEvent;
 use crate::message::Message;
+use crate::shared::{Core, Lifecycle, Shared};
 use crate::subscriber::Pushed;
 use crate::transport::{self, Stream};
 
@@ -133,11 +133,7 @@ fn process_events(shared: &Shared, core: &mut Core, out: &mut Outbox) -> Flags {
 /// Hands a message to the request waiting for it or to its subscription's queue.
 fn route(shared: &Shared, core: &mut Core, msg: rnats_proto::Msg, out: &mut Outbox) {
     if Some(msg.sid) == core.mux_sid {
-        let token = msg
-            .subject
-            .strip_prefix(shared.mux_prefix.as_str())
-            .and_then(|t| t.parse::<u64>().ok());
-        if let Some(tx) = token.and_then(|t| core.requests.remove(&t)) {
+        if let Some(tx) = crate::request::waiting_request(shared, core, &msg.subject) {
             out.replies.push((tx, msg.into()));
         }
     } else if let Some(queue) = core.subs.get(&msg.sid) {

@@ -39,6 +39,7 @@
 mod addr;
 mod auth;
 mod client;
+mod connect;
 mod driver;
 mod error;
 mod events;
@@ -46,15 +47,18 @@ mod events;
 pub mod jetstream;
 mod message;
 mod options;
+mod request;
+mod shared;
 mod subscriber;
 mod transport;
 
 pub use addr::{ServerAddr, ToServerAddrs, DEFAULT_PORT};
-pub use client::{Client, ConnectionState, Request, Response, Statistics};
+pub use client::{Client, ConnectionState, Statistics};
 pub use error::{Error, ErrorKind};
 pub use events::{Event, EventStream};
 pub use message::Message;
 pub use options::{Backoff, ConnectOptions, DangerousOptions};
+pub use request::{Request, Response};
 pub use rnats_proto::{HeaderMap, ServerInfo, StatusCode, Subject};
 /// The rustls version rnats uses, for [`ConnectOptions::tls_client_config`].
 pub use rustls;

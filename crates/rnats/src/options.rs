@@ -516,7 +516,7 @@ impl ConnectOptions {
     /// Fails with [`ErrorKind::ConnectFailed`] listing every server tried and why.
     pub async fn connect(self, addrs: impl ToServerAddrs) -> Result<Client, Error> {
         let servers = addrs.to_server_addrs()?;
-        crate::client::connect_with(self, servers).await
+        crate::connect::connect_with(self, servers).await
     }
 }
 

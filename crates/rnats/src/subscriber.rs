@@ -10,9 +10,9 @@ use futures_core::Stream;
 use parking_lot::Mutex;
 use rnats_proto::Sid;
 
-use crate::client::Shared;
 use crate::error::Error;
 use crate::message::Message;
+use crate::shared::Shared;
 
 /// The queue between the driver (producer) and one [`Subscriber`] (consumer).
 ///

@@ -1,0 +1,288 @@
+//! Request / reply: [`Request`], the [`Response`] future, and the one shared reply
+//! subscription (`<inbox prefix>.<nuid>.*`) every request of a client is answered on. The
+//! driver hands each reply on it to the waiting request by the token that ends its subject
+//! ([`waiting_request`]); no subscription is made per request.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rnats_proto::{HeaderMap, StatusCode};
+use tokio::sync::oneshot;
+
+use crate::client::Client;
+use crate::error::{Error, ErrorKind};
+use crate::message::Message;
+use crate::shared::{Core, Shared};
+
+/// Options of one request: payload, headers and timeout.
+///
+/// ```no_run
+/// # async fn demo(client: rnats::Client) -> Result<(), rnats::Error> {
+/// use std::time::Duration;
+/// let mut headers = rnats::HeaderMap::new();
+/// headers.insert("Trace-Id", "42");
+/// let answer = client
+///     .request_with(
+///         "service.time",
+///         rnats::Request::new()
+///             .payload("now?")
+///             .headers(headers)
+///             .timeout(Duration::from_millis(500)),
+///     )
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    payload: Bytes,
+    headers: Option<HeaderMap>,
+    timeout: Option<Option<Duration>>,
+}
+
+impl Request {
+    /// An empty request using the client's default timeout.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The payload to send.
+    pub fn payload(mut self, payload: impl Into<Bytes>) -> Self {
+        self.payload = payload.into();
+        self
+    }
+
+    /// Headers to send.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+
+    /// How long to wait for the answer (instead of the client's request timeout).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(Some(timeout));
+        self
+    }
+
+    /// Wait for the answer without a time limit.
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = Some(None);
+        self
+    }
+}
+
+impl Shared {
+    /// Queues a request on the shared reply subscription; the answer comes on the receiver.
+    fn start_request(
+        &self,
+        subject: &str,
+        headers: Option<&HeaderMap>,
+        payload: &[u8],
+    ) -> Result<(u64, oneshot::Receiver<Message>), Error> {
+        let (tx, rx) = oneshot::channel();
+        let mut core = self.core.lock();
+        core.check_open()?;
+        let was_empty = core.conn.transmit_len() == 0;
+        if core.mux_sid.is_none() {
+            let sid = core
+                .conn
+                .subscribe(&format!("{}*", self.mux_prefix), None)?;
+            core.mux_sid = Some(sid);
+        }
+        let token = core.next_request;
+        core.next_request += 1;
+        let mut reply = String::with_capacity(self.mux_prefix.len() + 20);
+        reply.push_str(&self.mux_prefix);
+        reply.push_str(itoa::Buffer::new().format(token));
+        core.conn.publish(subject, Some(&reply), headers, payload)?;
+        core.out_msgs += 1;
+        core.requests.insert(token, tx);
+        self.send_now(&mut core, was_empty);
+        Ok((token, rx))
+    }
+}
+
+/// The request waiting for a reply that arrived on the shared reply subscription with
+/// `subject`, taken out of the table; `None` for a late or unknown reply (dropped: its
+/// request timed out or was cancelled).
+pub(crate) fn waiting_request(
+    shared: &Shared,
+    core: &mut Core,
+    subject: &str,
+) -> Option<oneshot::Sender<Message>> {
+    let token = subject
+        .strip_prefix(shared.mux_prefix.as_str())
+        .and_then(|t| t.parse::<u64>().ok())?;
+    core.requests.remove(&token)
+}
+
+/// The answer to one request, from [`Client::send_request`]: a future resolving to the first
+/// reply.
+///
+/// Fails with [`Error::is_no_responders`] when nobody is subscribed to the subject, with
+/// [`Error::is_timeout`] when the request's timeout passes first (counted from the send), and
+/// with a closed error when the client closes. Dropping it forgets the request: a late answer
+/// is discarded.
+#[must_use = "a request's answer is only received by awaiting its Response"]
+pub struct Response {
+    shared: Arc<Shared>,
+    rx: oneshot::Receiver<Message>,
+    token: u64,
+    /// The driver took the entry out (answer delivered, or the client closed).
+    answered: bool,
+    subject: String,
+    timeout: Option<Duration>,
+    deadline: tokio::time::Instant,
+    /// Armed at the first poll that finds no answer yet.
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Response {
+    /// The subject the request was sent to.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// When the request's timeout ends (the time of the send for a request without one).
+    pub(crate) fn deadline(&self) -> tokio::time::Instant {
+        self.deadline
+    }
+}
+
+impl Future for Response {
+    type Output = Result<Message, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if this.answered {
+            return Poll::Ready(Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "this Response was already awaited to completion",
+            )));
+        }
+        match Pin::new(&mut this.rx).poll(cx) {
+            Poll::Ready(answer) => {
+                this.answered = true;
+                let msg = answer.map_err(|_| Error::closed())?;
+                if msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty() {
+                    return Poll::Ready(Err(Error::new(
+                        ErrorKind::NoResponders,
+                        format!("no responders are subscribed to {:?}", this.subject),
+                    )));
+                }
+                return Poll::Ready(Ok(msg));
+            }
+            Poll::Pending => {}
+        }
+        let Some(timeout) = this.timeout else {
+            return Poll::Pending;
+        };
+        let deadline = this.deadline;
+        let sleep = this
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if sleep.as_mut().poll(cx).is_ready() {
+            this.answered = true;
+            this.shared.core.lock().requests.remove(&this.token);
+            return Poll::Ready(Err(Error::new(
+                ErrorKind::Timeout,
+                format!("request to {:?} timed out after {timeout:?}", this.subject),
+            )));
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Response {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.shared.core.lock().requests.remove(&self.token);
+        }
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("subject", &self.subject)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Sends a request and waits for the first answer, up to the client's request timeout.
+    ///
+    /// Fails with [`Error::is_no_responders`] at once when nobody is subscribed to `subject`,
+    /// and with [`Error::is_timeout`] when nobody answers in time. All requests share one
+    /// wildcard subscription; no subscription is made per request.
+    ///
+    /// Cancelling: dropping the future after its first poll may still send the request.
+    pub async fn request(
+        &self,
+        subject: impl AsRef<str>,
+        payload: impl Into<Bytes>,
+    ) -> Result<Message, Error> {
+        self.request_with(subject, Request::new().payload(payload))
+            .await
+    }
+
+    /// Sends a request with headers and/or its own timeout. See [`Client::request`].
+    pub async fn request_with(
+        &self,
+        subject: impl AsRef<str>,
+        request: Request,
+    ) -> Result<Message, Error> {
+        self.send_request(subject, request).await?.await
+    }
+
+    /// Sends a request now and returns its [`Response`] to await later: many requests in
+    /// flight from one task, each answer delivered straight to its `Response` (the shared
+    /// reply subscription of [`Client::request`], no subscription per request).
+    ///
+    /// The timeout (the request's, or the client's request timeout) counts from now. Fails
+    /// at once, sending nothing, when the subject is invalid, the message too large, or the
+    /// client closed.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: rnats::Client) -> Result<(), rnats::Error> {
+    /// use rnats::Request;
+    /// let mut pending = Vec::new();
+    /// for i in 0..100 {
+    ///     pending.push(client.send_request("square", Request::new().payload(i.to_string())).await?);
+    /// }
+    /// for response in pending {
+    ///     let answer = response.await?;
+    ///     println!("{:?}", answer.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_request(
+        &self,
+        subject: impl AsRef<str>,
+        request: Request,
+    ) -> Result<Response, Error> {
+        let subject = subject.as_ref();
+        let timeout = request
+            .timeout
+            .unwrap_or(self.shared.options.request_timeout);
+        let deadline = tokio::time::Instant::now() + timeout.unwrap_or(Duration::ZERO);
+        let (token, rx) =
+            self.shared
+                .start_request(subject, request.headers.as_ref(), &request.payload)?;
+        Ok(Response {
+            shared: Arc::clone(&self.shared),
+            rx,
+            token,
+            answered: false,
+            subject: subject.to_owned(),
+            timeout,
+            deadline,
+            sleep: None,
+        })
+    }
+}
