@@ -53,6 +53,43 @@ pub struct Statistics {
     pub dropped_msgs: u64,
 }
 
+/// One message to publish with [`Client::publish_with`]: payload, reply subject, headers.
+///
+/// ```
+/// let publish = rnats::Publish::new().payload("hello").reply("greet.replies");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Publish {
+    payload: Bytes,
+    reply: Option<String>,
+    headers: Option<HeaderMap>,
+}
+
+impl Publish {
+    /// An empty message: no payload, no reply subject, no headers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The payload to send.
+    pub fn payload(mut self, payload: impl Into<Bytes>) -> Self {
+        self.payload = payload.into();
+        self
+    }
+
+    /// The subject the receiver should answer to.
+    pub fn reply(mut self, reply: impl Into<String>) -> Self {
+        self.reply = Some(reply.into());
+        self
+    }
+
+    /// Headers to send.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = Some(headers);
+        self
+    }
+}
+
 /// Closes the connection when the last [`Client`] clone is dropped.
 struct Handle {
     shared: Arc<Shared>,
@@ -116,6 +153,39 @@ impl Client {
         let payload = payload.into();
         self.shared
             .publish(subject.as_ref(), None, None, &payload)
+            .await
+    }
+
+    /// Publishes a message built with [`Publish`]: payload, and optionally a reply subject
+    /// and headers. The shorthands [`Client::publish`], [`Client::publish_with_headers`],
+    /// [`Client::publish_with_reply`] and [`Client::publish_with_reply_and_headers`] are this
+    /// call with fewer parts; everything said of [`Client::publish`] holds.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: rnats::Client) -> Result<(), rnats::Error> {
+    /// use rnats::{HeaderMap, Publish};
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("Trace-Id", "42");
+    /// client
+    ///     .publish_with(
+    ///         "orders.new",
+    ///         Publish::new().payload("order 7").reply("orders.replies").headers(headers),
+    ///     )
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn publish_with(
+        &self,
+        subject: impl AsRef<str>,
+        publish: Publish,
+    ) -> Result<(), Error> {
+        self.shared
+            .publish(
+                subject.as_ref(),
+                publish.reply.as_deref(),
+                publish.headers.as_ref(),
+                &publish.payload,
+            )
             .await
     }
 

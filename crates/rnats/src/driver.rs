@@ -646,142 +646,160 @@ impl Driver {
         exit
     }
 
+    /// One pass of the connected loop, repeated while anything moves (at most `MAX_SPINS`
+    /// times before yielding): read and route, take what callers buffered and write it,
+    /// then the keep-alive timer. Each step says whether it made progress or the connection
+    /// must end.
     fn poll_io(&mut self, stream: &mut Stream, cx: &mut Context<'_>) -> Poll<Exit> {
         for _ in 0..MAX_SPINS {
-            let mut progress = false;
-
-            // 1. Read and route.
-            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
-                self.rbuf.reserve(READ_CHUNK);
-            }
-            let read = match &mut *stream {
-                // Plain TCP reads into the spare capacity without zeroing it first.
-                Stream::Tcp(tcp) => transport::poll_read_tcp_buf(tcp, cx, &mut self.rbuf),
-                other => poll_read_buf(Pin::new(other), cx, &mut self.rbuf),
-            };
-            match read {
-                Poll::Ready(Ok(0)) => {
-                    return Poll::Ready(Exit::Disconnected(Error::new(
-                        ErrorKind::Io,
-                        "the server closed the connection",
-                    )))
-                }
-                Poll::Ready(Ok(n)) => {
-                    progress = true;
-                    self.shared
-                        .stats
-                        .in_bytes
-                        .fetch_add(n as u64, Ordering::Relaxed);
-                    if let Err(e) = self.handle_read() {
-                        return Poll::Ready(Exit::Disconnected(e));
-                    }
-                }
-                Poll::Ready(Err(e)) => {
-                    return Poll::Ready(Exit::Disconnected(Error::io("reading failed", e)))
-                }
-                Poll::Pending => {}
-            }
-
-            // 2. Take what publishers buffered, and write. The lock is taken only when someone
-            // asked (attention) or the driver queued output itself.
-            let mut closing = self.closing_seen;
-            // Consume the request to look only when the previous bytes are all written and
-            // the buffer can actually be taken: consumed earlier, it would be lost.
-            let look = self.wpos == self.wbuf.len()
-                && (std::mem::take(&mut self.refill_needed)
-                    | self.shared.attention.swap(false, Ordering::AcqRel)
-                    | closing);
-            if look {
-                self.wbuf.clear();
-                self.wpos = 0;
-                let mut core = self.shared.core.lock();
-                let taken = core.conn.transmit_len();
-                core.conn.poll_transmit(&mut self.wbuf);
-                if !self.wbuf.is_empty() {
-                    self.shared.driver_busy.store(true, Ordering::Release);
-                    core.last_write = Some(std::time::Instant::now());
-                }
-                closing |= matches!(core.lifecycle, Lifecycle::Closing | Lifecycle::Closed);
-                self.closing_seen = closing;
-                let deadline = core.conn.poll_timeout().map(Instant::from_std);
-                let forced = std::mem::take(&mut core.force_reconnect);
-                drop(core);
-                if forced && !closing {
-                    return Poll::Ready(Exit::Disconnected(Error::new(
-                        ErrorKind::Io,
-                        "reconnect requested by force_reconnect",
-                    )));
-                }
-                if taken >= self.shared.options.write_buffer_size {
-                    self.shared.space.notify_waiters();
-                }
-                self.set_timer(deadline);
-            }
-            while self.wpos < self.wbuf.len() {
-                match Pin::new(&mut *stream).poll_write(cx, &self.wbuf[self.wpos..]) {
-                    Poll::Ready(Ok(0)) => {
-                        return Poll::Ready(Exit::Disconnected(Error::new(
-                            ErrorKind::Io,
-                            "the socket accepts no more data",
-                        )))
-                    }
-                    Poll::Ready(Ok(n)) => {
-                        progress = true;
-                        self.wpos += n;
-                        self.shared
-                            .stats
-                            .out_bytes
-                            .fetch_add(n as u64, Ordering::Relaxed);
-                    }
-                    Poll::Ready(Err(e)) => {
-                        return Poll::Ready(Exit::Disconnected(Error::io("writing failed", e)))
-                    }
-                    Poll::Pending => break,
-                }
-            }
-            // TLS and websocket streams may hold written bytes back; TCP's flush is a no-op.
-            if self.wpos == self.wbuf.len() {
-                if let Poll::Ready(Err(e)) = Pin::new(&mut *stream).poll_flush(cx) {
-                    return Poll::Ready(Exit::Disconnected(Error::io("writing failed", e)));
-                }
-                // All taken bytes are written: callers may write directly again.
-                if !self.wbuf.is_empty() {
-                    self.shared.driver_busy.store(false, Ordering::Release);
-                }
-            }
-            if closing {
-                let deadline = *self
-                    .close_deadline
-                    .get_or_insert_with(|| Instant::now() + self.shared.options.connection_timeout);
-                if self.wpos == self.wbuf.len() || Instant::now() >= deadline {
-                    return Poll::Ready(Exit::Closed);
-                }
-                self.set_timer(Some(deadline));
-            }
-
-            // 3. Timers: keep-alive pings and stale detection.
-            if self.timer_at.is_some() && self.timer.as_mut().poll(cx).is_ready() {
-                self.timer_at = None;
-                progress = true;
-                let mut core = self.shared.core.lock();
-                core.conn.handle_timeout(std::time::Instant::now());
-                // A keep-alive PING to write, and a new deadline to arm.
-                self.refill_needed = true;
-                let flags = process_events(&self.shared, &mut core, &mut self.out);
-                drop(core);
-                self.out.deliver(&self.shared);
-                if flags.stale {
-                    return Poll::Ready(Exit::Disconnected(stale_error()));
-                }
-            }
-
-            if !progress {
-                return Poll::Pending;
+            let step = self
+                .poll_read_step(stream, cx)
+                .and_then(|read| Ok(read | self.poll_transmit_step(stream, cx)?))
+                .and_then(|moved| Ok(moved | self.poll_timer_step(cx)?));
+            match step {
+                Ok(true) => {}
+                Ok(false) => return Poll::Pending,
+                Err(exit) => return Poll::Ready(exit),
             }
         }
         // Busy: let other tasks run, then come back.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// Step 1: reads what the socket has and routes it. True when bytes were read.
+    fn poll_read_step(&mut self, stream: &mut Stream, cx: &mut Context<'_>) -> Result<bool, Exit> {
+        if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
+        let read = match &mut *stream {
+            // Plain TCP reads into the spare capacity without zeroing it first.
+            Stream::Tcp(tcp) => transport::poll_read_tcp_buf(tcp, cx, &mut self.rbuf),
+            other => poll_read_buf(Pin::new(other), cx, &mut self.rbuf),
+        };
+        match read {
+            Poll::Ready(Ok(0)) => Err(Exit::Disconnected(Error::new(
+                ErrorKind::Io,
+                "the server closed the connection",
+            ))),
+            Poll::Ready(Ok(n)) => {
+                self.shared
+                    .stats
+                    .in_bytes
+                    .fetch_add(n as u64, Ordering::Relaxed);
+                self.handle_read().map_err(Exit::Disconnected)?;
+                Ok(true)
+            }
+            Poll::Ready(Err(e)) => Err(Exit::Disconnected(Error::io("reading failed", e))),
+            Poll::Pending => Ok(false),
+        }
+    }
+
+    /// Step 2: takes what callers buffered (once the previous batch is all written) and
+    /// writes it; ends the connection once closing and written. True when bytes were
+    /// written.
+    fn poll_transmit_step(
+        &mut self,
+        stream: &mut Stream,
+        cx: &mut Context<'_>,
+    ) -> Result<bool, Exit> {
+        let mut progress = false;
+        // The lock is taken only when someone asked (attention) or the driver queued output
+        // itself. The request to look is consumed only when the previous bytes are all
+        // written and the buffer can actually be taken: consumed earlier, it would be lost.
+        let mut closing = self.closing_seen;
+        let look = self.wpos == self.wbuf.len()
+            && (std::mem::take(&mut self.refill_needed)
+                | self.shared.attention.swap(false, Ordering::AcqRel)
+                | closing);
+        if look {
+            self.wbuf.clear();
+            self.wpos = 0;
+            let mut core = self.shared.core.lock();
+            let taken = core.conn.transmit_len();
+            core.conn.poll_transmit(&mut self.wbuf);
+            if !self.wbuf.is_empty() {
+                self.shared.driver_busy.store(true, Ordering::Release);
+                core.last_write = Some(std::time::Instant::now());
+            }
+            closing |= matches!(core.lifecycle, Lifecycle::Closing | Lifecycle::Closed);
+            self.closing_seen = closing;
+            let deadline = core.conn.poll_timeout().map(Instant::from_std);
+            let forced = std::mem::take(&mut core.force_reconnect);
+            drop(core);
+            if forced && !closing {
+                return Err(Exit::Disconnected(Error::new(
+                    ErrorKind::Io,
+                    "reconnect requested by force_reconnect",
+                )));
+            }
+            if taken >= self.shared.options.write_buffer_size {
+                self.shared.space.notify_waiters();
+            }
+            self.set_timer(deadline);
+        }
+        while self.wpos < self.wbuf.len() {
+            match Pin::new(&mut *stream).poll_write(cx, &self.wbuf[self.wpos..]) {
+                Poll::Ready(Ok(0)) => {
+                    return Err(Exit::Disconnected(Error::new(
+                        ErrorKind::Io,
+                        "the socket accepts no more data",
+                    )))
+                }
+                Poll::Ready(Ok(n)) => {
+                    progress = true;
+                    self.wpos += n;
+                    self.shared
+                        .stats
+                        .out_bytes
+                        .fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Poll::Ready(Err(e)) => {
+                    return Err(Exit::Disconnected(Error::io("writing failed", e)))
+                }
+                Poll::Pending => break,
+            }
+        }
+        // TLS and websocket streams may hold written bytes back; TCP's flush is a no-op.
+        if self.wpos == self.wbuf.len() {
+            if let Poll::Ready(Err(e)) = Pin::new(&mut *stream).poll_flush(cx) {
+                return Err(Exit::Disconnected(Error::io("writing failed", e)));
+            }
+            // All taken bytes are written: callers may write directly again.
+            if !self.wbuf.is_empty() {
+                self.shared.driver_busy.store(false, Ordering::Release);
+            }
+        }
+        if closing {
+            let deadline = *self
+                .close_deadline
+                .get_or_insert_with(|| Instant::now() + self.shared.options.connection_timeout);
+            if self.wpos == self.wbuf.len() || Instant::now() >= deadline {
+                return Err(Exit::Closed);
+            }
+            self.set_timer(Some(deadline));
+        }
+        Ok(progress)
+    }
+
+    /// Step 3: keep-alive pings and stale detection, when the timer is due. True when it
+    /// fired.
+    fn poll_timer_step(&mut self, cx: &mut Context<'_>) -> Result<bool, Exit> {
+        if self.timer_at.is_none() || self.timer.as_mut().poll(cx).is_pending() {
+            return Ok(false);
+        }
+        self.timer_at = None;
+        let mut core = self.shared.core.lock();
+        core.conn.handle_timeout(std::time::Instant::now());
+        // A keep-alive PING to write, and a new deadline to arm.
+        self.refill_needed = true;
+        let flags = process_events(&self.shared, &mut core, &mut self.out);
+        drop(core);
+        self.out.deliver(&self.shared);
+        if flags.stale {
+            return Err(Exit::Disconnected(stale_error()));
+        }
+        Ok(true)
     }
 
     fn set_timer(&mut self, at: Option<Instant>) {

@@ -53,7 +53,7 @@ mod subscriber;
 mod transport;
 
 pub use addr::{ServerAddr, ToServerAddrs, DEFAULT_PORT};
-pub use client::{Client, ConnectionState, Statistics};
+pub use client::{Client, ConnectionState, Publish, Statistics};
 pub use error::{Error, ErrorKind};
 pub use events::{Event, EventStream};
 pub use message::Message;
@@ -79,6 +79,41 @@ pub use subscriber::Subscriber;
 pub async fn connect(addrs: impl ToServerAddrs) -> Result<Client, Error> {
     ConnectOptions::new().connect(addrs).await
 }
+
+/// Compile-time checks: the handles users keep and share between tasks are `Send + Sync`;
+/// what they poll is `Send + Unpin` (and `Sync` too where it holds no boxed future), so
+/// bindings and tools can hold them anywhere. A change that breaks this fails the build,
+/// not a user's program.
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    const fn pollable<T: Send + Unpin>() {}
+    shareable::<Client>();
+    shareable::<ConnectOptions>();
+    shareable::<Message>();
+    shareable::<Error>();
+    shareable::<Event>();
+    shareable::<Subscriber>();
+    pollable::<Subscriber>();
+    pollable::<&Subscriber>();
+    shareable::<Response>();
+    pollable::<Response>();
+    pollable::<EventStream>();
+    #[cfg(feature = "jetstream")]
+    {
+        use jetstream::consumer;
+        shareable::<jetstream::Context>();
+        shareable::<jetstream::stream::Stream>();
+        shareable::<consumer::Consumer<consumer::pull::Config>>();
+        shareable::<consumer::Consumer<consumer::push::Config>>();
+        shareable::<jetstream::Message>();
+        pollable::<jetstream::PubAckFuture>();
+        pollable::<consumer::pull::Messages>();
+        pollable::<consumer::pull::Batch>();
+        pollable::<consumer::push::Messages>();
+        pollable::<consumer::Ordered>();
+        pollable::<jetstream::Paged<jetstream::stream::Info>>();
+    }
+};
 
 /// The README's examples, compiled as doctests so they cannot drift from the API.
 #[cfg(doctest)]

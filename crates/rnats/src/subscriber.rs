@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -138,12 +138,39 @@ impl SubQueue {
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// Every method takes `&self`, and `&Subscriber` is a [`Stream`] too: share it (in an
+/// [`Arc`]) and one task can drain or unsubscribe while another reads. Read from one task
+/// at a time: only the latest reader waiting for a message is woken when one arrives.
+///
+/// ```no_run
+/// # async fn demo(client: rnats::Client) -> Result<(), rnats::Error> {
+/// use futures_util::StreamExt;
+/// use std::sync::Arc;
+/// let sub = Arc::new(client.subscribe("jobs").await?);
+/// let reader = {
+///     let sub = sub.clone();
+///     tokio::spawn(async move {
+///         let mut stream = &*sub;
+///         while let Some(msg) = stream.next().await {
+///             println!("{:?}", msg.payload);
+///         }
+///     })
+/// };
+/// // Elsewhere: stop, still delivering what the server already sent; the reader then ends.
+/// sub.drain().await?;
+/// reader.await.ok();
+/// # Ok(()) }
+/// ```
 pub struct Subscriber {
     sid: Sid,
     shared: Arc<Shared>,
     queue: Arc<SubQueue>,
-    local: VecDeque<Message>,
-    done: bool,
+    /// Messages taken from the queue in one batch, handed out one by one. Behind a lock
+    /// only for readers through `&Subscriber`; `&mut` readers reach it without locking.
+    local: Mutex<VecDeque<Message>>,
+    /// Unsubscribed or drained: dropping need not unsubscribe again.
+    done: AtomicBool,
 }
 
 impl Subscriber {
@@ -152,21 +179,21 @@ impl Subscriber {
             sid,
             shared,
             queue,
-            local: VecDeque::new(),
-            done: false,
+            local: Mutex::new(VecDeque::new()),
+            done: AtomicBool::new(false),
         }
     }
 
     /// Unsubscribes now: the stream yields what was already received, then ends.
-    pub async fn unsubscribe(&mut self) -> Result<(), Error> {
+    pub async fn unsubscribe(&self) -> Result<(), Error> {
         self.shared.unsubscribe(self.sid);
-        self.done = true;
+        self.done.store(true, Ordering::Relaxed);
         Ok(())
     }
 
     /// Unsubscribes after `max` messages in total have been received (counting those already
     /// received); the stream then ends. When that many were already received it ends now.
-    pub async fn unsubscribe_after(&mut self, max: u64) -> Result<(), Error> {
+    pub async fn unsubscribe_after(&self, max: u64) -> Result<(), Error> {
         self.shared.unsubscribe_after(self.sid, max)
     }
 
@@ -175,9 +202,9 @@ impl Subscriber {
     ///
     /// Cancelling this future after the first poll leaves the subscription draining: it ends
     /// once the in-flight messages have arrived.
-    pub async fn drain(&mut self) -> Result<(), Error> {
+    pub async fn drain(&self) -> Result<(), Error> {
         let result = self.shared.drain_subscription(self.sid).await;
-        self.done = true;
+        self.done.store(true, Ordering::Relaxed);
         result
     }
 
@@ -198,8 +225,24 @@ impl Subscriber {
 
     /// Messages received but not yet consumed.
     pub fn pending(&self) -> usize {
-        self.queue.queued() + self.local.len()
+        self.queue.queued() + self.local.lock().len()
     }
+}
+
+/// The next message from `local`, refilled from the queue when empty.
+fn poll_next_from(
+    queue: &SubQueue,
+    local: &mut VecDeque<Message>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Message>> {
+    if local.is_empty() {
+        match queue.poll_take(local, cx.waker()) {
+            Poll::Ready(true) => {}
+            Poll::Ready(false) => return Poll::Ready(None),
+            Poll::Pending => return Poll::Pending,
+        }
+    }
+    Poll::Ready(local.pop_front())
 }
 
 impl Stream for Subscriber {
@@ -207,14 +250,19 @@ impl Stream for Subscriber {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
         let this = self.get_mut();
-        if this.local.is_empty() {
-            match this.queue.poll_take(&mut this.local, cx.waker()) {
-                Poll::Ready(true) => {}
-                Poll::Ready(false) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
-        Poll::Ready(this.local.pop_front())
+        poll_next_from(&this.queue, this.local.get_mut(), cx)
+    }
+}
+
+/// Reading through a shared reference, while other tasks drain or unsubscribe the same
+/// subscriber. One reader at a time: a second reader waiting at the same moment may not be
+/// woken.
+impl Stream for &Subscriber {
+    type Item = Message;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        let this: &Subscriber = *self;
+        poll_next_from(&this.queue, &mut this.local.lock(), cx)
     }
 }
 
@@ -230,7 +278,7 @@ impl std::fmt::Debug for Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
-        if !self.done {
+        if !*self.done.get_mut() {
             self.shared.unsubscribe(self.sid);
         }
     }

@@ -1,6 +1,7 @@
 //! Integration tests of rnats against real nats-server processes (see rnats-test).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod api;
 mod auth;
 mod core;
 #[cfg(feature = "jetstream")]
