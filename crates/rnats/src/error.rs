@@ -122,13 +122,19 @@ impl Error {
         Self::new(kind, format!("server error: {text}"))
     }
 
-    /// This error's message followed by its causes: `a: b: c`.
+    /// This error's message followed by its causes: `a: b: c` (a cause that only repeats
+    /// the text before it is not repeated).
     pub(crate) fn with_causes(&self) -> String {
         let mut out = self.0.message.clone();
+        let mut last = self.0.message.clone();
         let mut source = std::error::Error::source(self);
         while let Some(s) = source {
-            out.push_str(": ");
-            out.push_str(&s.to_string());
+            let text = s.to_string();
+            if text != last {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            last = text;
             source = s.source();
         }
         out
@@ -212,7 +218,9 @@ impl From<ProtoError> for Error {
             ProtoErrorKind::InvalidState => ErrorKind::ConnectionClosed,
             _ => ErrorKind::Protocol,
         };
-        Error::new(kind, e.to_string())
+        // The protocol error's text is this error's message, and the error itself its
+        // source, for callers that downcast to it.
+        Error::with_source(kind, e.to_string(), e)
     }
 }
 
@@ -258,6 +266,75 @@ mod tests {
             Error::from_server("Unknown Protocol Operation").kind(),
             ErrorKind::Server
         );
+    }
+
+    /// The texts users read, pinned: a change to one is a change to the API's face and shows
+    /// in review as a changed snapshot.
+    #[test]
+    fn display_texts() {
+        use insta::assert_snapshot;
+        assert_snapshot!(Error::closed(), @"the client is closed");
+        assert_snapshot!(
+            Error::from_server("Authorization Violation"),
+            @"server error: Authorization Violation"
+        );
+        assert_snapshot!(
+            Error::from_server("Permissions Violation for Publish to \"b.x\""),
+            @r#"server error: Permissions Violation for Publish to "b.x""#
+        );
+        let io = Error::io(
+            "reading failed",
+            std::io::Error::new(std::io::ErrorKind::ConnectionReset, "connection reset"),
+        );
+        assert_snapshot!(io, @"reading failed");
+        assert_snapshot!(io.with_causes(), @"reading failed: connection reset");
+        let proto = rnats_proto::subject::validate_publish("bad subject").unwrap_err();
+        let converted = Error::from(proto.clone());
+        assert_snapshot!(
+            converted,
+            @r#"invalid subject: publish subject "bad subject" contains whitespace (space, tab, CR or LF)"#
+        );
+        assert_eq!(converted.kind(), ErrorKind::InvalidArgument);
+        // The protocol error is kept as the source, and not repeated by with_causes.
+        let source = std::error::Error::source(&converted)
+            .and_then(|s| s.downcast_ref::<ProtoError>())
+            .expect("the ProtoError is the source");
+        assert_eq!(source.kind(), proto.kind());
+        assert_eq!(converted.with_causes(), converted.to_string());
+        // Address errors name the rule broken, never the credentials in the input.
+        let addresses: Vec<String> = [
+            "",
+            "http://a:1",
+            "nats://",
+            "nats://a:notaport",
+            ",",
+            "nats://bob:hunter2@a:notaport",
+            "nats://bob:hunter2@",
+            "tls://bob:hunter2@[::1",
+        ]
+        .iter()
+        .map(
+            |input| match crate::ToServerAddrs::to_server_addrs(*input) {
+                Ok(addrs) => format!("ok {addrs:?}"),
+                Err(err) => {
+                    assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+                    err.to_string()
+                }
+            },
+        )
+        .collect();
+        let addresses = addresses.join("\n");
+        assert!(!addresses.contains("hunter2"), "{addresses}");
+        assert_snapshot!(addresses, @r#"
+        invalid server address: no server given
+        invalid server address: unsupported scheme "http"; use nats://, tls://, ws:// or wss://
+        invalid server address: it has no host
+        invalid server address: invalid port number
+        invalid server address: no server given
+        invalid server address: invalid port number
+        invalid server address: empty host
+        invalid server address: invalid IPv6 address
+        "#);
     }
 
     #[test]
