@@ -4,9 +4,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 
-use crate::encode::{encode_pub, encode_sub, encode_unsub};
+use crate::encode::{encode_pub, encode_pub_head, encode_sub, encode_unsub};
 use crate::error::{ProtoError, ProtoErrorKind};
 use crate::headers::HeaderMap;
 use crate::info::{ConnectInfo, ServerInfo};
@@ -137,8 +137,14 @@ pub struct Connection {
     config: ConnectionConfig,
     state: ConnState,
     info: Option<ServerInfo>,
-    /// Bytes to write on the current transport.
+    /// Bytes to write on the current transport: the tail being encoded, after `chunks`.
     out: BytesMut,
+    /// Complete buffers to write before `out`, in order: large payloads queued as they are
+    /// (not copied) and the encoded bytes that came before each. Empty unless a payload of
+    /// at least [`VECTORED_PAYLOAD`] bytes is waiting.
+    chunks: VecDeque<Bytes>,
+    /// Bytes in `chunks`.
+    chunks_len: usize,
     /// Publishes held while not connected, released after the handshake.
     pending: BytesMut,
     subs: HashMap<Sid, SubscriptionInfo>,
@@ -160,6 +166,8 @@ impl Connection {
             state: ConnState::Connecting,
             info: None,
             out: BytesMut::with_capacity(64 * 1024),
+            chunks: VecDeque::new(),
+            chunks_len: 0,
             pending: BytesMut::new(),
             subs: HashMap::new(),
             next_sid: 1,
@@ -300,7 +308,7 @@ impl Connection {
     pub fn handle_transport_open(&mut self) {
         if self.state != ConnState::Closed {
             self.state = ConnState::Connecting;
-            self.out.clear();
+            self.clear_output();
             self.pings.clear();
             self.keepalives_unanswered = 0;
             self.next_ping_at = None;
@@ -321,11 +329,19 @@ impl Connection {
         if was_connected {
             let mut kept = BytesMut::new();
             salvage_publishes(unsent, written, &mut kept);
-            salvage_publishes(&self.out, 0, &mut kept);
+            if self.chunks.is_empty() {
+                salvage_publishes(&self.out, 0, &mut kept);
+            } else {
+                // Rare (a disconnect with a large payload queued): one contiguous copy.
+                let mut queued = BytesMut::with_capacity(self.transmit_len());
+                self.chunks.iter().for_each(|c| queued.extend_from_slice(c));
+                queued.extend_from_slice(&self.out);
+                salvage_publishes(&queued, 0, &mut kept);
+            }
             kept.extend_from_slice(&self.pending);
             self.pending = kept;
         }
-        self.out.clear();
+        self.clear_output();
         self.next_ping_at = None;
         self.keepalives_unanswered = 0;
         for ping in self.pings.drain(..) {
@@ -381,30 +397,76 @@ impl Connection {
 
     // ----- output -----
 
-    /// Moves the bytes ready to be written into `buf` (swapping buffers when `buf` is empty,
-    /// so no copy is made).
+    /// Drops everything waiting to be written (the transport is gone).
+    fn clear_output(&mut self) {
+        self.out.clear();
+        self.chunks.clear();
+        self.chunks_len = 0;
+    }
+
+    /// Ends the encoded tail as a complete buffer in `chunks`, so that a payload can follow
+    /// it as a buffer of its own.
+    fn seal_output(&mut self) {
+        if !self.out.is_empty() {
+            let head = self.out.split().freeze();
+            self.chunks_len += head.len();
+            self.chunks.push_back(head);
+        }
+    }
+
+    /// Moves the bytes ready to be written into `buf` (swapping buffers when `buf` is empty
+    /// and no large payload is queued, so no copy is made). See
+    /// [`Connection::poll_transmit_chunks`] for the copy-free form.
     pub fn poll_transmit(&mut self, buf: &mut BytesMut) {
-        if buf.is_empty() {
+        if buf.is_empty() && self.chunks.is_empty() {
             std::mem::swap(&mut self.out, buf);
-        } else {
-            buf.extend_from_slice(&self.out);
-            self.out.clear();
+            return;
+        }
+        buf.reserve(self.transmit_len());
+        for chunk in self.chunks.drain(..) {
+            buf.extend_from_slice(&chunk);
+        }
+        self.chunks_len = 0;
+        buf.extend_from_slice(&self.out);
+        self.out.clear();
+    }
+
+    /// Moves the bytes ready to be written to the end of `queue`, as buffers to write in
+    /// order (vectored): large payloads as they were given, never copied.
+    pub fn poll_transmit_chunks(&mut self, queue: &mut Vec<Bytes>) {
+        queue.extend(self.chunks.drain(..));
+        self.chunks_len = 0;
+        if !self.out.is_empty() {
+            queue.push(self.out.split().freeze());
         }
     }
 
     /// Bytes waiting in the write buffer.
     pub fn transmit_len(&self) -> usize {
-        self.out.len()
+        self.chunks_len + self.out.len()
     }
 
-    /// The bytes waiting in the write buffer, for a caller that writes them itself; follow
-    /// with [`Connection::consume_transmit`] for what was written.
-    pub fn transmit_pending(&self) -> &[u8] {
-        &self.out
+    /// The bytes waiting in the write buffer when they are one contiguous slice (no large
+    /// payload queued), for a caller that writes them itself; follow with
+    /// [`Connection::consume_transmit`] for what was written. `None` when they are not.
+    pub fn transmit_pending(&self) -> Option<&[u8]> {
+        self.chunks.is_empty().then_some(&self.out[..])
     }
 
     /// Drops the first `n` bytes of the write buffer: they were written.
-    pub fn consume_transmit(&mut self, n: usize) {
+    pub fn consume_transmit(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            let take = n.min(front.len());
+            bytes::Buf::advance(front, take);
+            self.chunks_len -= take;
+            n -= take;
+            if front.is_empty() {
+                self.chunks.pop_front();
+            }
+        }
         let n = n.min(self.out.len());
         // `advance` moves the start without splitting the allocation; a later reserve reclaims
         // the consumed front.
@@ -475,6 +537,29 @@ impl Connection {
         headers: Option<&HeaderMap>,
         payload: &[u8],
     ) -> Result<(), ProtoError> {
+        self.publish_inner(subject, reply, headers, Payload::Slice(payload))
+    }
+
+    /// [`Connection::publish`] for a payload the caller holds as [`Bytes`]: one of at least
+    /// [`VECTORED_PAYLOAD`] bytes is queued as it is, not copied, and handed out by
+    /// [`Connection::poll_transmit_chunks`] as a buffer of its own.
+    pub fn publish_bytes(
+        &mut self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &Bytes,
+    ) -> Result<(), ProtoError> {
+        self.publish_inner(subject, reply, headers, Payload::Shared(payload))
+    }
+
+    fn publish_inner(
+        &mut self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: Payload<'_>,
+    ) -> Result<(), ProtoError> {
         subject::validate_publish(subject)?;
         if let Some(reply) = reply {
             subject::validate_reply(reply)?;
@@ -485,7 +570,16 @@ impl Connection {
         self.check_size(headers, payload.len())?;
         match self.state {
             ConnState::Connected => {
-                encode_pub(&mut self.out, subject, reply, headers, payload);
+                match payload {
+                    Payload::Shared(bytes) if bytes.len() >= VECTORED_PAYLOAD => {
+                        encode_pub_head(&mut self.out, subject, reply, headers, bytes.len());
+                        self.seal_output();
+                        self.chunks_len += bytes.len();
+                        self.chunks.push_back(bytes.clone());
+                        self.out.extend_from_slice(b"\r\n");
+                    }
+                    _ => encode_pub(&mut self.out, subject, reply, headers, payload.as_slice()),
+                }
                 Ok(())
             }
             ConnState::Closed => Err(ProtoError::new(ProtoErrorKind::Closed, "")),
@@ -504,7 +598,13 @@ impl Connection {
                         ),
                     ));
                 }
-                encode_pub(&mut self.pending, subject, reply, headers, payload);
+                encode_pub(
+                    &mut self.pending,
+                    subject,
+                    reply,
+                    headers,
+                    payload.as_slice(),
+                );
                 Ok(())
             }
         }
@@ -618,6 +718,31 @@ impl Connection {
     }
 }
 
+/// Payloads of at least this many bytes given as [`Bytes`] ([`Connection::publish_bytes`]) are
+/// not copied into the write buffer: they are written from their own buffer, vectored.
+/// Smaller ones cost less to copy than an extra buffer to write.
+pub const VECTORED_PAYLOAD: usize = 16 * 1024;
+
+/// A publish's payload: borrowed (always copied) or shared (large ones queued as they are).
+#[derive(Clone, Copy)]
+enum Payload<'a> {
+    Slice(&'a [u8]),
+    Shared(&'a Bytes),
+}
+
+impl Payload<'_> {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Payload::Slice(s) => s,
+            Payload::Shared(b) => b,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+}
+
 /// Copies to `out` the `PUB`/`HPUB` operations of the client byte stream `buf` that were not
 /// completely written (those ending after `written`). Other operations (`SUB`, `PING`, …) are
 /// dropped: the handshake replays what is still needed.
@@ -677,8 +802,25 @@ mod tests {
     }
 
     fn connected(now: Instant) -> Connection {
+        connected_with(now, info_op())
+    }
+
+    /// Connected to a server that takes 1 MiB payloads.
+    fn connected_big(now: Instant) -> Connection {
+        connected_with(
+            now,
+            ServerOp::Info(Box::new(ServerInfo {
+                max_payload: 1 << 20,
+                proto: 1,
+                headers: true,
+                ..ServerInfo::default()
+            })),
+        )
+    }
+
+    fn connected_with(now: Instant, info: ServerOp) -> Connection {
         let mut c = Connection::new(ConnectionConfig::default());
-        c.handle_op(info_op(), now).unwrap();
+        c.handle_op(info, now).unwrap();
         c.send_connect(&ConnectInfo::default()).unwrap();
         c.handle_op(ServerOp::Pong, now).unwrap();
         assert_eq!(c.state(), ConnState::Connected);
@@ -867,14 +1009,100 @@ mod tests {
         assert!(take(&mut c).is_empty(), "no second UNSUB");
     }
 
+    /// Everything `poll_transmit_chunks` hands out, concatenated, and the buffers' count.
+    fn take_chunks(c: &mut Connection) -> (Vec<u8>, usize) {
+        let mut queue = Vec::new();
+        c.poll_transmit_chunks(&mut queue);
+        (queue.concat(), queue.len())
+    }
+
+    #[test]
+    fn large_shared_payloads_are_queued_without_copy() {
+        let now = Instant::now();
+        let mut c = connected_big(now);
+        let big = Bytes::from(vec![7u8; VECTORED_PAYLOAD]);
+        let small = Bytes::from_static(b"tiny");
+        c.publish_bytes("a", None, None, &small).unwrap();
+        c.publish_bytes("b", Some("r"), None, &big).unwrap();
+        c.publish_bytes("c", None, None, &small).unwrap();
+        assert_eq!(c.transmit_len(), 9 + 6 + 15 + VECTORED_PAYLOAD + 2 + 15);
+        // Not one contiguous slice: a caller may not write it itself.
+        assert_eq!(c.transmit_pending(), None);
+        let mut queue = Vec::new();
+        c.poll_transmit_chunks(&mut queue);
+        assert_eq!(queue.len(), 3, "head, payload, tail");
+        // The payload buffer is the caller's own allocation, not a copy.
+        assert_eq!(queue[1].as_ptr(), big.as_ptr());
+        let mut expected = b"PUB a 4\r\ntiny\r\nPUB b r ".to_vec();
+        expected.extend_from_slice(format!("{VECTORED_PAYLOAD}\r\n").as_bytes());
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(b"\r\nPUB c 4\r\ntiny\r\n");
+        assert_eq!(queue.concat(), expected);
+        assert_eq!(c.transmit_len(), 0);
+        // The same bytes as the copying encoder would have produced.
+        let mut copy = connected_big(now);
+        copy.publish("a", None, None, &small).unwrap();
+        copy.publish("b", Some("r"), None, &big).unwrap();
+        copy.publish("c", None, None, &small).unwrap();
+        assert_eq!(take(&mut copy), expected);
+    }
+
+    #[test]
+    fn queued_large_payloads_are_consumed_and_salvaged_in_order() {
+        let now = Instant::now();
+        let mut c = connected_big(now);
+        let big = Bytes::from(vec![1u8; VECTORED_PAYLOAD + 5]);
+        c.publish_bytes("a", None, None, &big).unwrap();
+        c.publish("b", None, None, b"xy").unwrap();
+        let total = c.transmit_len();
+        // A caller-side consume crosses buffer boundaries.
+        c.consume_transmit(10);
+        c.consume_transmit(VECTORED_PAYLOAD);
+        assert_eq!(c.transmit_len(), total - 10 - VECTORED_PAYLOAD);
+        let (rest, _) = take_chunks(&mut c);
+        assert!(rest.ends_with(b"\r\nPUB b 2\r\nxy\r\n"), "{rest:?}");
+        // A disconnect with a large payload still queued keeps both publishes, in order.
+        c.publish_bytes("a", None, None, &big).unwrap();
+        c.publish("b", None, None, b"xy").unwrap();
+        c.handle_disconnect(&[], 0);
+        assert_eq!(c.transmit_len(), 0);
+        c.handle_transport_open();
+        c.handle_op(info_op(), now).unwrap();
+        c.send_connect(&ConnectInfo::default()).unwrap();
+        c.handle_op(ServerOp::Pong, now).unwrap();
+        let (replayed, _) = take_chunks(&mut c);
+        let mut expected = format!("PUB a {}\r\n", big.len()).into_bytes();
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(b"\r\nPUB b 2\r\nxy\r\n");
+        assert!(
+            replayed.ends_with(&expected),
+            "replay lost or reordered a publish"
+        );
+    }
+
+    #[test]
+    fn poll_transmit_copies_queued_chunks_in_order() {
+        let now = Instant::now();
+        let mut c = connected_big(now);
+        let big = Bytes::from(vec![9u8; VECTORED_PAYLOAD]);
+        c.publish_bytes("a", None, None, &big).unwrap();
+        let mut buf = BytesMut::new();
+        c.poll_transmit(&mut buf);
+        let mut expected = format!("PUB a {VECTORED_PAYLOAD}\r\n").into_bytes();
+        expected.extend_from_slice(&big);
+        expected.extend_from_slice(b"\r\n");
+        assert_eq!(&buf[..], &expected[..]);
+        assert_eq!(c.transmit_len(), 0);
+    }
+
     #[test]
     fn transmit_can_be_written_by_the_caller() {
         let now = Instant::now();
         let mut c = connected(now);
         c.publish("a", None, None, b"xy").unwrap();
-        assert_eq!(c.transmit_pending(), b"PUB a 2\r\nxy\r\n");
+        assert_eq!(c.transmit_pending(), Some(&b"PUB a 2\r\nxy\r\n"[..]));
         c.consume_transmit(4);
-        assert_eq!(c.transmit_pending(), b"a 2\r\nxy\r\n");
+        assert_eq!(c.transmit_pending(), Some(&b"a 2\r\nxy\r\n"[..]));
         c.consume_transmit(100);
         assert_eq!(c.transmit_len(), 0);
         c.publish("b", None, None, b"").unwrap();

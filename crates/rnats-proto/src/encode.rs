@@ -46,6 +46,35 @@ pub fn encode_pub(
 ) {
     let hlen = headers.map_or(0, HeaderMap::encoded_len);
     out.reserve(subject.len() + reply.map_or(0, str::len) + hlen + payload.len() + 32);
+    put_pub_head(out, subject, reply, headers, hlen, payload.len());
+    out.put_slice(payload);
+    out.put_slice(b"\r\n");
+}
+
+/// Appends what comes before the payload of a `PUB`/`HPUB` of `payload_len` bytes: the
+/// control line and the header block. The caller writes the payload and `\r\n` after it
+/// (possibly as separate buffers, for a vectored write).
+pub fn encode_pub_head(
+    out: &mut BytesMut,
+    subject: &str,
+    reply: Option<&str>,
+    headers: Option<&HeaderMap>,
+    payload_len: usize,
+) {
+    let hlen = headers.map_or(0, HeaderMap::encoded_len);
+    out.reserve(subject.len() + reply.map_or(0, str::len) + hlen + 32);
+    put_pub_head(out, subject, reply, headers, hlen, payload_len);
+}
+
+/// The control line and header block (`hlen` bytes encoded), into reserved space.
+fn put_pub_head(
+    out: &mut BytesMut,
+    subject: &str,
+    reply: Option<&str>,
+    headers: Option<&HeaderMap>,
+    hlen: usize,
+    payload_len: usize,
+) {
     out.put_slice(if headers.is_some() { b"HPUB " } else { b"PUB " });
     out.put_slice(subject.as_bytes());
     out.put_u8(b' ');
@@ -56,15 +85,13 @@ pub fn encode_pub(
     if let Some(headers) = headers {
         put_decimal(out, hlen as u64);
         out.put_u8(b' ');
-        put_decimal(out, (hlen + payload.len()) as u64);
+        put_decimal(out, (hlen + payload_len) as u64);
         out.put_slice(b"\r\n");
         headers.encode(out);
     } else {
-        put_decimal(out, payload.len() as u64);
+        put_decimal(out, payload_len as u64);
         out.put_slice(b"\r\n");
     }
-    out.put_slice(payload);
-    out.put_slice(b"\r\n");
 }
 
 /// Appends `SUB <subject> [queue] <sid>` to `out`.

@@ -39,8 +39,9 @@ pub mod subject;
 
 pub use conn::{
     ConnState, Connection, ConnectionConfig, Delivery, Event, FlushToken, SubscriptionInfo,
+    VECTORED_PAYLOAD,
 };
-pub use encode::{encode, encode_pub, encode_sub, encode_unsub};
+pub use encode::{encode, encode_pub, encode_pub_head, encode_sub, encode_unsub};
 pub use error::{ProtoError, ProtoErrorKind};
 pub use headers::{HeaderMap, StatusCode, HEADER_LINE};
 pub use info::{ConnectInfo, ServerInfo};

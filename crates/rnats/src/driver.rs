@@ -22,6 +22,7 @@ use crate::events::Event as ClientEvent;
 use crate::message::Message;
 use crate::shared::{Core, Lifecycle, Shared};
 use crate::subscriber::Pushed;
+use crate::transport::batch::WriteBatch;
 use crate::transport::{self, Stream};
 
 /// Read buffer growth step.
@@ -387,8 +388,8 @@ pub(crate) struct Driver {
     shared: Arc<Shared>,
     stream: Option<Stream>,
     rbuf: BytesMut,
-    wbuf: BytesMut,
-    wpos: usize,
+    /// What the driver took from the core and is writing.
+    batch: WriteBatch,
     out: Outbox,
     timer: Pin<Box<Sleep>>,
     timer_at: Option<Instant>,
@@ -413,8 +414,7 @@ impl Driver {
             shared,
             stream,
             rbuf,
-            wbuf: BytesMut::with_capacity(64 * 1024),
-            wpos: 0,
+            batch: WriteBatch::default(),
             out: Outbox::default(),
             timer: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
             timer_at: None,
@@ -480,13 +480,13 @@ impl Driver {
         tracing::info!(error = %err, "disconnected");
         {
             let mut core = self.shared.core.lock();
-            core.conn.handle_disconnect(&self.wbuf, self.wpos);
+            let (unsent, written) = self.batch.unsent();
+            core.conn.handle_disconnect(&unsent, written);
             core.direct = None;
             self.shared.driver_busy.store(false, Ordering::Release);
         }
         self.stream = None;
-        self.wbuf.clear();
-        self.wpos = 0;
+        self.batch.clear();
         self.rbuf.clear();
         self.shared.events.emit(ClientEvent::Disconnected {
             reason: Arc::new(err),
@@ -708,17 +708,15 @@ impl Driver {
         // itself. The request to look is consumed only when the previous bytes are all
         // written and the buffer can actually be taken: consumed earlier, it would be lost.
         let mut closing = self.closing_seen;
-        let look = self.wpos == self.wbuf.len()
+        let look = self.batch.is_done()
             && (std::mem::take(&mut self.refill_needed)
                 | self.shared.attention.swap(false, Ordering::AcqRel)
                 | closing);
         if look {
-            self.wbuf.clear();
-            self.wpos = 0;
             let mut core = self.shared.core.lock();
             let taken = core.conn.transmit_len();
-            core.conn.poll_transmit(&mut self.wbuf);
-            if !self.wbuf.is_empty() {
+            self.batch.take_from(&mut core.conn);
+            if !self.batch.is_empty() {
                 self.shared.driver_busy.store(true, Ordering::Release);
                 core.last_write = Some(std::time::Instant::now());
             }
@@ -738,8 +736,8 @@ impl Driver {
             }
             self.set_timer(deadline);
         }
-        while self.wpos < self.wbuf.len() {
-            match Pin::new(&mut *stream).poll_write(cx, &self.wbuf[self.wpos..]) {
+        while !self.batch.is_done() {
+            match self.batch.poll_write(stream, cx) {
                 Poll::Ready(Ok(0)) => {
                     return Err(Exit::Disconnected(Error::new(
                         ErrorKind::Io,
@@ -748,7 +746,6 @@ impl Driver {
                 }
                 Poll::Ready(Ok(n)) => {
                     progress = true;
-                    self.wpos += n;
                     self.shared
                         .stats
                         .out_bytes
@@ -761,20 +758,22 @@ impl Driver {
             }
         }
         // TLS and websocket streams may hold written bytes back; TCP's flush is a no-op.
-        if self.wpos == self.wbuf.len() {
+        if self.batch.is_done() {
             if let Poll::Ready(Err(e)) = Pin::new(&mut *stream).poll_flush(cx) {
                 return Err(Exit::Disconnected(Error::io("writing failed", e)));
             }
-            // All taken bytes are written: callers may write directly again.
-            if !self.wbuf.is_empty() {
+            // All taken bytes are written: callers may write directly again, and the
+            // buffers go back to the connection's write buffer for reuse.
+            if !self.batch.is_empty() {
                 self.shared.driver_busy.store(false, Ordering::Release);
+                self.batch.clear();
             }
         }
         if closing {
             let deadline = *self
                 .close_deadline
                 .get_or_insert_with(|| Instant::now() + self.shared.options.connection_timeout);
-            if self.wpos == self.wbuf.len() || Instant::now() >= deadline {
+            if self.batch.is_done() || Instant::now() >= deadline {
                 return Err(Exit::Closed);
             }
             self.set_timer(Some(deadline));

@@ -81,7 +81,7 @@ impl Shared {
         &self,
         subject: &str,
         headers: Option<&HeaderMap>,
-        payload: &[u8],
+        payload: &Bytes,
     ) -> Result<(u64, oneshot::Receiver<Message>), Error> {
         let (tx, rx) = oneshot::channel();
         let mut core = self.core.lock();
@@ -98,7 +98,8 @@ impl Shared {
         let mut reply = String::with_capacity(self.mux_prefix.len() + 20);
         reply.push_str(&self.mux_prefix);
         reply.push_str(itoa::Buffer::new().format(token));
-        core.conn.publish(subject, Some(&reply), headers, payload)?;
+        core.conn
+            .publish_bytes(subject, Some(&reply), headers, payload)?;
         core.out_msgs += 1;
         core.requests.insert(token, tx);
         self.send_now(&mut core, was_empty);

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use rnats_proto::{ConnState, Connection, FlushToken, HeaderMap, ServerPool, Sid};
@@ -159,7 +160,11 @@ impl Shared {
         {
             return false;
         }
-        match tcp.try_write(core.conn.transmit_pending()) {
+        // A large payload is queued as a buffer of its own: the driver writes it vectored.
+        let Some(pending) = core.conn.transmit_pending() else {
+            return false;
+        };
+        match tcp.try_write(pending) {
             Ok(n) => {
                 core.conn.consume_transmit(n);
                 core.last_write = Some(now);
@@ -179,7 +184,7 @@ impl Shared {
         subject: &str,
         reply: Option<&str>,
         headers: Option<&HeaderMap>,
-        payload: &[u8],
+        payload: &Bytes,
     ) -> Option<Result<(), Error>> {
         // Once close() started, a publish could land after the driver's last write: refuse it
         // rather than return Ok for a message that is never sent.
@@ -190,7 +195,7 @@ impl Shared {
         if len >= self.options.write_buffer_size && core.conn.state() == ConnState::Connected {
             return None;
         }
-        if let Err(e) = core.conn.publish(subject, reply, headers, payload) {
+        if let Err(e) = core.conn.publish_bytes(subject, reply, headers, payload) {
             return Some(Err(e.into()));
         }
         core.out_msgs += 1;
@@ -203,7 +208,7 @@ impl Shared {
         subject: &str,
         reply: Option<&str>,
         headers: Option<&HeaderMap>,
-        payload: &[u8],
+        payload: &Bytes,
     ) -> Result<(), Error> {
         // Fast path: room in the write buffer (or not connected: the reconnect buffer has its
         // own bound). One lock, no allocation.

@@ -10,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
+pub(crate) mod batch;
 pub(crate) mod tls;
 pub(crate) mod websocket;
 
@@ -106,6 +107,23 @@ pub(crate) fn poll_write_tcp(
     }
 }
 
+/// Writes `bufs` in one `writev` through `&TcpStream`: wait for writability, then a
+/// non-blocking vectored write.
+pub(crate) fn poll_write_vectored_tcp(
+    tcp: &TcpStream,
+    cx: &mut Context<'_>,
+    bufs: &[io::IoSlice<'_>],
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(tcp.poll_write_ready(cx))?;
+        match tcp.try_write_vectored(bufs) {
+            Ok(n) => return Poll::Ready(Ok(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+    }
+}
+
 macro_rules! dispatch {
     ($self:ident, $tcp:ident => $t:expr, $s:ident => $e:expr) => {
         match $self.get_mut() {
@@ -155,17 +173,14 @@ impl AsyncWrite for Stream {
     ) -> Poll<io::Result<usize>> {
         dispatch!(
             self,
-            tcp => {
-                let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
-                poll_write_tcp(tcp, cx, first)
-            },
+            tcp => poll_write_vectored_tcp(tcp, cx, bufs),
             s => s.poll_write_vectored(cx, bufs)
         )
     }
 
     fn is_write_vectored(&self) -> bool {
         match self {
-            Stream::Tcp(_) => false,
+            Stream::Tcp(_) => true,
             Stream::Tls(s) => s.is_write_vectored(),
             Stream::Ws(_) | Stream::Wss(_) => false,
         }

@@ -14,6 +14,7 @@ mod jetstream_consumer;
 mod jetstream_schema;
 mod resilience;
 mod tls;
+mod vectored;
 mod websocket;
 mod wire;
 
