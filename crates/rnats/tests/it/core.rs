@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use rnats::{ConnectionState, HeaderMap, StatusCode};
 use rnats_test::NatsServer;
 
-use crate::{collect_until_end, next_msg};
+use crate::{collect_until_end, next_msg, Bounded};
 
 #[tokio::test]
 async fn publish_subscribe_round_trip() {
@@ -61,7 +61,7 @@ async fn invalid_header_is_refused_and_connection_stays_up() {
         .await
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
 }
 
 #[tokio::test]
@@ -81,7 +81,7 @@ async fn wildcards() {
     ] {
         client.publish(s, s.to_owned()).await.unwrap();
     }
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     assert_eq!(next_msg(&mut star).await.subject, "orders.eu.new");
     assert_eq!(next_msg(&mut star).await.subject, "orders.us.new");
     assert_eq!(next_msg(&mut star).await.subject, "orders.end.new");
@@ -113,17 +113,17 @@ async fn queue_group_delivers_each_message_once_per_group() {
     }
     let mut other_group = client.queue_subscribe("jobs", "auditors").await.unwrap();
     let mut plain = client.subscribe("jobs").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let n = 300;
     for i in 0..n {
         client.publish("jobs", format!("{i}")).await.unwrap();
     }
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     // Everyone stops so the streams end after what was delivered.
     let mut counts = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for m in &mut members {
-        m.drain().await.unwrap();
+        m.drain().bounded().await.unwrap();
         let msgs = collect_until_end(m).await;
         counts.push(msgs.len());
         for msg in msgs {
@@ -135,9 +135,9 @@ async fn queue_group_delivers_each_message_once_per_group() {
         counts.iter().filter(|c| **c > 0).count() >= 2,
         "spread over members: {counts:?}"
     );
-    other_group.drain().await.unwrap();
+    other_group.drain().bounded().await.unwrap();
     assert_eq!(collect_until_end(&mut other_group).await.len(), n);
-    plain.drain().await.unwrap();
+    plain.drain().bounded().await.unwrap();
     assert_eq!(collect_until_end(&mut plain).await.len(), n);
 }
 
@@ -166,7 +166,7 @@ async fn unsubscribe_ends_the_stream() {
     assert_eq!(next_msg(&mut sub).await.payload, "before");
     sub.unsubscribe().await.unwrap();
     client.publish("u", "after").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     assert!(collect_until_end(&mut sub).await.is_empty());
 }
 
@@ -257,7 +257,7 @@ async fn pipelined_requests_with_send_request() {
     // Sent, then left alone past its timeout: the first await must fail at once (counted
     // from the await, it would take the whole 500 ms).
     let _silent = client.subscribe("svc.silent").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let response = client
         .send_request(
             "svc.silent",
@@ -321,10 +321,10 @@ async fn request_timeout() {
         .unwrap();
     // A subscriber that never answers.
     let _silent = client.subscribe("silent").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     // The option's 1 s, not the 10 s default: not sooner, and well before 10 s.
     let started = std::time::Instant::now();
-    let err = bounded(client.request("silent", "?")).await.unwrap_err();
+    let err = client.request("silent", "?").bounded().await.unwrap_err();
     let elapsed = started.elapsed();
     assert!(err.is_timeout(), "{err:?}");
     assert!(err.to_string().contains("1s"), "{err}");
@@ -334,12 +334,14 @@ async fn request_timeout() {
     );
     // A request's own timeout wins over the option's, longer or shorter.
     let started = std::time::Instant::now();
-    let err = bounded(client.request_with(
-        "silent",
-        rnats::Request::new().timeout(Duration::from_millis(2500)),
-    ))
-    .await
-    .unwrap_err();
+    let err = client
+        .request_with(
+            "silent",
+            rnats::Request::new().timeout(Duration::from_millis(2500)),
+        )
+        .bounded()
+        .await
+        .unwrap_err();
     let elapsed = started.elapsed();
     assert!(err.is_timeout(), "{err:?}");
     assert!(
@@ -347,25 +349,20 @@ async fn request_timeout() {
         "{elapsed:?}"
     );
     let started = std::time::Instant::now();
-    let err = bounded(client.request_with(
-        "silent",
-        rnats::Request::new().timeout(Duration::from_millis(100)),
-    ))
-    .await
-    .unwrap_err();
+    let err = client
+        .request_with(
+            "silent",
+            rnats::Request::new().timeout(Duration::from_millis(100)),
+        )
+        .bounded()
+        .await
+        .unwrap_err();
     let elapsed = started.elapsed();
     assert!(err.is_timeout(), "{err:?}");
     assert!(
         elapsed >= Duration::from_millis(100) && elapsed < Duration::from_millis(900),
         "shorter than the option's 1 s: {elapsed:?}"
     );
-}
-
-/// Awaits `fut`, failing the test after 10 s.
-async fn bounded<T>(fut: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(10), fut)
-        .await
-        .expect("did not complete within 10 s")
 }
 
 #[tokio::test]
@@ -453,13 +450,13 @@ async fn drain_delivers_everything_received_then_closes() {
     let client = rnats::connect(server.url()).await.unwrap();
     let publisher = rnats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("d").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let n = 5000;
     for i in 0..n {
         publisher.publish("d", format!("{i}")).await.unwrap();
     }
-    publisher.flush().await.unwrap();
-    client.drain().await.unwrap();
+    publisher.flush().bounded().await.unwrap();
+    client.drain().bounded().await.unwrap();
     assert_eq!(client.connection_state(), ConnectionState::Closed);
     let got = collect_until_end(&mut sub).await;
     assert_eq!(got.len(), n);
@@ -477,7 +474,7 @@ async fn close_ends_subscriptions_and_refuses_work() {
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("c").await.unwrap();
-    client.close().await.unwrap();
+    client.close().bounded().await.unwrap();
     assert_eq!(client.connection_state(), ConnectionState::Closed);
     assert!(collect_until_end(&mut sub).await.is_empty());
     assert!(client
@@ -490,9 +487,14 @@ async fn close_ends_subscriptions_and_refuses_work() {
         .await
         .unwrap_err()
         .is_connection_closed());
-    assert!(client.flush().await.unwrap_err().is_connection_closed());
+    assert!(client
+        .flush()
+        .bounded()
+        .await
+        .unwrap_err()
+        .is_connection_closed());
     // Closing twice is fine.
-    client.close().await.unwrap();
+    client.close().bounded().await.unwrap();
 }
 
 #[tokio::test]
@@ -501,13 +503,13 @@ async fn publishes_are_written_before_close() {
     let server = NatsServer::start();
     let observer = rnats::connect(server.url()).await.unwrap();
     let mut sub = observer.subscribe("last").await.unwrap();
-    observer.flush().await.unwrap();
+    observer.flush().bounded().await.unwrap();
     {
         let client = rnats::connect(server.url()).await.unwrap();
         for i in 0..100 {
             client.publish("last", format!("{i}")).await.unwrap();
         }
-        client.close().await.unwrap();
+        client.close().bounded().await.unwrap();
     }
     for i in 0..100 {
         assert_eq!(next_msg(&mut sub).await.payload, format!("{i}"));
@@ -615,12 +617,12 @@ async fn no_echo_skips_own_messages() {
     let other = rnats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("e").await.unwrap();
     let mut watcher = other.subscribe("e").await.unwrap();
-    client.flush().await.unwrap();
-    other.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
+    other.flush().bounded().await.unwrap();
     client.publish("e", "mine").await.unwrap();
     // Once the flush returns the server has handled "mine": an echo would already be
     // queued ahead of "theirs".
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     other.publish("e", "theirs").await.unwrap();
     assert_eq!(next_msg(&mut sub).await.payload, "theirs");
     // The other connection (echo on) got both, so "mine" was really published.
@@ -649,7 +651,7 @@ async fn several_urls_and_bare_host_port() {
     let server = NatsServer::start();
     let bare = format!("127.0.0.1:{}", server.port());
     let client = rnats::connect(bare.as_str()).await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     // A second URL where nothing listens: the client connects to the one that answers.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("nats://{}", dead.local_addr().unwrap());
@@ -660,7 +662,7 @@ async fn several_urls_and_bare_host_port() {
     assert_eq!(client.servers().len(), 2);
     assert_eq!(client.connected_server().unwrap().port(), server.port());
     let client = rnats::connect(vec![server.url()]).await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
 }
 
 #[tokio::test]
@@ -720,12 +722,12 @@ async fn slow_consumer_drops_are_counted_never_silent() {
     let mut events = client.events();
     let mut sub = client.subscribe("slow").await.unwrap();
     sub.set_pending_limits(100, 1024 * 1024);
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let n = 1000u64;
     for i in 0..n {
         client.publish("slow", format!("{i}")).await.unwrap();
     }
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     // Nothing was consumed yet: at most 100 wait, the rest were dropped and counted.
     sub.unsubscribe().await.unwrap();
     let received = collect_until_end(&mut sub).await.len() as u64;
@@ -762,7 +764,7 @@ async fn connect_failure_says_why() {
 async fn backpressure_never_stalls_a_publisher() {
     // 200 MB through the loopback: alone, so that it neither slows timing-sensitive tests
     // nor is slowed past its bound by them.
-    let _alone = crate::EXCLUSIVE.write().await;
+    let _alone = crate::alone().await;
     let server = NatsServer::start();
     // Writes of a full 256 KiB buffer outrun the socket, so the driver is often still
     // writing when the publisher asks for room: the window the bug needed.
@@ -773,7 +775,7 @@ async fn backpressure_never_stalls_a_publisher() {
         .unwrap();
     let receiver = rnats::connect(server.url()).await.unwrap();
     let mut sub = receiver.subscribe("bp").await.unwrap();
-    receiver.flush().await.unwrap();
+    receiver.flush().bounded().await.unwrap();
     let n = 100_000u64;
     // The receiver reads as it goes (200 MB would overflow its pending limits otherwise).
     let counter = tokio::spawn(async move {
@@ -789,7 +791,7 @@ async fn backpressure_never_stalls_a_publisher() {
         for _ in 0..n {
             client.publish("bp", payload.clone()).await.unwrap();
         }
-        client.flush().await.unwrap();
+        client.flush().bounded().await.unwrap();
     })
     .await
     .expect("publishing 100,000 messages of 2 KiB stalled");
@@ -832,7 +834,7 @@ async fn trip_barrier(client: &rnats::Client, barrier: &mut rnats::Subscriber) {
     }
     client.publish("barrier", "1").await.unwrap();
     client.publish("barrier", "2").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
 }
 
 /// The byte half of `set_pending_limits`: at the byte limit further messages are dropped
@@ -851,13 +853,13 @@ async fn pending_byte_limit_drops_counts_and_raises_one_event_per_episode() {
     barrier.set_pending_limits(1, 1 << 20);
     // One connection publishes and receives: once its flush returns, every message it
     // published has been routed back to it.
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
 
     // Episode 1: 25 published, 10 fit.
     for i in 0..25 {
         client.publish("bytes", format!("{i:010}")).await.unwrap();
     }
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     assert_eq!((sub.pending(), sub.dropped()), (10, 15));
     trip_barrier(&client, &mut barrier).await;
     assert_eq!(
@@ -875,7 +877,7 @@ async fn pending_byte_limit_drops_counts_and_raises_one_event_per_episode() {
     for i in 25..50 {
         client.publish("bytes", format!("{i:010}")).await.unwrap();
     }
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     assert_eq!((sub.pending(), sub.dropped()), (10, 30));
     trip_barrier(&client, &mut barrier).await;
     assert_eq!(
@@ -899,18 +901,18 @@ async fn one_message_over_the_byte_limit_is_delivered_when_the_queue_is_empty() 
     let client = rnats::connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("big").await.unwrap();
     sub.set_pending_limits(1000, 100);
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let big = |tag: u8| Bytes::from(vec![tag; 500]);
     client.publish("big", big(b'a')).await.unwrap();
     // Queued behind an oversized one: over the limit, dropped.
     client.publish("big", "small").await.unwrap();
     client.publish("big", big(b'b')).await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     assert_eq!((sub.pending(), sub.dropped()), (1, 2));
     assert_eq!(next_msg(&mut sub).await.payload, big(b'a'));
     // Caught up: the queue is empty again, the next oversized message is taken.
     client.publish("big", big(b'c')).await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     assert_eq!((sub.pending(), sub.dropped()), (1, 2));
     assert_eq!(next_msg(&mut sub).await.payload, big(b'c'));
 }
@@ -936,16 +938,16 @@ async fn subscription_capacity_limits_every_subscription() {
     let wider = by_count.subscribe("cap").await.unwrap();
     wider.set_pending_limits(20, 1 << 20);
     let c = by_bytes.subscribe("cap").await.unwrap();
-    by_count.flush().await.unwrap();
-    by_bytes.flush().await.unwrap();
+    by_count.flush().bounded().await.unwrap();
+    by_bytes.flush().bounded().await.unwrap();
     let publisher = rnats::connect(server.url()).await.unwrap();
     for i in 0..30 {
         publisher.publish("cap", format!("{i:010}")).await.unwrap();
     }
-    publisher.flush().await.unwrap();
+    publisher.flush().bounded().await.unwrap();
     // The server has queued all 30 to both connections; their flushes' PONGs come after.
-    by_count.flush().await.unwrap();
-    by_bytes.flush().await.unwrap();
+    by_count.flush().bounded().await.unwrap();
+    by_bytes.flush().bounded().await.unwrap();
     assert_eq!((a.pending(), a.dropped()), (10, 20));
     assert_eq!((b.pending(), b.dropped()), (10, 20));
     assert_eq!((wider.pending(), wider.dropped()), (20, 10));
@@ -962,7 +964,7 @@ async fn inbox_prefix_is_used_by_requests_and_new_inbox() {
     let server = NatsServer::start();
     let responder = rnats::connect(server.url()).await.unwrap();
     let mut service = responder.subscribe("svc.prefix").await.unwrap();
-    responder.flush().await.unwrap();
+    responder.flush().bounded().await.unwrap();
     let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some(req) = service.next().await {

@@ -25,9 +25,62 @@ use futures_util::StreamExt;
 /// notices, which on 2 cores busy with other tests can take 100 ms instead of a few.
 pub static EXCLUSIVE: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
-/// The shared side of [`EXCLUSIVE`]: call first in every test.
-pub async fn shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
-    EXCLUSIVE.read().await
+/// The shared side of [`EXCLUSIVE`]: call first in every test. Also arms the test's
+/// [`Watchdog`].
+pub async fn shared() -> TestGuard<tokio::sync::RwLockReadGuard<'static, ()>> {
+    let lock = EXCLUSIVE.read().await;
+    TestGuard {
+        _lock: lock,
+        _watchdog: Watchdog::arm(WATCHDOG_LIMIT),
+    }
+}
+
+/// The exclusive side of [`EXCLUSIVE`], for heavy or timing-sensitive tests that must run
+/// alone; with a [`Watchdog`] too.
+pub async fn alone() -> TestGuard<tokio::sync::RwLockWriteGuard<'static, ()>> {
+    let lock = EXCLUSIVE.write().await;
+    TestGuard {
+        _lock: lock,
+        _watchdog: Watchdog::arm(WATCHDOG_LIMIT),
+    }
+}
+
+/// Longest a test may run once it holds its lock. Every wait in a test has its own, much
+/// shorter bound; this is the backstop for one that was missed.
+const WATCHDOG_LIMIT: Duration = Duration::from_secs(300);
+
+/// Held for the whole test: its share of [`EXCLUSIVE`] and its watchdog.
+pub struct TestGuard<G> {
+    _lock: G,
+    _watchdog: Watchdog,
+}
+
+/// Ends the test binary with a message naming the test if the test runs past its limit:
+/// a hang is then a failure that says where, not a CI job killed without a word. The
+/// servers the tests started die with the binary (see rnats-test's server watchdog).
+pub struct Watchdog {
+    _cancel: std::sync::mpsc::Sender<()>,
+}
+
+impl Watchdog {
+    fn arm(limit: Duration) -> Self {
+        // libtest names each test's thread after the test; the async body runs on it.
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("<unnamed test>")
+            .to_owned();
+        let (cancel, cancelled) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            // Dropping the guard (end of test, or a panic unwinding) disconnects the channel.
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = cancelled.recv_timeout(limit) {
+                eprintln!(
+                    "test {name} hung: still running after {limit:?}; ending the test binary"
+                );
+                std::process::exit(101);
+            }
+        });
+        Watchdog { _cancel: cancel }
+    }
 }
 
 /// Waits for the first event matching `pred` (fails the test after `secs`).
@@ -165,3 +218,19 @@ impl Peer {
         self.read_until(b"PONG\r\n").await
     }
 }
+
+/// `.bounded()` on any future: awaits it for at most 10 s, then fails the test naming the
+/// line of the await. For the client calls that wait on the server (flush, drain, close).
+pub trait Bounded: std::future::Future + Sized {
+    #[track_caller]
+    fn bounded(self) -> impl std::future::Future<Output = Self::Output> {
+        let at = std::panic::Location::caller();
+        async move {
+            tokio::time::timeout(Duration::from_secs(10), self)
+                .await
+                .unwrap_or_else(|_| panic!("the await at {at} did not complete within 10 s"))
+        }
+    }
+}
+
+impl<F: std::future::Future> Bounded for F {}

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use rnats::{ConnectionState, ErrorKind, Event};
 use rnats_test::{cluster, NatsServer};
 
-use crate::{collect_until_end, next_msg, wait_event};
+use crate::{collect_until_end, next_msg, wait_event, Bounded};
 
 async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     tokio::time::timeout(Duration::from_secs(secs), async {
@@ -33,7 +33,7 @@ fn fast_options() -> rnats::ConnectOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_discovery_and_failover_at_10k_msgs_per_second() {
-    let _alone = crate::EXCLUSIVE.write().await;
+    let _alone = crate::alone().await;
     // What is lost is what was written to the killed server's socket before the kernel closed
     // it: that takes from nothing to several milliseconds depending on the machine (10
     // messages per millisecond here). The client's own guarantee, nothing lost once the
@@ -102,7 +102,7 @@ async fn failover_once() -> Failover {
             }
         }
     });
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
 
     // Publisher: 10 messages every millisecond = 10,000 msgs/s, sequence numbers as payload.
     let published = Arc::new(AtomicU64::new(0));
@@ -151,7 +151,7 @@ async fn failover_once() -> Failover {
         .unwrap();
     // The subscription is on this connection: once the flush returns, everything published
     // on it has been routed back, and what is lost is lost.
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let total = published.load(Ordering::SeqCst);
 
     // Count what arrived: exactly what is queued now.
@@ -176,11 +176,11 @@ async fn failover_once() -> Failover {
     for i in 0..20 {
         client.publish("work", format!("{i}")).await.unwrap();
     }
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let answer = client.request("svc", "ping").await.unwrap();
     assert_eq!(answer.payload, "pong");
-    q1.drain().await.unwrap();
-    q2.drain().await.unwrap();
+    q1.drain().bounded().await.unwrap();
+    q2.drain().bounded().await.unwrap();
     let got = collect_until_end(&mut q1).await.len() + collect_until_end(&mut q2).await.len();
     assert_eq!(got, 20);
     Failover {
@@ -198,7 +198,7 @@ async fn publishes_while_disconnected_are_delivered_in_order_after_restart() {
     let server = Arc::new(NatsServer::start());
     let client = fast_options().connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("buffered").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let s = server.clone();
     tokio::task::spawn_blocking(move || s.stop()).await.unwrap();
     wait_until(5, "the client sees the disconnect", || {
@@ -231,7 +231,7 @@ async fn reconnect_buffer_overflow_is_an_error_not_a_silent_drop() {
         .await
         .unwrap();
     let mut sub = client.subscribe("rb").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let s = server.clone();
     tokio::task::spawn_blocking(move || s.stop()).await.unwrap();
     wait_until(5, "the client sees the disconnect", || {
@@ -256,7 +256,7 @@ async fn reconnect_buffer_overflow_is_an_error_not_a_silent_drop() {
         assert_eq!(next_msg(&mut sub).await.payload, format!("{i:08}"));
     }
     // The refused publish was not sent after all: nothing follows the accepted ones.
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     assert_eq!(sub.pending(), 0);
     assert_eq!(client.statistics().reconnects, 1);
 }
@@ -273,7 +273,7 @@ async fn a_server_that_stops_answering_pings_is_stale() {
         .unwrap();
     let mut events = client.events();
     let mut sub = client.subscribe("s").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let s = server.clone();
     tokio::task::spawn_blocking(move || s.pause())
         .await
@@ -302,7 +302,7 @@ async fn lame_duck_moves_to_another_node_with_subscriptions() {
     wait_until(5, "all servers are known", || client.servers().len() == 3).await;
     let mut events = client.events();
     let mut sub = client.subscribe("ld").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || c.node(0).lame_duck())
         .await
@@ -353,7 +353,7 @@ async fn lame_duck_moves_to_another_node_with_subscriptions() {
     assert_eq!(m.payload, "moved");
     eprintln!("interest reached the publisher's node after {refused} no-responders answer(s)");
     // Only the delivered request reached the subscription.
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     assert_eq!(sub.pending(), 0);
 }
 
@@ -372,7 +372,7 @@ async fn slow_consumer_keeps_memory_bounded_and_others_flowing() {
     let stuck = client.subscribe("flood").await.unwrap();
     stuck.set_pending_limits(1_000_000, byte_limit);
     let mut other = client.subscribe("other").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let total = 200_000u64;
     let others = total / 1000;
     let other_task = tokio::spawn(async move {
@@ -390,9 +390,9 @@ async fn slow_consumer_keeps_memory_bounded_and_others_flowing() {
                 .unwrap();
         }
     }
-    publisher.flush().await.unwrap();
+    publisher.flush().bounded().await.unwrap();
     // The server has queued everything to the client; its flush's PONG comes after it.
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     assert_eq!(client.statistics().in_msgs, total + others);
     let mut other = tokio::time::timeout(Duration::from_secs(10), other_task)
         .await
@@ -415,7 +415,7 @@ async fn slow_consumer_keeps_memory_bounded_and_others_flowing() {
     barrier.set_pending_limits(1, byte_limit);
     client.publish("barrier", "1").await.unwrap();
     client.publish("barrier", "2").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let e = wait_event(&mut events, 5, |e| matches!(e, Event::SlowConsumer { .. })).await;
     assert!(
         matches!(&e, Event::SlowConsumer { subject, .. } if subject == "barrier"),
@@ -544,7 +544,7 @@ async fn wrong_credentials_fail_with_an_auth_error() {
         .connect(server.url())
         .await
         .unwrap();
-    ok.flush().await.unwrap();
+    ok.flush().bounded().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -602,11 +602,11 @@ async fn ignore_discovered_servers_keeps_the_pool_as_given() {
         assert!(advertised.contains(&node), "{node} in {advertised:?}");
     }
     // A later INFO (and all input so far) has been handled once a flush returns.
-    ignoring.flush().await.unwrap();
+    ignoring.flush().bounded().await.unwrap();
     let servers = ignoring.servers();
     assert_eq!(servers.len(), 1, "{servers:?}");
     assert_eq!(servers[0].port(), cluster.node(0).port());
-    ignoring.close().await.unwrap();
+    ignoring.close().bounded().await.unwrap();
     // Nothing was discovered up to the close.
     while let Some(e) = tokio::time::timeout(Duration::from_secs(5), events.next())
         .await

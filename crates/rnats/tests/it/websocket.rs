@@ -6,8 +6,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use rnats_test::NatsServer;
 
-use crate::next_msg;
 use crate::tls::TestCa;
+use crate::{next_msg, Bounded};
 
 /// Subscribe, publish, request/reply, headers and a payload bigger than one frame.
 async fn exercise(client: &rnats::Client) {
@@ -59,7 +59,7 @@ async fn plain_websocket() {
     // A plain NATS client on the same server sees the websocket client's messages.
     let plain = rnats::connect(server.url()).await.unwrap();
     let mut sub = plain.subscribe("cross").await.unwrap();
-    plain.flush().await.unwrap();
+    plain.flush().bounded().await.unwrap();
     client.publish("cross", "from ws").await.unwrap();
     assert_eq!(next_msg(&mut sub).await.payload, "from ws");
     // Websocket and plain servers do not mix in one pool.
