@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use rnats::{ConnectionState, HeaderMap, StatusCode};
+use rnats::{ConnectionState, ErrorKind, HeaderMap, StatusCode};
 use rnats_test::NatsServer;
 
 use crate::{collect_until_end, next_msg, Bounded};
@@ -465,7 +465,7 @@ async fn drain_delivers_everything_received_then_closes() {
         .enumerate()
         .all(|(i, m)| m.payload == format!("{i}")));
     let err = client.subscribe("again").await.unwrap_err();
-    assert!(err.is_connection_closed(), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::ConnectionClosed, "{err:?}");
 }
 
 #[tokio::test]
@@ -477,22 +477,12 @@ async fn close_ends_subscriptions_and_refuses_work() {
     client.close().bounded().await.unwrap();
     assert_eq!(client.connection_state(), ConnectionState::Closed);
     assert!(collect_until_end(&mut sub).await.is_empty());
-    assert!(client
-        .publish("c", "x")
-        .await
-        .unwrap_err()
-        .is_connection_closed());
-    assert!(client
-        .request("c", "x")
-        .await
-        .unwrap_err()
-        .is_connection_closed());
-    assert!(client
-        .flush()
-        .bounded()
-        .await
-        .unwrap_err()
-        .is_connection_closed());
+    let closed = |err: rnats::Error| assert_eq!(err.kind(), ErrorKind::ConnectionClosed, "{err:?}");
+    closed(client.publish("c", "x").await.unwrap_err());
+    closed(client.request("c", "x").await.unwrap_err());
+    closed(client.flush().bounded().await.unwrap_err());
+    closed(client.subscribe("c").await.unwrap_err());
+    closed(client.force_reconnect().await.unwrap_err());
     // Closing twice is fine.
     client.close().bounded().await.unwrap();
 }
@@ -708,6 +698,7 @@ async fn reconnects_after_server_restart_and_keeps_subscriptions() {
     })
     .await
     .expect("reconnected");
+    assert_eq!(client.statistics().reconnects, 1);
     client.publish("r", "after").await.unwrap();
     // The subscription was replayed on the new connection.
     assert_eq!(next_msg(&mut sub).await.payload, "after");
@@ -756,6 +747,11 @@ async fn connect_failure_says_why() {
         err.to_string().to_lowercase().contains("refused"),
         "the cause is in the message: {err}"
     );
+    assert_eq!(err.kind(), ErrorKind::ConnectFailed, "{err:?}");
+    let cause = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<rnats::Error>())
+        .unwrap();
+    assert!(cause.is_io(), "{cause:?}");
 }
 
 /// Regression: the driver consumed its wake-up flag while still writing the previous batch,

@@ -133,7 +133,11 @@ async fn failover_once() -> Failover {
             (e, e2)
         })
     };
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Traffic first: 15,000 messages (1.5 s at the nominal rate) before the kill.
+    wait_until(30, "15,000 messages were published", || {
+        published.load(Ordering::SeqCst) >= 15_000
+    })
+    .await;
     let port = client.connected_server().unwrap().port();
     let victim = (0..3).find(|i| cluster.node(*i).port() == port).unwrap();
     let c = cluster.clone();
@@ -464,22 +468,21 @@ async fn max_reconnects_gives_up_and_closes() {
     assert!(e.to_string().contains("3 failed"), "{e}");
     wait_event(&mut events, 5, |e| matches!(e, Event::Closed)).await;
     assert_eq!(client.connection_state(), ConnectionState::Closed);
-    assert!(client
-        .publish("x", "y")
-        .await
-        .unwrap_err()
-        .is_connection_closed());
+    let err = client.publish("x", "y").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionClosed, "{err:?}");
 }
 
 #[tokio::test]
-async fn force_reconnect_and_rtt() {
+async fn force_reconnect_replays_subscriptions() {
     let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut events = client.events();
     let mut sub = client.subscribe("f").await.unwrap();
-    assert!(client.rtt().await.unwrap() > Duration::ZERO);
+    client.flush().bounded().await.unwrap();
     client.force_reconnect().await.unwrap();
+    let e = wait_event(&mut events, 5, |e| matches!(e, Event::Disconnected { .. })).await;
+    assert!(e.to_string().contains("force_reconnect"), "{e}");
     wait_event(&mut events, 5, |e| matches!(e, Event::Reconnected { .. })).await;
     client.publish("f", "again").await.unwrap();
     assert_eq!(next_msg(&mut sub).await.payload, "again");

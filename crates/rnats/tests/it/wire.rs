@@ -127,3 +127,23 @@ async fn a_peer_that_is_not_nats_fails_with_a_protocol_error() {
         "says what was wrong: {err}"
     );
 }
+
+/// `rtt` is one PING / PONG: a peer that holds the PONG back 300 ms makes it at least that.
+#[tokio::test]
+async fn rtt_is_the_time_to_the_pong() {
+    let _shared = crate::shared().await;
+    let (client, mut peer) = connected(rnats::ConnectOptions::new()).await;
+    let (rtt, ()) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(5), client.rtt()),
+        async {
+            peer.read_until(b"PING\r\n").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            peer.send(b"PONG\r\n").await;
+        }
+    );
+    let rtt = rtt.expect("rtt completes once the PONG is sent").unwrap();
+    assert!(
+        rtt >= Duration::from_millis(300) && rtt < Duration::from_secs(5),
+        "{rtt:?}"
+    );
+}
