@@ -255,17 +255,17 @@ async fn pipelined_requests_with_send_request() {
 
     // Nobody answers on this subject: the timeout counts from the send, not from the await.
     // Sent, then left alone past its timeout: the first await must fail at once (counted
-    // from the await, it would take the whole 500 ms).
+    // from the await, it would take the whole second).
     let _silent = client.subscribe("svc.silent").await.unwrap();
     client.flush().bounded().await.unwrap();
     let response = client
         .send_request(
             "svc.silent",
-            rnats::Request::new().timeout(Duration::from_millis(500)),
+            rnats::Request::new().timeout(Duration::from_secs(1)),
         )
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let awaited = std::time::Instant::now();
     let err = tokio::time::timeout(Duration::from_secs(5), response)
         .await
@@ -274,7 +274,7 @@ async fn pipelined_requests_with_send_request() {
     let waited = awaited.elapsed();
     assert!(err.is_timeout(), "{err:?}");
     assert!(
-        waited < Duration::from_millis(250),
+        waited < Duration::from_millis(500),
         "the await waited {waited:?}: the timeout did not count from the send"
     );
 
@@ -822,15 +822,16 @@ async fn slow_consumer_events_before(
     found
 }
 
-/// Makes the barrier subscription (limit 1 message, nothing consumed) drop a message: the
-/// start of a new slow consumer episode, so one event.
-async fn trip_barrier(client: &rnats::Client, barrier: &mut rnats::Subscriber) {
-    while barrier.pending() > 0 {
-        next_msg(barrier).await;
-    }
-    client.publish("barrier", "1").await.unwrap();
-    client.publish("barrier", "2").await.unwrap();
+/// A new subscription on `barrier` (limit 1 message, nothing consumed) that drops a
+/// message: its first drop, so one `SlowConsumer` event, raised after those of everything
+/// published before. Keep it until the events are read.
+async fn trip_barrier(client: &rnats::Client, barrier: &str) -> rnats::Subscriber {
+    let sub = client.subscribe(barrier).await.unwrap();
+    sub.set_pending_limits(1, 1 << 20);
+    client.publish(barrier, "1").await.unwrap();
+    client.publish(barrier, "2").await.unwrap();
     client.flush().bounded().await.unwrap();
+    sub
 }
 
 /// The byte half of `set_pending_limits`: at the byte limit further messages are dropped
@@ -845,8 +846,6 @@ async fn pending_byte_limit_drops_counts_and_raises_one_event_per_episode() {
     let mut sub = client.subscribe("bytes").await.unwrap();
     // 10 messages of 10 bytes fill it; the message limit is far away.
     sub.set_pending_limits(1000, 100);
-    let mut barrier = client.subscribe("barrier").await.unwrap();
-    barrier.set_pending_limits(1, 1 << 20);
     // One connection publishes and receives: once its flush returns, every message it
     // published has been routed back to it.
     client.flush().bounded().await.unwrap();
@@ -857,9 +856,9 @@ async fn pending_byte_limit_drops_counts_and_raises_one_event_per_episode() {
     }
     client.flush().bounded().await.unwrap();
     assert_eq!((sub.pending(), sub.dropped()), (10, 15));
-    trip_barrier(&client, &mut barrier).await;
+    let _barrier = trip_barrier(&client, "barrier.1").await;
     assert_eq!(
-        slow_consumer_events_before(&mut events, "bytes", "barrier").await,
+        slow_consumer_events_before(&mut events, "bytes", "barrier.1").await,
         [1],
         "one event, raised at the first drop"
     );
@@ -875,9 +874,9 @@ async fn pending_byte_limit_drops_counts_and_raises_one_event_per_episode() {
     }
     client.flush().bounded().await.unwrap();
     assert_eq!((sub.pending(), sub.dropped()), (10, 30));
-    trip_barrier(&client, &mut barrier).await;
+    let _barrier = trip_barrier(&client, "barrier.2").await;
     assert_eq!(
-        slow_consumer_events_before(&mut events, "bytes", "barrier").await,
+        slow_consumer_events_before(&mut events, "bytes", "barrier.2").await,
         [16],
         "a new episode, one new event"
     );
