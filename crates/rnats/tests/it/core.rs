@@ -62,6 +62,8 @@ async fn invalid_header_is_refused_and_connection_stays_up() {
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err}");
     client.flush().bounded().await.unwrap();
+    // The same connection: nothing was sent that made the server drop it.
+    assert_eq!(client.statistics().connects, 1);
 }
 
 #[tokio::test]
@@ -541,6 +543,11 @@ async fn oversize_payload_and_invalid_subject_are_refused_connection_stays_up() 
     client.publish("ok", "fine").await.unwrap();
     assert_eq!(next_msg(&mut sub).await.payload, "fine");
     assert_eq!(client.connection_state(), ConnectionState::Connected);
+    assert_eq!(
+        client.statistics().connects,
+        1,
+        "the first connection, not a new one"
+    );
 }
 
 #[tokio::test]

@@ -524,6 +524,11 @@ async fn permission_violation_is_an_event_and_the_connection_stays_up() {
     client.publish("a.ok", "fine").await.unwrap();
     assert_eq!(next_msg(&mut sub).await.payload, "fine");
     assert_eq!(client.connection_state(), ConnectionState::Connected);
+    assert_eq!(
+        client.statistics().connects,
+        1,
+        "the first connection, not a new one"
+    );
 }
 
 #[tokio::test]
