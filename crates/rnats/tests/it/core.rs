@@ -1009,3 +1009,38 @@ async fn inbox_prefix_is_used_by_requests_and_new_inbox() {
         assert!(err.is_invalid_argument(), "{bad:?}: {err:?}");
     }
 }
+
+/// `Request::no_timeout` waits for the answer however long it takes: here past the
+/// client's 200 ms request timeout, which would have failed it.
+#[tokio::test]
+async fn a_request_without_timeout_outlives_the_client_request_timeout() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::ConnectOptions::new()
+        .request_timeout(Duration::from_millis(200))
+        .connect(server.url())
+        .await
+        .unwrap();
+    let mut service = client.subscribe("svc.late").await.unwrap();
+    client.flush().bounded().await.unwrap();
+    let response = client
+        .send_request("svc.late", rnats::Request::new().no_timeout())
+        .await
+        .unwrap();
+    let with_default = client
+        .send_request("svc.late", rnats::Request::new())
+        .await
+        .unwrap();
+    let request = next_msg(&mut service).await;
+    next_msg(&mut service).await;
+    // The one with the client's timeout gives up meanwhile.
+    let err = with_default.bounded().await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    client
+        .publish(request.reply.unwrap(), "late answer")
+        .await
+        .unwrap();
+    let answer = response.bounded().await.unwrap();
+    assert_eq!(answer.payload, "late answer");
+}

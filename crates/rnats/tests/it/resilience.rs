@@ -690,3 +690,57 @@ async fn max_reconnects_per_server_drops_a_failing_server_from_the_pool() {
     assert_eq!(client.connection_state(), ConnectionState::Closed);
     assert!(client.servers().is_empty());
 }
+
+/// `reconnect_delay_callback` is asked once per round that failed entirely (rounds 0, 1, …)
+/// and the client waits what it says before the next round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_delay_callback_is_asked_per_failed_round_and_waited() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let client = {
+        let asked = asked.clone();
+        rnats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(1))
+            .max_reconnects(Some(3))
+            .reconnect_delay_callback(move |round| {
+                asked
+                    .lock()
+                    .unwrap()
+                    .push((round, std::time::Instant::now()));
+                Duration::from_millis(300)
+            })
+            .connect(server.url())
+            .await
+            .unwrap()
+    };
+    let mut events = client.events();
+    let started = std::time::Instant::now();
+    drop(server);
+    // One server: every failed attempt is a failed round. Three attempts, then give up.
+    let mut failures = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.next().await.expect("event stream ended") {
+                Event::ClientError(e) if e.to_string().contains("gave up") => break,
+                Event::ClientError(_) => failures.push(std::time::Instant::now()),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the client gave up");
+    let asked = asked.lock().unwrap().clone();
+    let rounds: Vec<usize> = asked.iter().map(|(r, _)| *r).collect();
+    assert_eq!(rounds, [0, 1]);
+    assert_eq!(failures.len(), 3);
+    // Attempt 2 came after the wait for round 0 had passed, attempt 3 after round 1's.
+    for (i, (_, at)) in asked.iter().enumerate() {
+        let waited = failures[i + 1].duration_since(*at);
+        assert!(
+            waited >= Duration::from_millis(300),
+            "round {i}: {waited:?}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(8));
+}

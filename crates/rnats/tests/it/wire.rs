@@ -147,3 +147,31 @@ async fn rtt_is_the_time_to_the_pong() {
         "{rtt:?}"
     );
 }
+
+/// What the options put in CONNECT, as the server reads it.
+#[tokio::test]
+async fn connect_carries_the_name_echo_and_credentials() {
+    let _shared = crate::shared().await;
+    let (_client, peer) = connected(
+        rnats::ConnectOptions::new()
+            .name("billing-worker")
+            .no_echo(true)
+            .user_and_password("alice", "pw-connect"),
+    )
+    .await;
+    let text = String::from_utf8(peer.handshake.clone()).unwrap();
+    let json = text
+        .strip_prefix("CONNECT ")
+        .and_then(|rest| rest.split_once("\r\n"))
+        .map(|(json, _)| json)
+        .unwrap_or_else(|| panic!("a CONNECT first: {text:?}"));
+    let connect: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(connect["name"], "billing-worker", "{connect}");
+    assert_eq!(connect["echo"], false, "{connect}");
+    assert_eq!(connect["user"], "alice", "{connect}");
+    assert_eq!(connect["pass"], "pw-connect", "{connect}");
+    assert_eq!(connect["headers"], true, "{connect}");
+    assert_eq!(connect["no_responders"], true, "{connect}");
+    assert_eq!(connect["verbose"], false, "{connect}");
+    assert!(text.ends_with("PING\r\n"), "{text:?}");
+}
