@@ -1044,3 +1044,28 @@ async fn a_request_without_timeout_outlives_the_client_request_timeout() {
     let answer = response.bounded().await.unwrap();
     assert_eq!(answer.payload, "late answer");
 }
+
+/// `unsubscribe_after(max)` counts what was already received: when that many arrived, the
+/// stream yields them and ends at once.
+#[tokio::test]
+async fn unsubscribe_after_a_count_already_reached_ends_now() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let mut sub = client.subscribe("reached").await.unwrap();
+    for i in 0..3 {
+        client.publish("reached", format!("{i}")).await.unwrap();
+    }
+    client.flush().bounded().await.unwrap();
+    assert_eq!(sub.pending(), 3);
+    sub.unsubscribe_after(2).await.unwrap();
+    // Later messages are not delivered: the subscription is gone.
+    client.publish("reached", "late").await.unwrap();
+    client.flush().bounded().await.unwrap();
+    let got: Vec<_> = collect_until_end(&mut sub)
+        .await
+        .into_iter()
+        .map(|m| m.payload)
+        .collect();
+    assert_eq!(got, ["0", "1", "2"]);
+}
