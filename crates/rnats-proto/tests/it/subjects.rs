@@ -2,6 +2,7 @@
 
 use proptest::prelude::*;
 use rnats_proto::subject::{matches, validate_publish, validate_subscribe};
+use rnats_proto::ProtoErrorKind;
 
 use crate::strategies::{sub_subject, subject, subject_tokens};
 
@@ -84,7 +85,11 @@ proptest! {
         prop_assert!(validate_subscribe(&s).is_ok(), "{:?}", s);
         prop_assert!(validate_subscribe(&sub).is_ok(), "{:?}", sub);
         let wild = sub.split('.').any(|t| t == "*" || t == ">");
-        prop_assert_eq!(validate_publish(&sub).is_err(), wild, "{:?}", sub);
+        prop_assert_eq!(
+            validate_publish(&sub).err().map(|e| e.kind()),
+            wild.then_some(ProtoErrorKind::InvalidSubject),
+            "{:?}", sub
+        );
     }
 
     /// Whitespace anywhere in a subject is rejected.
@@ -93,8 +98,8 @@ proptest! {
         let bounds: Vec<usize> = s.char_indices().map(|(i, _)| i).chain([s.len()]).collect();
         let mut bad = s.clone();
         bad.insert(bounds[at.index(bounds.len())], ws);
-        prop_assert!(validate_publish(&bad).is_err(), "{:?}", bad);
-        prop_assert!(validate_subscribe(&bad).is_err(), "{:?}", bad);
+        prop_assert_eq!(invalid_kind(validate_publish(&bad)), Some(ProtoErrorKind::InvalidSubject), "{:?}", bad);
+        prop_assert_eq!(invalid_kind(validate_subscribe(&bad)), Some(ProtoErrorKind::InvalidSubject), "{:?}", bad);
     }
 
     /// An empty token (leading, trailing or doubled `.`) is rejected.
@@ -103,7 +108,12 @@ proptest! {
         let mut t: Vec<&str> = tokens.iter().map(String::as_str).collect();
         t.insert(at.index(t.len() + 1), "");
         let bad = t.join(".");
-        prop_assert!(validate_publish(&bad).is_err(), "{:?}", bad);
-        prop_assert!(validate_subscribe(&bad).is_err(), "{:?}", bad);
+        prop_assert_eq!(invalid_kind(validate_publish(&bad)), Some(ProtoErrorKind::InvalidSubject), "{:?}", bad);
+        prop_assert_eq!(invalid_kind(validate_subscribe(&bad)), Some(ProtoErrorKind::InvalidSubject), "{:?}", bad);
     }
+}
+
+/// The kind of a validation error, `None` when it passed.
+fn invalid_kind(result: Result<(), rnats_proto::ProtoError>) -> Option<ProtoErrorKind> {
+    result.err().map(|e| e.kind())
 }

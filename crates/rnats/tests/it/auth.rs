@@ -3,12 +3,12 @@
 //! here with the nkeys crate). Right credentials connect; wrong ones fail with the typed
 //! error in bounded time. Last, secrets never show in `Debug`, `Display`, errors or events.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use futures_util::StreamExt;
 use nkeys::KeyPair;
 use rnats::Event;
 use rnats_test::NatsServer;
@@ -103,18 +103,19 @@ async fn token_callback_is_asked_on_every_reconnect() {
     let first = NatsServer::builder().config(&token_config("tok-1")).start();
     let port = first.port();
     let current = Arc::new(Mutex::new("tok-1".to_owned()));
-    let calls = Arc::new(AtomicUsize::new(0));
+    // Every token handed out, in order.
+    let handed = Arc::new(Mutex::new(Vec::new()));
     let opts = {
         let current = current.clone();
-        let calls = calls.clone();
+        let handed = handed.clone();
         options().token_callback(move || {
-            calls.fetch_add(1, Ordering::SeqCst);
             let token = current.lock().unwrap().clone();
+            handed.lock().unwrap().push(token.clone());
             async move { Ok::<_, std::io::Error>(token) }
         })
     };
     let client = works(opts, &first.url()).await;
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(*handed.lock().unwrap(), ["tok-1"]);
     let mut events = client.events();
 
     // The server comes back with another token; the callback still hands out the old one:
@@ -131,10 +132,32 @@ async fn token_callback_is_asked_on_every_reconnect() {
     assert!(err.is_auth_error(), "{err:?}");
     assert!(!format!("{e} {e:?}").contains("tok-1"), "{e:?}");
 
-    // The token rotates: the next attempt asks the callback again and gets in.
+    // The token rotates: the next attempt asks the callback again and gets in. Attempts
+    // already under way may still fail with the old token: each is an auth event, whose
+    // Display and Debug never show the token.
     *current.lock().unwrap() = "tok-2".to_owned();
-    wait_event(&mut events, 10, |e| matches!(e, Event::Reconnected { .. })).await;
-    assert!(calls.load(Ordering::SeqCst) >= 3);
+    let mut auth_failures = 1;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let e = events.next().await.expect("event stream ended");
+            match &e {
+                Event::Reconnected { .. } => break,
+                Event::ServerError(err) => {
+                    assert!(err.is_auth_error(), "{err:?}");
+                    assert!(!format!("{e} {e:?}").contains("tok-"), "{e:?}");
+                    auth_failures += 1;
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("reconnected with the rotated token");
+    // Asked once per attempt that reached the server's INFO: the first connect, every
+    // refused attempt, and the one that got in with the new token.
+    let mut expected = vec!["tok-1"; 1 + auth_failures];
+    expected.push("tok-2");
+    assert_eq!(*handed.lock().unwrap(), expected);
     let mut sub = client.subscribe("after.rotation").await.unwrap();
     client.publish("after.rotation", "ok").await.unwrap();
     assert_eq!(next_msg(&mut sub).await.payload, "ok");
@@ -408,6 +431,22 @@ async fn secrets_never_leak_into_debug_display_errors_or_events() {
     }
     let addr: rnats::ServerAddr = "nats://u:url-pass-xyz@127.0.0.1:4222".parse().unwrap();
     check("address", format!("{addr:?} {addr}"));
+    // Addresses with credentials that fail to parse: neither the error nor its causes show
+    // the password (or a token in the user part).
+    for bad in [
+        "nats://u:url-pass-xyz@127.0.0.1:notaport",
+        "nats://u:url-pass-xyz@",
+        "http://u:url-pass-xyz@127.0.0.1:4222",
+        "nats://u:url-pass-xyz@[::1:4222",
+        "nats://tok-s3cr3t@127.0.0.1:99999",
+        "127.0.0.1:4222, nats://u:url-pass-xyz@bad host:1",
+    ] {
+        let err = rnats::connect(bad).await.unwrap_err();
+        assert!(err.is_invalid_argument(), "{bad}: {err:?}");
+        check("address error", chain(&err));
+        let err = bad.parse::<rnats::ServerAddr>().unwrap_err();
+        check("address error", chain(&err));
+    }
 
     // Errors of failed connects, with their whole source chain.
     let token_server = NatsServer::builder()
@@ -439,13 +478,41 @@ async fn secrets_never_leak_into_debug_display_errors_or_events() {
         errors.push(opts.connect(url.as_str()).await.unwrap_err());
     }
     for err in &errors {
-        let mut text = format!("{err} {err:?}");
-        let mut source = std::error::Error::source(err);
-        while let Some(s) = source {
-            text.push_str(&format!(" {s} {s:?}"));
-            source = s.source();
-        }
-        check("error", text);
+        check("error", chain(err));
+    }
+
+    // Auth callbacks that fail: the error says which callback failed and why, but shows
+    // none of the other credentials (the URL's password, the JWT).
+    let callback_failures = [
+        (
+            options().token_callback(|| async {
+                Err::<String, _>(std::io::Error::other("vault unreachable"))
+            }),
+            format!("nats://u:url-pass-xyz@127.0.0.1:{}", token_server.port()),
+            "the token callback failed",
+        ),
+        (
+            options().jwt(user_jwt.clone(), |_| async {
+                Err::<Vec<u8>, _>(std::io::Error::other("hsm offline"))
+            }),
+            op_server.url(),
+            "the signing callback failed",
+        ),
+        (
+            options().jwt_callback(
+                || async { Err::<String, _>(std::io::Error::other("jwt service down")) },
+                |n| async move { Ok::<_, std::io::Error>(n) },
+            ),
+            format!("nats://u:url-pass-xyz@127.0.0.1:{}", op_server.port()),
+            "the JWT callback failed",
+        ),
+    ];
+    for (opts, url, said) in callback_failures {
+        let err = opts.connect(url.as_str()).await.unwrap_err();
+        assert!(err.is_auth_error(), "{err:?}");
+        let text = chain(&err);
+        assert!(text.contains(said), "{text}");
+        check("callback error", text);
     }
 
     // Events of reconnect attempts that fail on credentials.
@@ -471,7 +538,38 @@ async fn secrets_never_leak_into_debug_display_errors_or_events() {
         .port(port)
         .config(r#"authorization { token: "tok-s3cr3t" }"#)
         .start();
-    wait_event(&mut events, 10, |e| matches!(e, Event::ServerError(_))).await;
+    // Every failed attempt, not only the first, through the stream and the callback.
+    let mut auth_events = 0;
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while auth_events < 3 {
+            let e = events.next().await.expect("event stream ended");
+            check("event", format!("{e} {e:?}"));
+            if let Event::ServerError(err) = &e {
+                assert!(err.is_auth_error(), "{err:?}");
+                auth_events += 1;
+            }
+        }
+    })
+    .await
+    .expect("three failed reconnect attempts");
+    tokio::time::timeout(Duration::from_secs(5), async {
+        while seen.lock().unwrap().matches("server error").count() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await
+    .expect("the event callback saw the three failures");
     check("events", seen.lock().unwrap().clone());
     check("client", format!("{client:?}"));
+}
+
+/// An error, its `Debug`, and every cause in its source chain, as text.
+fn chain(err: &rnats::Error) -> String {
+    let mut text = format!("{err} {err:?}");
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        text.push_str(&format!(" {s} {s:?}"));
+        source = s.source();
+    }
+    text
 }

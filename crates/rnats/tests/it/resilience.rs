@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use rnats::{ConnectionState, ErrorKind, Event};
 use rnats_test::{cluster, NatsServer};
 
-use crate::{collect_until_end, next_msg, wait_event};
+use crate::{collect_until_end, next_msg, wait_event, Bounded};
 
 async fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
     tokio::time::timeout(Duration::from_secs(secs), async {
@@ -33,7 +33,7 @@ fn fast_options() -> rnats::ConnectOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cluster_discovery_and_failover_at_10k_msgs_per_second() {
-    let _alone = crate::EXCLUSIVE.write().await;
+    let _alone = crate::alone().await;
     // What is lost is what was written to the killed server's socket before the kernel closed
     // it: that takes from nothing to several milliseconds depending on the machine (10
     // messages per millisecond here). The client's own guarantee, nothing lost once the
@@ -98,11 +98,11 @@ async fn failover_once() -> Failover {
     tokio::spawn(async move {
         while let Some(req) = svc.next().await {
             if let Some(r) = req.reply {
-                let _ = responder.publish(r, "pong").await;
+                responder.publish(r, "pong").await.unwrap();
             }
         }
     });
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
 
     // Publisher: 10 messages every millisecond = 10,000 msgs/s, sequence numbers as payload.
     let published = Arc::new(AtomicU64::new(0));
@@ -133,7 +133,11 @@ async fn failover_once() -> Failover {
             (e, e2)
         })
     };
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Traffic first: 15,000 messages (1.5 s at the nominal rate) before the kill.
+    wait_until(30, "15,000 messages were published", || {
+        published.load(Ordering::SeqCst) >= 15_000
+    })
+    .await;
     let port = client.connected_server().unwrap().port();
     let victim = (0..3).find(|i| cluster.node(*i).port() == port).unwrap();
     let c = cluster.clone();
@@ -145,22 +149,24 @@ async fn failover_once() -> Failover {
         Event::Reconnected { server } => assert_ne!(server.port(), port),
         other => panic!("{other:?}"),
     }
-    publisher.await.unwrap();
-    client.flush().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), publisher)
+        .await
+        .expect("the publisher finished")
+        .unwrap();
+    // The subscription is on this connection: once the flush returns, everything published
+    // on it has been routed back, and what is lost is lost.
+    client.flush().bounded().await.unwrap();
     let total = published.load(Ordering::SeqCst);
 
-    // Count what arrived.
+    // Count what arrived: exactly what is queued now.
     let mut received = vec![false; total as usize];
     let mut count = 0u64;
-    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(500), sub.next()).await {
+    for _ in 0..sub.pending() {
+        let m = next_msg(&mut sub).await;
         let n: usize = std::str::from_utf8(&m.payload).unwrap().parse().unwrap();
-        if !received[n] {
-            received[n] = true;
-            count += 1;
-        }
-        if count == total {
-            break;
-        }
+        assert!(!received[n], "#{n} delivered twice");
+        received[n] = true;
+        count += 1;
     }
     let lost: Vec<usize> = (0..total as usize).filter(|i| !received[*i]).collect();
     let detected = disconnected_at.load(Ordering::SeqCst);
@@ -174,11 +180,11 @@ async fn failover_once() -> Failover {
     for i in 0..20 {
         client.publish("work", format!("{i}")).await.unwrap();
     }
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let answer = client.request("svc", "ping").await.unwrap();
     assert_eq!(answer.payload, "pong");
-    q1.drain().await.unwrap();
-    q2.drain().await.unwrap();
+    q1.drain().bounded().await.unwrap();
+    q2.drain().bounded().await.unwrap();
     let got = collect_until_end(&mut q1).await.len() + collect_until_end(&mut q2).await.len();
     assert_eq!(got, 20);
     Failover {
@@ -196,7 +202,7 @@ async fn publishes_while_disconnected_are_delivered_in_order_after_restart() {
     let server = Arc::new(NatsServer::start());
     let client = fast_options().connect(server.url()).await.unwrap();
     let mut sub = client.subscribe("buffered").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let s = server.clone();
     tokio::task::spawn_blocking(move || s.stop()).await.unwrap();
     wait_until(5, "the client sees the disconnect", || {
@@ -229,7 +235,7 @@ async fn reconnect_buffer_overflow_is_an_error_not_a_silent_drop() {
         .await
         .unwrap();
     let mut sub = client.subscribe("rb").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let s = server.clone();
     tokio::task::spawn_blocking(move || s.stop()).await.unwrap();
     wait_until(5, "the client sees the disconnect", || {
@@ -253,6 +259,10 @@ async fn reconnect_buffer_overflow_is_an_error_not_a_silent_drop() {
     for i in 0..accepted {
         assert_eq!(next_msg(&mut sub).await.payload, format!("{i:08}"));
     }
+    // The refused publish was not sent after all: nothing follows the accepted ones.
+    client.flush().bounded().await.unwrap();
+    assert_eq!(sub.pending(), 0);
+    assert_eq!(client.statistics().reconnects, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,18 +277,23 @@ async fn a_server_that_stops_answering_pings_is_stale() {
         .unwrap();
     let mut events = client.events();
     let mut sub = client.subscribe("s").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let s = server.clone();
     tokio::task::spawn_blocking(move || s.pause())
         .await
         .unwrap();
     let e = wait_event(&mut events, 10, |e| matches!(e, Event::Disconnected { .. })).await;
+    let Event::Disconnected { reason } = &e else {
+        unreachable!()
+    };
+    assert_eq!(reason.kind(), ErrorKind::Io, "{reason:?}");
     assert!(e.to_string().contains("stale"), "{e}");
     let s = server.clone();
     tokio::task::spawn_blocking(move || s.resume())
         .await
         .unwrap();
     wait_event(&mut events, 20, |e| matches!(e, Event::Reconnected { .. })).await;
+    assert_eq!(client.statistics().reconnects, 1);
     client.publish("s", "back").await.unwrap();
     assert_eq!(next_msg(&mut sub).await.payload, "back");
 }
@@ -291,7 +306,7 @@ async fn lame_duck_moves_to_another_node_with_subscriptions() {
     wait_until(5, "all servers are known", || client.servers().len() == 3).await;
     let mut events = client.events();
     let mut sub = client.subscribe("ld").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
     let c = cluster.clone();
     tokio::task::spawn_blocking(move || c.node(0).lame_duck())
         .await
@@ -312,19 +327,43 @@ async fn lame_duck_moves_to_another_node_with_subscriptions() {
         .find(|n| n.port() != server.port())
         .unwrap();
     let publisher = rnats::connect(other.url()).await.unwrap();
-    // Route propagation of the replayed subscription can take a moment.
-    let mut got = None;
-    for _ in 0..50 {
-        publisher.publish("ld", "moved").await.unwrap();
-        publisher.flush().await.unwrap();
-        if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
-            got = Some(m);
-            break;
+    // Route propagation of the replayed subscription can take a moment: until that node
+    // knows the interest, a request there is answered "no responders" and delivered to
+    // nobody. Once it is delivered, the moved subscription answers it.
+    let answering = client.clone();
+    let moved = tokio::spawn(async move {
+        let m = next_msg(&mut sub).await;
+        answering
+            .publish(m.reply.clone().unwrap(), "got it")
+            .await
+            .unwrap();
+        (m, sub)
+    });
+    let mut refused = 0;
+    let answer = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match publisher.request("ld", "moved").await {
+                Ok(answer) => return answer,
+                Err(e) if e.is_no_responders() => refused += 1,
+                Err(e) => panic!("{e:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-    assert_eq!(got.expect("message after lame duck").payload, "moved");
+    })
+    .await
+    .expect("the moved subscription became reachable from another node");
+    assert_eq!(answer.payload, "got it");
+    let (m, sub) = moved.await.unwrap();
+    assert_eq!(m.payload, "moved");
+    eprintln!("interest reached the publisher's node after {refused} no-responders answer(s)");
+    // Only the delivered request reached the subscription.
+    client.flush().bounded().await.unwrap();
+    assert_eq!(sub.pending(), 0);
 }
 
+/// A subscriber that never reads holds at most its byte limit, however much is published
+/// to it (the message limit is far away); the other subscriptions of the connection keep
+/// receiving meanwhile; the drops are counted and said once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_consumer_keeps_memory_bounded_and_others_flowing() {
     let _shared = crate::shared().await;
@@ -332,45 +371,61 @@ async fn slow_consumer_keeps_memory_bounded_and_others_flowing() {
     let client = rnats::connect(server.url()).await.unwrap();
     let mut events = client.events();
     let publisher = rnats::connect(server.url()).await.unwrap();
-    let limit = 10_000;
+    let byte_limit = 64 * 1024;
+    let payload = "0123456789abcdef";
     let stuck = client.subscribe("flood").await.unwrap();
-    stuck.set_pending_limits(limit, 64 * 1024 * 1024);
+    stuck.set_pending_limits(1_000_000, byte_limit);
     let mut other = client.subscribe("other").await.unwrap();
-    client.flush().await.unwrap();
+    client.flush().bounded().await.unwrap();
+    let total = 200_000u64;
+    let others = total / 1000;
     let other_task = tokio::spawn(async move {
-        let mut n = 0;
-        while n < 1000 {
-            next_msg(&mut other).await;
-            n += 1;
+        for i in 0..others {
+            assert_eq!(next_msg(&mut other).await.payload, format!("{i}"));
         }
-        n
+        other
     });
-    let total = 1_000_000u64;
     for i in 0..total {
-        publisher
-            .publish("flood", "0123456789abcdef")
-            .await
-            .unwrap();
+        publisher.publish("flood", payload).await.unwrap();
         if i % 1000 == 0 {
-            publisher.publish("other", "x").await.unwrap();
+            publisher
+                .publish("other", format!("{}", i / 1000))
+                .await
+                .unwrap();
         }
     }
-    publisher.flush().await.unwrap();
-    assert_eq!(other_task.await.unwrap(), 1000);
-    // All of the flood has reached the client once a flush on its connection returns.
-    wait_until(30, "the flood has been received", || {
-        client.statistics().in_msgs >= total + 1000
-    })
-    .await;
-    assert!(
-        stuck.pending() <= limit,
-        "pending {} over the limit",
-        stuck.pending()
-    );
-    assert_eq!(stuck.dropped(), total - stuck.pending() as u64);
+    publisher.flush().bounded().await.unwrap();
+    // The server has queued everything to the client; its flush's PONG comes after it.
+    client.flush().bounded().await.unwrap();
+    assert_eq!(client.statistics().in_msgs, total + others);
+    let mut other = tokio::time::timeout(Duration::from_secs(10), other_task)
+        .await
+        .expect("the other subscription received everything")
+        .unwrap();
+    assert_eq!(other.pending(), 0);
+    assert_eq!(other.dropped(), 0);
+    // Exactly as many 16-byte messages as fit in the byte limit wait; the rest was dropped.
+    let kept = byte_limit / payload.len();
+    assert_eq!(stuck.pending(), kept);
+    assert_eq!(stuck.dropped(), total - kept as u64);
     assert_eq!(client.statistics().dropped_msgs, stuck.dropped());
     let e = wait_event(&mut events, 5, |e| matches!(e, Event::SlowConsumer { .. })).await;
-    assert!(e.to_string().contains("flood"), "{e}");
+    let Event::SlowConsumer { subject, dropped } = &e else {
+        unreachable!()
+    };
+    assert_eq!((subject.as_str(), *dropped), ("flood", 1), "{e}");
+    // One episode, one event: a barrier subscription's own first drop comes next.
+    let barrier = client.subscribe("barrier").await.unwrap();
+    barrier.set_pending_limits(1, byte_limit);
+    client.publish("barrier", "1").await.unwrap();
+    client.publish("barrier", "2").await.unwrap();
+    client.flush().bounded().await.unwrap();
+    let e = wait_event(&mut events, 5, |e| matches!(e, Event::SlowConsumer { .. })).await;
+    assert!(
+        matches!(&e, Event::SlowConsumer { subject, .. } if subject == "barrier"),
+        "a second event for the same episode: {e}"
+    );
+    other.unsubscribe().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -413,22 +468,21 @@ async fn max_reconnects_gives_up_and_closes() {
     assert!(e.to_string().contains("3 failed"), "{e}");
     wait_event(&mut events, 5, |e| matches!(e, Event::Closed)).await;
     assert_eq!(client.connection_state(), ConnectionState::Closed);
-    assert!(client
-        .publish("x", "y")
-        .await
-        .unwrap_err()
-        .is_connection_closed());
+    let err = client.publish("x", "y").await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionClosed, "{err:?}");
 }
 
 #[tokio::test]
-async fn force_reconnect_and_rtt() {
+async fn force_reconnect_replays_subscriptions() {
     let _shared = crate::shared().await;
     let server = NatsServer::start();
     let client = rnats::connect(server.url()).await.unwrap();
     let mut events = client.events();
     let mut sub = client.subscribe("f").await.unwrap();
-    assert!(client.rtt().await.unwrap() > Duration::ZERO);
+    client.flush().bounded().await.unwrap();
     client.force_reconnect().await.unwrap();
+    let e = wait_event(&mut events, 5, |e| matches!(e, Event::Disconnected { .. })).await;
+    assert!(e.to_string().contains("force_reconnect"), "{e}");
     wait_event(&mut events, 5, |e| matches!(e, Event::Reconnected { .. })).await;
     client.publish("f", "again").await.unwrap();
     assert_eq!(next_msg(&mut sub).await.payload, "again");
@@ -470,6 +524,11 @@ async fn permission_violation_is_an_event_and_the_connection_stays_up() {
     client.publish("a.ok", "fine").await.unwrap();
     assert_eq!(next_msg(&mut sub).await.payload, "fine");
     assert_eq!(client.connection_state(), ConnectionState::Connected);
+    assert_eq!(
+        client.statistics().connects,
+        1,
+        "the first connection, not a new one"
+    );
 }
 
 #[tokio::test]
@@ -493,7 +552,7 @@ async fn wrong_credentials_fail_with_an_auth_error() {
         .connect(server.url())
         .await
         .unwrap();
-    ok.flush().await.unwrap();
+    ok.flush().bounded().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -523,4 +582,165 @@ async fn auto_unsubscribe_count_survives_a_reconnect() {
         .map(|m| m.payload)
         .collect();
     assert_eq!(rest, ["3", "4", "5"]);
+}
+
+/// With `ignore_discovered_servers` the servers a cluster advertises are not added to the
+/// pool, though the client was told about them; without it they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignore_discovered_servers_keeps_the_pool_as_given() {
+    let _shared = crate::shared().await;
+    let cluster = tokio::task::spawn_blocking(|| cluster(3)).await.unwrap();
+    let url = cluster.node(0).url();
+    let learning = fast_options().connect(url.as_str()).await.unwrap();
+    wait_until(5, "the other client learned all 3 servers", || {
+        learning.servers().len() == 3
+    })
+    .await;
+    let ignoring = fast_options()
+        .ignore_discovered_servers(true)
+        .connect(url.as_str())
+        .await
+        .unwrap();
+    let mut events = ignoring.events();
+    // The routes are formed: the INFO that completed the handshake already listed the
+    // other nodes' client URLs.
+    let advertised = ignoring.server_info().connect_urls;
+    for i in 1..3 {
+        let node = format!("127.0.0.1:{}", cluster.node(i).port());
+        assert!(advertised.contains(&node), "{node} in {advertised:?}");
+    }
+    // A later INFO (and all input so far) has been handled once a flush returns.
+    ignoring.flush().bounded().await.unwrap();
+    let servers = ignoring.servers();
+    assert_eq!(servers.len(), 1, "{servers:?}");
+    assert_eq!(servers[0].port(), cluster.node(0).port());
+    ignoring.close().bounded().await.unwrap();
+    // Nothing was discovered up to the close.
+    while let Some(e) = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("the event stream ends after the close")
+    {
+        assert!(!matches!(e, Event::DiscoveredServers(_)), "{e}");
+    }
+}
+
+/// `max_reconnects_per_server`: a server that failed that many attempts in a row leaves the
+/// pool while the client goes on with the others; with one server only, the pool empties
+/// and the client gives up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_reconnects_per_server_drops_a_failing_server_from_the_pool() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let dead = format!("nats://127.0.0.1:{}", crate::free_port());
+    let client = fast_options()
+        .retain_servers_order(true)
+        .max_reconnects_per_server(Some(2))
+        .connect(vec![server.url(), dead.clone()])
+        .await
+        .unwrap();
+    let mut events = client.events();
+    assert_eq!(client.servers().len(), 2);
+    // Each forced reconnect tries the dead server first (the one after the current), then
+    // comes back to the live one.
+    for attempt in 1..=2u64 {
+        client.force_reconnect().await.unwrap();
+        let failed = wait_event(&mut events, 10, |e| matches!(e, Event::ClientError(_))).await;
+        assert!(failed.to_string().contains(&dead[7..]), "{failed}");
+        let back = wait_event(&mut events, 10, |e| matches!(e, Event::Reconnected { .. })).await;
+        let Event::Reconnected { server: at } = back else {
+            unreachable!()
+        };
+        assert_eq!(at.port(), server.port());
+        assert_eq!(client.statistics().reconnects, attempt);
+        let left = client.servers().len();
+        assert_eq!(
+            left,
+            if attempt < 2 { 2 } else { 1 },
+            "after attempt {attempt}"
+        );
+    }
+    let servers = client.servers();
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0].port(), server.port());
+    // Without the dead server, the next reconnect goes straight back: no failed attempt.
+    client.force_reconnect().await.unwrap();
+    let e = wait_event(&mut events, 10, |e| {
+        matches!(e, Event::Reconnected { .. } | Event::ClientError(_))
+    })
+    .await;
+    assert!(matches!(e, Event::Reconnected { .. }), "{e}");
+
+    // One server, stopped for good: after 3 failed attempts to it the pool is empty.
+    let lone = NatsServer::start();
+    let client = fast_options()
+        .max_reconnects_per_server(Some(3))
+        .connect(lone.url())
+        .await
+        .unwrap();
+    let mut events = client.events();
+    drop(lone);
+    let e = wait_event(
+        &mut events,
+        10,
+        |e| matches!(e, Event::ClientError(_) if e.to_string().contains("gave up")),
+    )
+    .await;
+    assert!(e.to_string().contains("3 failed"), "{e}");
+    wait_event(&mut events, 5, |e| matches!(e, Event::Closed)).await;
+    assert_eq!(client.connection_state(), ConnectionState::Closed);
+    assert!(client.servers().is_empty());
+}
+
+/// `reconnect_delay_callback` is asked once per round that failed entirely (rounds 0, 1, …)
+/// and the client waits what it says before the next round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_delay_callback_is_asked_per_failed_round_and_waited() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let asked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let client = {
+        let asked = asked.clone();
+        rnats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(1))
+            .max_reconnects(Some(3))
+            .reconnect_delay_callback(move |round| {
+                asked
+                    .lock()
+                    .unwrap()
+                    .push((round, std::time::Instant::now()));
+                Duration::from_millis(300)
+            })
+            .connect(server.url())
+            .await
+            .unwrap()
+    };
+    let mut events = client.events();
+    let started = std::time::Instant::now();
+    drop(server);
+    // One server: every failed attempt is a failed round. Three attempts, then give up.
+    let mut failures = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match events.next().await.expect("event stream ended") {
+                Event::ClientError(e) if e.to_string().contains("gave up") => break,
+                Event::ClientError(_) => failures.push(std::time::Instant::now()),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the client gave up");
+    let asked = asked.lock().unwrap().clone();
+    let rounds: Vec<usize> = asked.iter().map(|(r, _)| *r).collect();
+    assert_eq!(rounds, [0, 1]);
+    assert_eq!(failures.len(), 3);
+    // Attempt 2 came after the wait for round 0 had passed, attempt 3 after round 1's.
+    for (i, (_, at)) in asked.iter().enumerate() {
+        let waited = failures[i + 1].duration_since(*at);
+        assert!(
+            waited >= Duration::from_millis(300),
+            "round {i}: {waited:?}"
+        );
+    }
+    assert!(started.elapsed() < Duration::from_secs(8));
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use rnats_test::NatsServer;
 
-use crate::next_msg;
 use crate::tls::TestCa;
+use crate::{next_msg, Bounded};
 
 /// Subscribe, publish, request/reply, headers and a payload bigger than one frame.
 async fn exercise(client: &rnats::Client) {
@@ -35,6 +35,13 @@ async fn exercise(client: &rnats::Client) {
     }
 }
 
+/// The typed cause of a failed connect.
+fn cause(err: &rnats::Error) -> &rnats::Error {
+    std::error::Error::source(err)
+        .and_then(|s| s.downcast_ref::<rnats::Error>())
+        .unwrap_or_else(|| panic!("no rnats::Error source: {err:?}"))
+}
+
 #[tokio::test]
 async fn plain_websocket() {
     let _shared = crate::shared().await;
@@ -52,7 +59,7 @@ async fn plain_websocket() {
     // A plain NATS client on the same server sees the websocket client's messages.
     let plain = rnats::connect(server.url()).await.unwrap();
     let mut sub = plain.subscribe("cross").await.unwrap();
-    plain.flush().await.unwrap();
+    plain.flush().bounded().await.unwrap();
     client.publish("cross", "from ws").await.unwrap();
     assert_eq!(next_msg(&mut sub).await.payload, "from ws");
     // Websocket and plain servers do not mix in one pool.
@@ -66,6 +73,8 @@ async fn plain_websocket() {
         .connect(format!("ws://127.0.0.1:{ws_port}"))
         .await
         .unwrap_err();
+    assert_eq!(err.kind(), rnats::ErrorKind::ConnectFailed, "{err:?}");
+    assert!(cause(&err).is_tls_error(), "{err:?}");
     assert!(format!("{err:?}").contains("use wss://"), "{err:?}");
 }
 
@@ -100,5 +109,63 @@ async fn websocket_over_tls() {
         .connect(format!("wss://127.0.0.1:{ws_port}"))
         .await
         .unwrap_err();
+    assert!(cause(&err).is_tls_error(), "{err:?}");
     assert!(format!("{err:?}").contains("NotValidForName"), "{err:?}");
+}
+
+/// A refused websocket upgrade fails the connect with the address (and no credentials):
+/// the password of the URL is neither in the upgrade request nor in the error, its causes
+/// or its `Debug`.
+#[tokio::test]
+async fn a_refused_upgrade_shows_no_credentials() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _shared = crate::shared().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = sock.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the client closed before its upgrade request ended");
+            request.extend_from_slice(&buf[..n]);
+        }
+        sock.write_all(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n")
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    let started = std::time::Instant::now();
+    let err = rnats::ConnectOptions::new()
+        .connection_timeout(Duration::from_secs(3))
+        .connect(format!("ws://alice:ws-pass-q7@127.0.0.1:{port}"))
+        .await
+        .unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(3), "not by timeout");
+    let request = tokio::time::timeout(Duration::from_secs(5), peer)
+        .await
+        .expect("the peer read the upgrade request")
+        .unwrap();
+    assert!(request.starts_with("GET / HTTP/1.1\r\n"), "{request}");
+    assert!(!request.contains("ws-pass-q7"), "{request}");
+    assert!(
+        !request.to_ascii_lowercase().contains("authorization"),
+        "{request}"
+    );
+    assert_eq!(err.kind(), rnats::ErrorKind::ConnectFailed, "{err:?}");
+    let cause = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<rnats::Error>())
+        .unwrap();
+    assert!(cause.is_io(), "{cause:?}");
+    let mut text = format!("{err} {err:?}");
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        text.push_str(&format!(" {s} {s:?}"));
+        source = s.source();
+    }
+    assert!(text.contains("websocket upgrade"), "{text}");
+    assert!(text.contains(&format!("ws://127.0.0.1:{port}")), "{text}");
+    assert!(!text.contains("ws-pass-q7"), "{text}");
+    assert!(!text.contains("alice:"), "{text}");
 }

@@ -2,74 +2,65 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
-const INFO: &[u8] = b"INFO {\"server_id\":\"scripted\",\"version\":\"0.0.0\",\"proto\":1,\"headers\":true,\"max_payload\":1048576}\r\n";
+use crate::{peer_listener, Peer};
 
-/// Accepts one connection, sends INFO, answers the handshake PING, then sends `then`.
-async fn scripted_peer(then: &'static [u8]) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("nats://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let (mut sock, _) = listener.accept().await.unwrap();
-        sock.write_all(INFO).await.unwrap();
-        let mut buf = vec![0u8; 4096];
-        let mut seen = Vec::new();
-        while !seen.windows(6).any(|w| w == b"PING\r\n") {
-            let n = sock.read(&mut buf).await.unwrap();
-            if n == 0 {
-                return;
-            }
-            seen.extend_from_slice(&buf[..n]);
-        }
-        sock.write_all(b"PONG\r\n").await.unwrap();
-        // Partial writes: the client must reassemble.
-        for chunk in then.chunks(3) {
-            sock.write_all(chunk).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        // Keep the socket open a while so the client decides, not EOF.
-        let _ = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut buf)).await;
-    });
-    url
+/// Connects a client to a scripted peer; both sides are returned once the handshake is done.
+async fn connected(options: rnats::ConnectOptions) -> (rnats::Client, Peer) {
+    let (listener, url) = peer_listener().await;
+    let (client, peer) = tokio::join!(options.connect(url.as_str()), Peer::accept(&listener));
+    (client.expect("connects to the scripted peer"), peer)
 }
 
 #[tokio::test]
 async fn split_frames_are_reassembled() {
     let _shared = crate::shared().await;
-    let url =
-        scripted_peer(b"MSG a 1 5\r\nhello\r\nHMSG a 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n").await;
-    let client = rnats::ConnectOptions::new()
-        .connect(url.as_str())
-        .await
-        .unwrap();
+    let (client, mut peer) = connected(rnats::ConnectOptions::new()).await;
     let mut sub = client.subscribe("a").await.unwrap();
+    // Frames for sid 1 only once the client has subscribed: earlier ones would be dropped.
+    peer.read_until(b"SUB a 1\r\n").await;
+    peer.sock.set_nodelay(true).unwrap();
+    let frames: &[u8] = b"MSG a 1 5\r\nhello\r\nHMSG a 1 12 14\r\nNATS/1.0\r\n\r\nhi\r\n";
+    // Partial writes: the client must reassemble.
+    for chunk in frames.chunks(3) {
+        peer.send(chunk).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     assert_eq!(crate::next_msg(&mut sub).await.payload, "hello");
     let m = crate::next_msg(&mut sub).await;
     assert_eq!(m.payload, "hi");
     assert!(m.headers.unwrap().is_empty());
+    assert_eq!(sub.pending(), 0);
 }
 
 #[tokio::test]
 async fn malformed_frame_drops_the_connection_without_panic() {
     let _shared = crate::shared().await;
-    let url = scripted_peer(b"MSG a 1 5\r\nhelloXX").await;
-    let client = rnats::ConnectOptions::new()
-        .retain_servers_order(true)
-        .connect(url.as_str())
-        .await
-        .unwrap();
+    let (client, mut peer) =
+        connected(rnats::ConnectOptions::new().retain_servers_order(true)).await;
+    let mut events = client.events();
     let _sub = client.subscribe("a").await.unwrap();
-    // The client sees the corrupt frame, drops that connection and tries to reconnect.
-    tokio::time::timeout(Duration::from_secs(5), async {
-        while client.connection_state() == rnats::ConnectionState::Connected {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+    peer.read_until(b"SUB a 1\r\n").await;
+    // The payload is not followed by CRLF.
+    peer.send(b"MSG a 1 5\r\nhelloXX").await;
+    // The client sees the corrupt frame, drops that connection (a protocol error, said so)
+    // and tries to reconnect.
+    let e = crate::wait_event(&mut events, 5, |e| {
+        matches!(e, rnats::Event::Disconnected { .. })
     })
-    .await
-    .expect("the connection was dropped");
-    client.close().await.unwrap();
+    .await;
+    let rnats::Event::Disconnected { reason } = e else {
+        unreachable!()
+    };
+    assert_eq!(reason.kind(), rnats::ErrorKind::Protocol, "{reason:?}");
+    assert_ne!(client.connection_state(), rnats::ConnectionState::Connected);
+    tokio::time::timeout(Duration::from_secs(5), client.close())
+        .await
+        .expect("close returns while reconnecting")
+        .unwrap();
+    assert_eq!(client.connection_state(), rnats::ConnectionState::Closed);
 }
 
 #[tokio::test]
@@ -87,9 +78,23 @@ async fn a_peer_that_never_sends_info_fails_in_bounded_time() {
         .connect(url.as_str())
         .await
         .unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let elapsed = started.elapsed();
+    // The connection timeout is what ended it: not before it, and not much after.
+    assert!(
+        elapsed >= Duration::from_millis(500) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
     assert_eq!(err.kind(), rnats::ErrorKind::ConnectFailed);
     assert!(err.to_string().contains("took longer than 500ms"), "{err}");
+    let cause = source_of(&err);
+    assert!(cause.is_timeout(), "{cause:?}");
+}
+
+/// The typed cause of a failed connect.
+fn source_of(err: &rnats::Error) -> &rnats::Error {
+    std::error::Error::source(err)
+        .and_then(|s| s.downcast_ref::<rnats::Error>())
+        .unwrap_or_else(|| panic!("no rnats::Error source: {err:?}"))
 }
 
 #[tokio::test]
@@ -111,8 +116,62 @@ async fn a_peer_that_is_not_nats_fails_with_a_protocol_error() {
         .await
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(err.kind(), rnats::ErrorKind::ConnectFailed, "{err:?}");
+    assert_eq!(
+        source_of(&err).kind(),
+        rnats::ErrorKind::Protocol,
+        "{err:?}"
+    );
     assert!(
         err.to_string().contains("unknown operation"),
         "says what was wrong: {err}"
     );
+}
+
+/// `rtt` is one PING / PONG: a peer that holds the PONG back 300 ms makes it at least that.
+#[tokio::test]
+async fn rtt_is_the_time_to_the_pong() {
+    let _shared = crate::shared().await;
+    let (client, mut peer) = connected(rnats::ConnectOptions::new()).await;
+    let (rtt, ()) = tokio::join!(
+        tokio::time::timeout(Duration::from_secs(5), client.rtt()),
+        async {
+            peer.read_until(b"PING\r\n").await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            peer.send(b"PONG\r\n").await;
+        }
+    );
+    let rtt = rtt.expect("rtt completes once the PONG is sent").unwrap();
+    assert!(
+        rtt >= Duration::from_millis(300) && rtt < Duration::from_secs(5),
+        "{rtt:?}"
+    );
+}
+
+/// What the options put in CONNECT, as the server reads it.
+#[tokio::test]
+async fn connect_carries_the_name_echo_and_credentials() {
+    let _shared = crate::shared().await;
+    let (_client, peer) = connected(
+        rnats::ConnectOptions::new()
+            .name("billing-worker")
+            .no_echo(true)
+            .user_and_password("alice", "pw-connect"),
+    )
+    .await;
+    let text = String::from_utf8(peer.handshake.clone()).unwrap();
+    let json = text
+        .strip_prefix("CONNECT ")
+        .and_then(|rest| rest.split_once("\r\n"))
+        .map(|(json, _)| json)
+        .unwrap_or_else(|| panic!("a CONNECT first: {text:?}"));
+    let connect: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(connect["name"], "billing-worker", "{connect}");
+    assert_eq!(connect["echo"], false, "{connect}");
+    assert_eq!(connect["user"], "alice", "{connect}");
+    assert_eq!(connect["pass"], "pw-connect", "{connect}");
+    assert_eq!(connect["headers"], true, "{connect}");
+    assert_eq!(connect["no_responders"], true, "{connect}");
+    assert_eq!(connect["verbose"], false, "{connect}");
+    assert!(text.ends_with("PING\r\n"), "{text:?}");
 }
