@@ -1,5 +1,5 @@
 //! What rnats sends to the JetStream API, checked against the official JSON Schemas
-//! (`shared/reference/schemas/jetstream/api/v1`): every request is snooped off the wire while a
+//! (`tests/data/schemas/jetstream/api/v1`, vendored from nats-io/jsm.go): every request is snooped off the wire while a
 //! real server serves it.
 //!
 //! The checker is a small draft-07 subset written here (type, required, properties,
@@ -18,7 +18,7 @@ use crate::jetstream::{memory_stream, with};
 
 fn schema(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/schemas/jetstream/api/v1")
+        .join("tests/data/schemas/jetstream/api/v1")
         .join(name);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("reading schema {}: {e}", path.display()));
