@@ -149,6 +149,7 @@ impl Response {
     }
 
     /// When the request's timeout ends (the time of the send for a request without one).
+    #[cfg(feature = "jetstream")] // only a JetStream publish's ack future reads it
     pub(crate) fn deadline(&self) -> tokio::time::Instant {
         self.deadline
     }

@@ -1,161 +1,175 @@
-//! What rnats sends to the JetStream API, checked against the official JSON Schemas
-//! (`shared/reference/schemas/jetstream/api/v1`): every request is snooped off the wire while a
-//! real server serves it.
+//! What rnats sends to the JetStream API, and what the server answers, checked against the
+//! official JSON Schemas (`tests/data/schemas/jetstream/api/v1`, vendored from nats-io/jsm.go):
+//! every request and every answer is snooped off the wire while a real server serves it.
 //!
-//! The checker is a small draft-07 subset written here (type, required, properties,
-//! additionalProperties, enum, minimum/maximum, minLength/maxLength, items, allOf/oneOf/
-//! anyOf): the schemas use nothing else except `pattern` and `format`, which it skips, and a
-//! full validator crate would not build offline.
+//! The validator is the `jsonschema` crate: all of draft-07, `pattern` included, and `format`
+//! switched on explicitly (later drafts make it an annotation), so every `date-time` is checked.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
+use jsonschema::Validator;
 use rnats::jetstream::{self, consumer, stream, Publish};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::jetstream::{memory_stream, with};
 
-fn schema(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/schemas/jetstream/api/v1")
-        .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("reading schema {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
+/// The vendored schemas' root.
+fn schemas_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/schemas")
 }
 
-/// The ways `value` breaks `schema`, each with its JSON path.
-fn violations(schema: &Value, value: &Value, path: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let Some(s) = schema.as_object() else {
-        return out;
-    };
-    if let Some(t) = s.get("type") {
-        let types: Vec<&str> = match t {
-            Value::String(t) => vec![t.as_str()],
-            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        let ok = types.iter().any(|t| match *t {
-            "object" => value.is_object(),
-            "array" => value.is_array(),
-            "string" => value.is_string(),
-            "boolean" => value.is_boolean(),
-            "integer" => value.is_i64() || value.is_u64(),
-            "number" => value.is_number(),
-            "null" => value.is_null(),
-            _ => true,
-        });
-        if !ok {
-            out.push(format!("{path}: {value} is not of type {t}"));
-            return out;
-        }
-    }
-    if let Some(Value::Array(options)) = s.get("enum") {
-        if !options.contains(value) {
-            out.push(format!("{path}: {value} not in {options:?}"));
-        }
-    }
-    let as_i128 = |v: &Value| {
-        v.as_i64()
-            .map(i128::from)
-            .or_else(|| v.as_u64().map(i128::from))
-    };
-    if let (Some(n), Some(min)) = (as_i128(value), s.get("minimum").and_then(as_i128)) {
-        if n < min {
-            out.push(format!("{path}: {n} < minimum {min}"));
-        }
-    }
-    if let (Some(n), Some(max)) = (as_i128(value), s.get("maximum").and_then(as_i128)) {
-        if n > max {
-            out.push(format!("{path}: {n} > maximum {max}"));
-        }
-    }
-    if let Some(text) = value.as_str() {
-        let len = text.chars().count() as u64;
-        if s.get("minLength")
-            .and_then(Value::as_u64)
-            .is_some_and(|m| len < m)
-        {
-            out.push(format!("{path}: {text:?} is too short"));
-        }
-        if s.get("maxLength")
-            .and_then(Value::as_u64)
-            .is_some_and(|m| len > m)
-        {
-            out.push(format!("{path}: {text:?} is too long"));
-        }
-    }
-    if let Some(obj) = value.as_object() {
-        let props = s.get("properties").and_then(Value::as_object);
-        if let Some(Value::Array(required)) = s.get("required") {
-            for r in required.iter().filter_map(Value::as_str) {
-                if !obj.contains_key(r) {
-                    out.push(format!("{path}: required {r:?} missing"));
-                }
-            }
-        }
-        for (k, v) in obj {
-            match props.and_then(|p| p.get(k)) {
-                Some(sub) => out.extend(violations(sub, v, &format!("{path}.{k}"))),
-                None => {
-                    if s.get("additionalProperties") == Some(&Value::Bool(false)) {
-                        out.push(format!("{path}: unknown property {k:?}"));
-                    }
-                }
-            }
-        }
-    }
-    if let (Some(items), Some(array)) = (s.get("items"), value.as_array()) {
-        for (i, v) in array.iter().enumerate() {
-            out.extend(violations(items, v, &format!("{path}[{i}]")));
-        }
-    }
-    if let Some(Value::Array(all)) = s.get("allOf") {
-        for sub in all {
-            out.extend(violations(sub, value, path));
-        }
-    }
-    if let Some(Value::Array(one)) = s.get("oneOf") {
-        let passing = one
-            .iter()
-            .filter(|sub| violations(sub, value, path).is_empty())
-            .count();
-        if passing != 1 {
-            out.push(format!(
-                "{path}: matches {passing} of the oneOf alternatives, not 1"
-            ));
-        }
-    }
-    if let Some(Value::Array(any)) = s.get("anyOf") {
-        if !any
-            .iter()
-            .any(|sub| violations(sub, value, path).is_empty())
-        {
-            out.push(format!("{path}: matches none of the anyOf alternatives"));
-        }
-    }
-    out
+/// A vendored schema, by its path under the schemas' root.
+fn schema_at(path: &str) -> Value {
+    let path = schemas_dir().join(path);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading schema {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A JetStream API v1 schema, by its file name.
+fn schema(name: &str) -> Value {
+    schema_at(&format!("jetstream/api/v1/{name}"))
+}
+
+/// A strict draft-07 validator of `schema`: formats checked, an unknown format an error.
+fn validator_of(schema: &Value) -> Validator {
+    jsonschema::draft7::options()
+        .should_validate_formats(true)
+        .should_ignore_unknown_formats(false)
+        .build(schema)
+        .unwrap_or_else(|e| panic!("schema {}: {e}", schema["$id"]))
+}
+
+/// The validator of the JetStream API v1 schema `name`.
+fn validator(name: &str) -> Validator {
+    validator_of(&schema(name))
+}
+
+/// The ways `value` breaks the schema, each as `<JSON pointer>: <error> [<keyword>]`.
+fn violations(validator: &Validator, value: &Value) -> Vec<String> {
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{}: {e} [{}]", e.instance_path(), e.kind().keyword()))
+        .collect()
 }
 
 #[test]
-fn the_checker_catches_violations() {
-    let s = schema("stream_create_request.json");
+fn every_vendored_schema_is_a_valid_draft_07_schema() {
+    let mut count = 0;
+    for dir in ["jetstream/api/v1", "micro/v1"] {
+        for entry in std::fs::read_dir(schemas_dir().join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let s: Value =
+                    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+                assert_eq!(s["$schema"], "http://json-schema.org/draft-07/schema#");
+                validator_of(&s);
+                count += 1;
+            }
+        }
+    }
+    assert_eq!(count, 52 + 3, "the JetStream API v1 and micro v1 schemas");
+    // The error codes are data, not a schema.
+    assert!(schema_at("server/errors.json").is_array());
+}
+
+#[test]
+fn the_validator_catches_violations() {
+    let s = validator("stream_create_request.json");
     let ok = serde_json::to_value(memory_stream("S", &["s"])).unwrap();
-    assert_eq!(violations(&s, &ok, "$"), Vec::<String>::new());
+    assert_eq!(violations(&s, &ok), Vec::<String>::new());
     let mut bad = ok.clone();
     bad["retention"] = "forever".into();
     bad["no_such_field"] = 1.into();
     bad.as_object_mut().unwrap().remove("max_msgs");
-    let v = violations(&s, &bad, "$");
-    assert!(v.iter().any(|e| e.contains("forever")), "{v:?}");
+    let v = violations(&s, &bad);
+    assert!(v.iter().any(|e| e.starts_with("/retention: ")), "{v:?}");
     assert!(v.iter().any(|e| e.contains("no_such_field")), "{v:?}");
     assert!(v.iter().any(|e| e.contains("max_msgs")), "{v:?}");
 }
 
+#[test]
+fn the_validator_checks_patterns() {
+    // Stream names: `"pattern": "^[^.*>]*$"`.
+    let s = validator("stream_create_request.json");
+    let mut bad = serde_json::to_value(memory_stream("S", &["s"])).unwrap();
+    bad["name"] = "A.B".into();
+    assert_eq!(
+        violations(&s, &bad),
+        [r#"/name: "A.B" does not match "^[^.*>]*$" [pattern]"#]
+    );
+    // Consumer names: `"pattern": "^[^.*>]+$"`.
+    let c = validator("consumer_create_request.json");
+    let ok = json!({"stream_name": "S", "config": {
+        "durable_name": "D", "deliver_policy": "all", "ack_policy": "explicit",
+        "replay_policy": "instant"}});
+    assert_eq!(violations(&c, &ok), Vec::<String>::new());
+    let mut bad = ok.clone();
+    bad["config"]["durable_name"] = "D>".into();
+    let v = violations(&c, &bad);
+    assert!(
+        v.iter()
+            .any(|e| e.starts_with("/config/durable_name: ") && e.ends_with("[pattern]")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn the_validator_checks_date_times() {
+    let s = validator("consumer_pause_request.json");
+    for good in [
+        "2026-11-30T18:00:00Z",
+        "2026-11-30T18:00:00.123456789Z",
+        "2026-11-30T19:00:00+01:00",
+    ] {
+        assert_eq!(
+            violations(&s, &json!({ "pause_until": good })),
+            Vec::<String>::new(),
+            "{good}"
+        );
+    }
+    for bad in [
+        "tomorrow",
+        "2026-11-30 18:00:00Z", // no `T`
+        "2026-11-30T18:00:00",  // no offset
+        "2026-13-30T18:00:00Z", // no 13th month
+        "1764525600",           // a Unix time
+    ] {
+        assert_eq!(
+            violations(&s, &json!({ "pause_until": bad })),
+            [format!(
+                r#"/pause_until: "{bad}" is not a "date-time" [format]"#
+            )],
+            "{bad}"
+        );
+    }
+    // Deep in a configuration too.
+    let c = validator("consumer_create_request.json");
+    let v = violations(
+        &c,
+        &json!({"stream_name": "S", "config": {
+            "deliver_policy": "by_start_time", "opt_start_time": "2026-11-30",
+            "ack_policy": "explicit", "replay_policy": "instant"}}),
+    );
+    assert!(
+        v.iter()
+            .any(|e| e.starts_with("/config/opt_start_time: ") && e.ends_with("[format]")),
+        "{v:?}"
+    );
+    // It is the format check that rejects these: with it off, "tomorrow" passes. (jsonschema
+    // asserts formats by default for draft-07 only; `validator_of` asks for it explicitly.)
+    let lax = jsonschema::draft7::options()
+        .should_validate_formats(false)
+        .build(&schema("consumer_pause_request.json"))
+        .unwrap();
+    assert!(lax.is_valid(&json!({ "pause_until": "tomorrow" })));
+}
+
 /// Which schema checks requests to an API subject (after `$JS.API.`), if any.
-fn schema_for(api: &str) -> Option<&'static str> {
+fn request_schema_for(api: &str) -> Option<&'static str> {
     let t: Vec<&str> = api.split('.').collect();
     Some(match t.as_slice() {
         ["STREAM", "CREATE", ..] => "stream_create_request.json",
@@ -167,20 +181,60 @@ fn schema_for(api: &str) -> Option<&'static str> {
         ["STREAM", "MSG", "GET", ..] => "stream_msg_get_request.json",
         ["STREAM", "MSG", "DELETE", ..] => "stream_msg_delete_request.json",
         ["CONSUMER", "CREATE", ..] => "consumer_create_request.json",
+        ["CONSUMER", "INFO", ..] => "consumer_info_request.json",
         ["CONSUMER", "NAMES", ..] => "consumer_names_request.json",
         ["CONSUMER", "LIST", ..] => "consumer_list_request.json",
         ["CONSUMER", "MSG", "NEXT", ..] => "consumer_getnext_request.json",
         ["CONSUMER", "PAUSE", ..] => "consumer_pause_request.json",
+        ["CONSUMER", "UNPIN", ..] => "consumer_unpin_request.json",
+        ["CONSUMER", "RESET", ..] => "consumer_reset_request.json",
         _ => return None,
     })
 }
 
-#[tokio::test]
-async fn every_request_rnats_sends_validates_against_the_schemas() {
-    let _shared = crate::shared().await;
+/// Which schema checks the server's answers to an API subject (after `$JS.API.`), if any.
+fn response_schema_for(api: &str) -> Option<&'static str> {
+    let t: Vec<&str> = api.split('.').collect();
+    Some(match t.as_slice() {
+        ["INFO"] => "account_info_response.json",
+        ["STREAM", "CREATE", ..] => "stream_create_response.json",
+        ["STREAM", "UPDATE", ..] => "stream_update_response.json",
+        ["STREAM", "INFO", ..] => "stream_info_response.json",
+        ["STREAM", "DELETE", ..] => "stream_delete_response.json",
+        ["STREAM", "NAMES"] => "stream_names_response.json",
+        ["STREAM", "LIST"] => "stream_list_response.json",
+        ["STREAM", "PURGE", ..] => "stream_purge_response.json",
+        ["STREAM", "MSG", "GET", ..] => "stream_msg_get_response.json",
+        ["STREAM", "MSG", "DELETE", ..] => "stream_msg_delete_response.json",
+        ["CONSUMER", "CREATE", ..] => "consumer_create_response.json",
+        ["CONSUMER", "INFO", ..] => "consumer_info_response.json",
+        ["CONSUMER", "DELETE", ..] => "consumer_delete_response.json",
+        ["CONSUMER", "NAMES", ..] => "consumer_names_response.json",
+        ["CONSUMER", "LIST", ..] => "consumer_list_response.json",
+        ["CONSUMER", "PAUSE", ..] => "consumer_pause_response.json",
+        ["CONSUMER", "UNPIN", ..] => "consumer_unpin_response.json",
+        ["CONSUMER", "RESET", ..] => "consumer_reset_response.json",
+        ["PUBLISH"] => "pub_ack_response.json",
+        _ => return None,
+    })
+}
+
+/// One request seen on the wire and the answers to it.
+struct Exchange {
+    /// The API subject after `$JS.API.`, or `PUBLISH` for a JetStream publish.
+    api: String,
+    request: bytes::Bytes,
+    responses: Vec<bytes::Bytes>,
+}
+
+/// Runs every JetStream API call rnats makes against a real server, and returns what went over
+/// the wire: each request with the answers to it, in order.
+async fn snoop_the_jetstream_api() -> Vec<Exchange> {
     let (server, js) = crate::jetstream::js_server().await;
     let snoop = rnats::connect(server.url()).await.unwrap();
     let mut requests = snoop.subscribe("$JS.API.>").await.unwrap();
+    let mut publishes = snoop.subscribe("s.>").await.unwrap();
+    let mut answers = snoop.subscribe("_INBOX.>").await.unwrap();
     snoop.flush().await.unwrap();
 
     // Streams: a configuration using every modelled knob, then updates and reads.
@@ -346,64 +400,194 @@ async fn every_request_rnats_sends_validates_against_the_schemas() {
     let _ = tokio::time::timeout(Duration::from_millis(200), ordered.next()).await;
     drop(ordered);
 
-    // Every request seen so far, checked against its schema.
-    snoop.flush().await.unwrap();
+    // Consumer reset and unpin.
+    stream
+        .create_consumer(consumer::pull::Config::durable("R"))
+        .await
+        .unwrap();
+    stream.reset_consumer("R", Some(2)).await.unwrap();
+    stream.reset_consumer("R", None).await.unwrap();
+    let mut pinned = consumer::pull::Config::durable("PINNED");
+    pinned.priority_groups = vec!["jobs".into()];
+    pinned.priority_policy = consumer::PriorityPolicy::PinnedClient;
+    let pinned: consumer::PullConsumer = stream.create_consumer(pinned).await.unwrap();
+    let mut batch = pinned
+        .fetch()
+        .group("jobs")
+        .max_messages(1)
+        .messages()
+        .await
+        .unwrap();
+    while batch.next().await.is_some() {}
+    stream.unpin_consumer("PINNED", "jobs").await.unwrap();
+
+    // Reading, deleting, the account.
+    stream.consumer_info("PULL").await.unwrap();
+    stream.delete_consumer("R").await.unwrap();
+    js.create_stream(memory_stream("GONE", &["gone"]))
+        .await
+        .unwrap();
+    js.delete_stream("GONE").await.unwrap();
+    js.account_info().await.unwrap();
+
+    // Everything seen so far, requests matched with their answers by reply subject.
     js.client().flush().await.unwrap();
-    let mut checked = std::collections::BTreeMap::<&str, usize>::new();
-    let mut failures = Vec::new();
-    while let Ok(Some(msg)) =
-        tokio::time::timeout(Duration::from_millis(300), requests.next()).await
-    {
-        let api = msg
-            .subject
-            .strip_prefix("$JS.API.")
-            .unwrap_or_default()
-            .to_owned();
-        let Some(name) = schema_for(&api) else {
+    snoop.flush().await.unwrap();
+    let mut exchanges = Vec::new();
+    let mut by_reply = BTreeMap::<String, usize>::new();
+    let mut seen_answers = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_millis(300), async {
+            tokio::select! {
+                Some(m) = requests.next() => Some((true, m)),
+                Some(m) = publishes.next() => Some((false, m)),
+                Some(m) = answers.next() => {
+                    seen_answers.push(m);
+                    None
+                }
+                else => panic!("the snoop's subscriptions ended"),
+            }
+        })
+        .await;
+        let Ok(next) = next else { break };
+        let Some((api_request, msg)) = next else {
             continue;
         };
-        if msg.payload.is_empty() {
-            continue; // an empty body is always allowed (ADR-1)
-        }
-        let value: Value = serde_json::from_slice(&msg.payload)
-            .unwrap_or_else(|e| panic!("{api}: not JSON ({e}): {:?}", msg.payload));
-        let mut v = violations(&schema(name), &value, "$");
-        // The getnext schema caps `batch` at 256, but the server has no such limit (only a
-        // consumer's own `max_batch`), ADR-37 asks for a batch of 1,000,000 for byte-limited
-        // pulls and other clients default to 500: a schema slip, accepted here on purpose.
-        v.retain(|e| {
-            !(name == "consumer_getnext_request.json"
-                && e.starts_with("$.batch: ")
-                && e.contains("> maximum 256"))
+        // Only rnats' requests (answered on its `_INBOX.`), not the server's own: those for a
+        // mirror's or a source's consumers travel on the same subjects.
+        let Some(reply) = msg.reply.filter(|r| r.starts_with("_INBOX.")) else {
+            continue;
+        };
+        let api = if api_request {
+            msg.subject
+                .strip_prefix("$JS.API.")
+                .unwrap_or_default()
+                .to_owned()
+        } else {
+            "PUBLISH".to_owned()
+        };
+        by_reply.insert(reply.to_string(), exchanges.len());
+        exchanges.push(Exchange {
+            api,
+            request: msg.payload,
+            responses: Vec::new(),
         });
-        if !v.is_empty() {
-            failures.push(format!(
-                "{api} ({name}) sent {value}:\n  {}",
-                v.join("\n  ")
-            ));
-        }
-        *checked.entry(name).or_default() += 1;
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-    for name in [
-        "stream_create_request.json",
-        "stream_update_request.json",
-        "stream_info_request.json",
-        "stream_names_request.json",
-        "stream_list_request.json",
-        "stream_purge_request.json",
-        "stream_msg_get_request.json",
-        "stream_msg_delete_request.json",
-        "consumer_create_request.json",
-        "consumer_names_request.json",
-        "consumer_list_request.json",
-        "consumer_getnext_request.json",
-        "consumer_pause_request.json",
-    ] {
-        assert!(
-            checked.contains_key(name),
-            "no request checked against {name}: {checked:?}"
-        );
+    for answer in seen_answers {
+        if let Some(&i) = by_reply.get(&*answer.subject) {
+            if answer.status.is_none() {
+                exchanges[i].responses.push(answer.payload);
+            }
+        }
     }
     let _ = jetstream::new; // the module is the one under test
+    exchanges
+}
+
+/// Checks what `payloads` picks out of every exchange against the schema `schema_for` names,
+/// and asserts that every one of `expected` checked something.
+fn check(
+    exchanges: &[Exchange],
+    schema_for: fn(&str) -> Option<&'static str>,
+    payloads: fn(&Exchange) -> Vec<&bytes::Bytes>,
+    expected: &[&str],
+) {
+    let mut validators = BTreeMap::<&str, Validator>::new();
+    let mut checked = BTreeMap::<&str, usize>::new();
+    let mut failures = Vec::new();
+    for exchange in exchanges {
+        let api = &exchange.api;
+        let Some(name) = schema_for(api) else {
+            continue;
+        };
+        for payload in payloads(exchange) {
+            if payload.is_empty() {
+                continue; // an empty request body is always allowed (ADR-1)
+            }
+            let value: Value = serde_json::from_slice(payload)
+                .unwrap_or_else(|e| panic!("{api}: not JSON ({e}): {payload:?}"));
+            let validator = validators.entry(name).or_insert_with(|| validator(name));
+            let mut v = violations(validator, &value);
+            // The getnext schema caps `batch` at 256, but the server has no such limit (only a
+            // consumer's own `max_batch`), ADR-37 asks for a batch of 1,000,000 for
+            // byte-limited pulls and other clients default to 500: a schema slip, accepted
+            // here on purpose, and only that one.
+            v.retain(|e| {
+                !(name == "consumer_getnext_request.json"
+                    && e.starts_with("/batch: ")
+                    && e.ends_with("is greater than the maximum of 256 [maximum]"))
+            });
+            if !v.is_empty() {
+                failures.push(format!("{api} ({name}): {value}\n  {}", v.join("\n  ")));
+            }
+            *checked.entry(name).or_default() += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    for name in expected {
+        assert!(
+            checked.contains_key(name),
+            "nothing checked against {name}: {checked:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_request_rnats_sends_validates_against_the_schemas() {
+    let _shared = crate::shared().await;
+    let exchanges = snoop_the_jetstream_api().await;
+    check(
+        &exchanges,
+        request_schema_for,
+        |e| vec![&e.request],
+        &[
+            "stream_create_request.json",
+            "stream_update_request.json",
+            "stream_info_request.json",
+            "stream_names_request.json",
+            "stream_list_request.json",
+            "stream_purge_request.json",
+            "stream_msg_get_request.json",
+            "stream_msg_delete_request.json",
+            "consumer_create_request.json",
+            "consumer_names_request.json",
+            "consumer_list_request.json",
+            "consumer_getnext_request.json",
+            "consumer_pause_request.json",
+            "consumer_unpin_request.json",
+            "consumer_reset_request.json",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn every_server_answer_validates_against_the_schemas() {
+    let _shared = crate::shared().await;
+    let exchanges = snoop_the_jetstream_api().await;
+    check(
+        &exchanges,
+        response_schema_for,
+        |e| e.responses.iter().collect(),
+        &[
+            "account_info_response.json",
+            "stream_create_response.json",
+            "stream_update_response.json",
+            "stream_info_response.json",
+            "stream_delete_response.json",
+            "stream_names_response.json",
+            "stream_list_response.json",
+            "stream_purge_response.json",
+            "stream_msg_get_response.json",
+            "stream_msg_delete_response.json",
+            "consumer_create_response.json",
+            "consumer_info_response.json",
+            "consumer_delete_response.json",
+            "consumer_names_response.json",
+            "consumer_list_response.json",
+            "consumer_pause_response.json",
+            "consumer_unpin_response.json",
+            "consumer_reset_response.json",
+            "pub_ack_response.json",
+        ],
+    );
 }

@@ -398,7 +398,7 @@ async fn slow_consumer_keeps_memory_bounded_and_others_flowing() {
     // The server has queued everything to the client; its flush's PONG comes after it.
     client.flush().bounded().await.unwrap();
     assert_eq!(client.statistics().in_msgs, total + others);
-    let mut other = tokio::time::timeout(Duration::from_secs(10), other_task)
+    let other = tokio::time::timeout(Duration::from_secs(10), other_task)
         .await
         .expect("the other subscription received everything")
         .unwrap();
