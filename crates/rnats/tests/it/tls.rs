@@ -113,6 +113,17 @@ fn options() -> rnats::ConnectOptions {
     rnats::ConnectOptions::new().connection_timeout(Duration::from_secs(3))
 }
 
+/// The cause of a failed first connect: the error must be `ConnectFailed`, caused by a TLS
+/// error, whose text (with its causes) is returned.
+fn tls_failure(err: &rnats::Error) -> String {
+    assert_eq!(err.kind(), rnats::ErrorKind::ConnectFailed, "{err:?}");
+    let source = std::error::Error::source(err)
+        .and_then(|s| s.downcast_ref::<rnats::Error>())
+        .unwrap_or_else(|| panic!("no rnats::Error cause: {err:?}"));
+    assert!(source.is_tls_error(), "not a TLS error: {source:?}");
+    format!("{source:?}")
+}
+
 /// Round trip through the server: the connection really works.
 async fn round_trip(client: &rnats::Client) {
     let mut sub = client.subscribe("tls.check").await.unwrap();
@@ -207,12 +218,8 @@ async fn a_certificate_from_another_ca_is_rejected() {
         .connect(format!("tls://localhost:{}", server.port()))
         .await
         .unwrap_err();
-    let cause = format!("{:?}", err);
+    let cause = tls_failure(&err);
     assert!(cause.contains("TLS handshake"), "{cause}");
-    assert!(
-        matches!(err.kind(), rnats::ErrorKind::ConnectFailed) || err.is_tls_error(),
-        "{err:?}"
-    );
     assert!(cause.contains("UnknownIssuer"), "{cause}");
 }
 
@@ -227,11 +234,8 @@ async fn a_certificate_for_another_name_is_rejected() {
         .connect(format!("tls://127.0.0.1:{}", server.port()))
         .await
         .unwrap_err();
-    let text = format!("{err:?}");
-    assert!(
-        text.contains("NotValidForName") || text.contains("not valid for"),
-        "{text}"
-    );
+    let cause = tls_failure(&err);
+    assert!(cause.contains("NotValidForName"), "{cause}");
     // And a certificate for another DNS name, reached as localhost.
     let other = tls_server(&ca, &["nats.example.invalid"], "");
     let err = options()
@@ -239,7 +243,8 @@ async fn a_certificate_for_another_name_is_rejected() {
         .connect(format!("tls://localhost:{}", other.port()))
         .await
         .unwrap_err();
-    assert!(format!("{err:?}").contains("NotValidForName"), "{err:?}");
+    let cause = tls_failure(&err);
+    assert!(cause.contains("NotValidForName"), "{cause}");
 }
 
 #[tokio::test]
@@ -247,9 +252,12 @@ async fn verification_can_only_be_disabled_as_dangerous() {
     let _shared = crate::shared().await;
     let ca = TestCa::new("rnats test CA");
     let server = tls_server(&ca, &["localhost"], "");
-    // No CA given and the test CA is not a system root: refused...
-    let url = format!("tls://127.0.0.1:{}", server.port());
-    assert!(options().connect(url.as_str()).await.is_err());
+    // No CA given and the test CA is not a system root: refused for that reason alone (the
+    // name is right)...
+    let url = format!("tls://localhost:{}", server.port());
+    let err = options().connect(url.as_str()).await.unwrap_err();
+    let cause = tls_failure(&err);
+    assert!(cause.contains("UnknownIssuer"), "{cause}");
     // ...unless verification is explicitly turned off.
     let client = options()
         .dangerous()
@@ -273,41 +281,59 @@ async fn handshake_first() {
         .await
         .unwrap();
     round_trip(&client).await;
-    // Without tls_first the client waits for an INFO that never comes in plain text.
+    // Without tls_first the client waits for an INFO that never comes in plain text, until
+    // its connection timeout.
+    let started = std::time::Instant::now();
     let err = options()
         .connection_timeout(Duration::from_millis(800))
         .add_root_certificates(server.dir().join("ca.pem"))
         .connect(url.as_str())
         .await
         .unwrap_err();
-    assert!(!err.is_auth_error(), "{err:?}");
+    let elapsed = started.elapsed();
+    assert_eq!(err.kind(), rnats::ErrorKind::ConnectFailed, "{err:?}");
+    let source = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<rnats::Error>())
+        .unwrap();
+    assert!(source.is_timeout(), "{source:?}");
+    assert!(
+        elapsed >= Duration::from_millis(750) && elapsed < Duration::from_secs(3),
+        "{elapsed:?}"
+    );
 }
 
 #[tokio::test]
 async fn tls_wanted_never_falls_back_to_plain_text() {
     let _shared = crate::shared().await;
-    let plain = NatsServer::start();
-    for opts in [
-        options().require_tls(true),
-        options().tls_first(false).require_tls(true),
+    let plain = NatsServer::builder().config("trace: true\n").start();
+    // Asked for by the options, or by the URL: refused after INFO, before CONNECT.
+    for (opts, url, why) in [
+        (
+            options().require_tls(true),
+            format!("nats://127.0.0.1:{}", plain.port()),
+            "require_tls is set",
+        ),
+        (
+            options(),
+            format!("tls://127.0.0.1:{}", plain.port()),
+            "the address is tls:// or wss://",
+        ),
     ] {
-        let err = opts
-            .connect(format!("nats://127.0.0.1:{}", plain.port()))
-            .await
-            .unwrap_err();
-        let text = format!("{err:?}");
-        assert!(text.contains("does not offer TLS"), "{text}");
+        let err = opts.connect(url).await.unwrap_err();
+        let cause = tls_failure(&err);
+        assert!(cause.contains("does not offer TLS"), "{cause}");
+        assert!(cause.contains(why), "{cause}");
     }
+    // TLS first against a server that speaks plain text first: the handshake fails, typed.
     let err = options()
-        .connect(format!("tls://127.0.0.1:{}", plain.port()))
+        .tls_first(true)
+        .connect(format!("nats://127.0.0.1:{}", plain.port()))
         .await
         .unwrap_err();
-    assert!(format!("{err:?}").contains("does not offer TLS"), "{err:?}");
-    // The source of a failed connect is the typed TLS error.
-    let source = std::error::Error::source(&err)
-        .and_then(|s| s.downcast_ref::<rnats::Error>())
-        .unwrap();
-    assert!(source.is_tls_error(), "{source:?}");
+    tls_failure(&err);
+    // No client ever sent CONNECT to the plain server (its trace shows every one).
+    let log = plain.log();
+    assert!(client_connects(&log).is_empty(), "{log}");
 }
 
 #[tokio::test]
