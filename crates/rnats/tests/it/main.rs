@@ -12,6 +12,9 @@ mod jetstream_cluster;
 mod jetstream_consumer;
 #[cfg(feature = "jetstream")]
 mod jetstream_schema;
+mod lifecycle;
+mod limits;
+mod request;
 mod resilience;
 mod tls;
 mod vectored;

@@ -1,0 +1,335 @@
+//! Request / reply: the shared reply subscription, pipelined `send_request`, timeouts (the
+//! client's, per request, none), no responders, `new_inbox` and the inbox prefix.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rnats::{HeaderMap, StatusCode};
+use rnats_test::NatsServer;
+
+use crate::{next_msg, Bounded};
+
+#[tokio::test]
+async fn request_reply() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let mut service = client.subscribe("svc.echo").await.unwrap();
+    let responder = client.clone();
+    tokio::spawn(async move {
+        while let Some(req) = service.next().await {
+            let mut h = HeaderMap::new();
+            h.insert("Seen", "yes");
+            let reply = req.reply.unwrap();
+            responder
+                .publish_with_reply_and_headers(reply, "unused.reply", h, req.payload)
+                .await
+                .unwrap();
+        }
+    });
+    // Many concurrent requests share one inbox subscription.
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let answer = c.request("svc.echo", format!("ping {i}")).await.unwrap();
+            assert_eq!(answer.payload, format!("ping {i}"));
+            assert_eq!(answer.headers.unwrap().get("Seen"), Some("yes"));
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut h = HeaderMap::new();
+    h.insert("K", "V");
+    let answer = client
+        .request_with(
+            "svc.echo",
+            rnats::Request::new()
+                .payload("with headers")
+                .headers(h)
+                .timeout(Duration::from_secs(2)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.payload, "with headers");
+}
+
+/// `send_request` keeps many requests in flight from one task: each answer reaches its own
+/// `Response`, whatever the order they are awaited in; a dropped `Response` takes nothing
+/// from the others; timeouts count from the send; a subject nobody serves is no-responders.
+#[tokio::test]
+async fn pipelined_requests_with_send_request() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let mut service = client.subscribe("svc.square").await.unwrap();
+    let responder = client.clone();
+    tokio::spawn(async move {
+        while let Some(req) = service.next().await {
+            let n: u64 = std::str::from_utf8(&req.payload).unwrap().parse().unwrap();
+            let answer = (n * n).to_string();
+            responder.publish(req.reply.unwrap(), answer).await.unwrap();
+        }
+    });
+    let mut pending = Vec::new();
+    for i in 0..500u64 {
+        let request = rnats::Request::new().payload(i.to_string());
+        pending.push((i, client.send_request("svc.square", request).await.unwrap()));
+    }
+    // Drop every tenth before it is answered; await the rest newest first.
+    pending.retain(|(i, _)| i % 10 != 0);
+    for (i, response) in pending.into_iter().rev() {
+        let answer = response.await.unwrap();
+        assert_eq!(answer.payload, (i * i).to_string());
+    }
+
+    let err = client
+        .send_request("nobody.home", rnats::Request::new())
+        .await
+        .unwrap()
+        .await
+        .unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+
+    // Nobody answers on this subject: the timeout counts from the send, not from the await.
+    // Sent, then left alone past its timeout: the first await must fail at once (counted
+    // from the await, it would take the whole second).
+    let _silent = client.subscribe("svc.silent").await.unwrap();
+    client.flush().bounded().await.unwrap();
+    let response = client
+        .send_request(
+            "svc.silent",
+            rnats::Request::new().timeout(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let awaited = std::time::Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(5), response)
+        .await
+        .expect("a timed-out Response completes")
+        .unwrap_err();
+    let waited = awaited.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        waited < Duration::from_millis(500),
+        "the await waited {waited:?}: the timeout did not count from the send"
+    );
+
+    // Invalid subjects are refused before anything is sent.
+    let err = client
+        .send_request("bad subject", rnats::Request::new())
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err:?}");
+    // The connection is still fine.
+    let answer = client
+        .send_request("svc.square", rnats::Request::new().payload("7"))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(answer.payload, "49");
+}
+
+#[tokio::test]
+async fn request_to_nobody_is_no_responders() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = client.request("nobody.home", "?").await.unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+    assert!(!err.is_timeout());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "fails fast, not by timeout"
+    );
+    assert!(err.to_string().contains("nobody.home"), "{err}");
+}
+
+#[tokio::test]
+async fn request_timeout() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::ConnectOptions::new()
+        .request_timeout(Duration::from_secs(1))
+        .connect(server.url())
+        .await
+        .unwrap();
+    // A subscriber that never answers.
+    let _silent = client.subscribe("silent").await.unwrap();
+    client.flush().bounded().await.unwrap();
+    // The option's 1 s, not the 10 s default: not sooner, and well before 10 s.
+    let started = std::time::Instant::now();
+    let err = client.request("silent", "?").bounded().await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(err.to_string().contains("1s"), "{err}");
+    assert!(
+        elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(5),
+        "{elapsed:?}"
+    );
+    // A request's own timeout wins over the option's, longer or shorter.
+    let started = std::time::Instant::now();
+    let err = client
+        .request_with(
+            "silent",
+            rnats::Request::new().timeout(Duration::from_millis(2500)),
+        )
+        .bounded()
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        elapsed >= Duration::from_millis(2500) && elapsed < Duration::from_secs(8),
+        "{elapsed:?}"
+    );
+    let started = std::time::Instant::now();
+    let err = client
+        .request_with(
+            "silent",
+            rnats::Request::new().timeout(Duration::from_millis(100)),
+        )
+        .bounded()
+        .await
+        .unwrap_err();
+    let elapsed = started.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        elapsed >= Duration::from_millis(100) && elapsed < Duration::from_millis(900),
+        "shorter than the option's 1 s: {elapsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn replies_via_new_inbox() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let inbox = client.new_inbox();
+    assert!(inbox.starts_with("_INBOX."));
+    assert_ne!(inbox, client.new_inbox());
+    let mut replies = client.subscribe(inbox.as_str()).await.unwrap();
+    let mut svc = client.subscribe("svc").await.unwrap();
+    client
+        .publish_with_reply("svc", inbox.as_str(), "q")
+        .await
+        .unwrap();
+    let req = next_msg(&mut svc).await;
+    assert_eq!(req.reply.as_deref(), Some(inbox.as_str()));
+    client.publish(req.reply.unwrap(), "a").await.unwrap();
+    assert_eq!(next_msg(&mut replies).await.payload, "a");
+}
+
+#[tokio::test]
+async fn status_of_no_responders_is_visible_on_messages() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let inbox = client.new_inbox();
+    let mut replies = client.subscribe(inbox.as_str()).await.unwrap();
+    // Any publish with a reply subject and no subscriber gets the server's 503 status message
+    // on the reply subject (the client asked for no_responders in CONNECT).
+    client
+        .publish_with_reply("nobody", inbox.as_str(), "")
+        .await
+        .unwrap();
+    let msg = next_msg(&mut replies).await;
+    assert_eq!(msg.status, Some(StatusCode::NO_RESPONDERS));
+    assert!(msg.payload.is_empty());
+    assert_eq!(msg.subject, inbox.as_str());
+    // Through the request path the same status is an error.
+    let err = client.request("nobody", "").await.unwrap_err();
+    assert!(err.is_no_responders());
+}
+
+/// Requests' reply subjects and `new_inbox` use the `inbox_prefix`, as the responder sees
+/// them; the answers come back through the client's reply subscription under it. A prefix
+/// that is not a plain subject is refused when connecting.
+#[tokio::test]
+async fn inbox_prefix_is_used_by_requests_and_new_inbox() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let responder = rnats::connect(server.url()).await.unwrap();
+    let mut service = responder.subscribe("svc.prefix").await.unwrap();
+    responder.flush().bounded().await.unwrap();
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(req) = service.next().await {
+            let reply = req.reply.expect("a request has a reply subject");
+            seen_tx.send(reply.to_string()).unwrap();
+            responder.publish(reply, "answer").await.unwrap();
+        }
+    });
+    let client = rnats::ConnectOptions::new()
+        .inbox_prefix("my.replies")
+        .connect(server.url())
+        .await
+        .unwrap();
+    assert!(client.new_inbox().starts_with("my.replies."));
+    let answer = client.request("svc.prefix", "q").await.unwrap();
+    assert_eq!(answer.payload, "answer");
+    assert!(
+        answer.subject.starts_with("my.replies."),
+        "{}",
+        answer.subject
+    );
+    let reply = seen.recv().await.unwrap();
+    assert!(reply.starts_with("my.replies."), "{reply}");
+    assert_eq!(reply, answer.subject.as_str());
+    let answer = client
+        .send_request("svc.prefix", rnats::Request::new())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(answer.payload, "answer");
+    assert!(seen.recv().await.unwrap().starts_with("my.replies."));
+
+    for bad in ["bad prefix", "a.*", "a.>", ""] {
+        let err = rnats::ConnectOptions::new()
+            .inbox_prefix(bad)
+            .connect(server.url())
+            .await
+            .unwrap_err();
+        assert!(err.is_invalid_argument(), "{bad:?}: {err:?}");
+    }
+}
+
+/// `Request::no_timeout` waits for the answer however long it takes: here past the
+/// client's 200 ms request timeout, which would have failed it.
+#[tokio::test]
+async fn a_request_without_timeout_outlives_the_client_request_timeout() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::ConnectOptions::new()
+        .request_timeout(Duration::from_millis(200))
+        .connect(server.url())
+        .await
+        .unwrap();
+    let mut service = client.subscribe("svc.late").await.unwrap();
+    client.flush().bounded().await.unwrap();
+    let response = client
+        .send_request("svc.late", rnats::Request::new().no_timeout())
+        .await
+        .unwrap();
+    let with_default = client
+        .send_request("svc.late", rnats::Request::new())
+        .await
+        .unwrap();
+    let request = next_msg(&mut service).await;
+    next_msg(&mut service).await;
+    // The one with the client's timeout gives up meanwhile.
+    let err = with_default.bounded().await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    client
+        .publish(request.reply.unwrap(), "late answer")
+        .await
+        .unwrap();
+    let answer = response.bounded().await.unwrap();
+    assert_eq!(answer.payload, "late answer");
+}
