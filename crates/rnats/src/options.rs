@@ -178,7 +178,7 @@ impl ConnectOptions {
     }
 
     /// Size of the write buffer past which publishers wait for the connection to catch up
-    /// (default 2 MiB).
+    /// (default 256 KiB).
     pub fn write_buffer_size(mut self, bytes: usize) -> Self {
         self.write_buffer_size = bytes.max(1024);
         self
