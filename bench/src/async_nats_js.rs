@@ -9,14 +9,15 @@ use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::{self, stream, Context};
 use futures::StreamExt;
 
+use crate::async_nats_client::RoundTrip;
 use crate::common::{
-    js_stream, payload, BoxError, CpuMeter, Outcome, Spec, JS_IN_FLIGHT, JS_PULL_BATCH, JS_WARM_UP,
-    ORDERED_HANG, ORDERED_KILL_AT,
+    js_stream, payload, BoxError, CpuMeter, Outcome, Spec, Timeline, JS_IN_FLIGHT, JS_PULL_BATCH,
+    JS_WARM_UP, ORDERED_HANG, ORDERED_KILL_AT,
 };
 use crate::{Scenario, Storage};
 
 pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
-    if spec.scenario == Scenario::OrderedStall {
+    if spec.scenario.is_ordered_stall() {
         return ordered_stall(spec).await;
     }
     let client = async_nats::connect(spec.url.as_str()).await?;
@@ -139,6 +140,7 @@ async fn pull(
             ..Default::default()
         })
         .await?;
+    let mut round_trip = RoundTrip::new(&js.client()).await?;
 
     let meter = CpuMeter::start(spec.server_pid);
     let start = Instant::now();
@@ -161,7 +163,8 @@ async fn pull(
         }
     }
     if ack {
-        js.client().flush().await?;
+        // The acks are on their way; the server has them all after a round trip.
+        round_trip.wait().await?;
     }
     let mut outcome = Outcome::throughput(spec.count, spec.size, start.elapsed());
     meter.finish(&mut outcome);
@@ -171,6 +174,9 @@ async fn pull(
 
 /// See the rnats version: the same cluster, stream, connection order and kill. An error item
 /// from the ordered stream is counted and reading goes on, as a user would.
+/// `ordered-stall-hb2` gives the ordered consumer a 2 s idle heartbeat: async-nats derives it
+/// from the pull expiry (`min(15 s, expiry / 2)`, the expiry being `min(30 s, max_expires)`),
+/// so `max_expires` = 4 s. `ordered-stall-hb15` is async-nats' default.
 async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
     let cluster = Arc::new(tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3)).await?);
     let setup = jetstream::new(async_nats::connect(cluster.urls()).await?);
@@ -203,23 +209,34 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             .map(|n| (n.name().map(str::to_owned), n.url())),
         &leader,
     );
+    let timeline = Arc::new(Timeline::default());
+    let noted = Arc::clone(&timeline);
     let client = async_nats::ConnectOptions::new()
         .retain_servers_order()
         .reconnect_delay_callback(|_| Duration::from_millis(50))
+        .event_callback(move |event| {
+            let noted = Arc::clone(&noted);
+            async move { noted.note(format!("event {event}")) }
+        })
         .connect(urls)
         .await?;
     let js = jetstream::new(client);
     let subject = async_nats::Subject::from(subject);
     publish_window(&js, &subject, spec.size.max(1), spec.count).await?;
     let stream = js.get_stream(&name).await?;
+    let mut ordered_config = pull::OrderedConfig::default();
+    if spec.scenario.ordered_heartbeat() == Some(Duration::from_secs(2)) {
+        ordered_config.max_expires = Duration::from_secs(4);
+    }
     let mut messages = stream
-        .create_consumer(pull::OrderedConfig::default())
+        .create_consumer(ordered_config)
         .await?
         .messages()
         .await?;
     // Move the stream leader to the consumer's node: the kill below costs both.
     let victim = crate::common::align_stream_leader_with_consumer(cluster.urls(), &name).await?;
     let mut last = Instant::now();
+    let mut killed_at = last;
     let mut stall = Duration::ZERO;
     let mut killed = false;
     let mut errors = 0;
@@ -241,6 +258,7 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             .await?;
             killed = true;
             last = Instant::now();
+            killed_at = last;
         }
         let item =
             tokio::time::timeout(ORDERED_HANG.saturating_sub(last.elapsed()), messages.next())
@@ -248,7 +266,8 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
                 .map_err(|_| {
                     format!(
                         "hung: nothing for {ORDERED_HANG:?} at sequence {expected} \
-                     ({errors} error items before, last: {last_error:?})"
+                     ({errors} error items before, last: {last_error:?}); after the kill: {}",
+                        timeline.since(killed_at).join("; ")
                     )
                 })?
                 .ok_or("the ordered consumer ended")?;
@@ -257,11 +276,16 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             Err(e) => {
                 errors += 1;
                 last_error = e.to_string();
+                timeline.note(format!("error item: {e}"));
                 continue;
             }
         };
         if killed {
-            stall = stall.max(last.elapsed());
+            let gap = last.elapsed();
+            if gap > Duration::from_millis(100) {
+                timeline.note(format!("message {expected} after a {} ms gap", gap.as_millis()));
+            }
+            stall = stall.max(gap);
         }
         last = Instant::now();
         let got = msg.info()?.stream_sequence;
@@ -274,6 +298,7 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
         elapsed_s: stall.as_secs_f64(),
         stall_ms: Some(stall.as_secs_f64() * 1e3),
         errors,
+        timeline: timeline.since(killed_at),
         ..Outcome::default()
     })
 }

@@ -105,6 +105,10 @@ pub enum Scenario {
     Pub,
     /// One publishing and one subscribing connection; count what arrives.
     Pubsub,
+    /// `pubsub` with the same subscription capacity for both clients: 65,536 messages, no
+    /// byte limit (async-nats' default, set on rnats too).
+    #[value(name = "pubsub-equal")]
+    PubsubEqual,
     /// Sequential request/reply against an echo responder: latency.
     ReqSeq,
     /// 64 requests in flight: throughput.
@@ -131,6 +135,14 @@ pub enum Scenario {
     /// the kill, and every sequence checked to arrive once, in order.
     #[value(name = "ordered-stall")]
     OrderedStall,
+    /// `ordered-stall` with a 2 s idle heartbeat for both clients (rnats' default; async-nats
+    /// gets it through `OrderedConfig::max_expires` = 4 s, its only knob for it).
+    #[value(name = "ordered-stall-hb2")]
+    OrderedStallHb2,
+    /// `ordered-stall` with a 15 s idle heartbeat for both clients (async-nats' default;
+    /// rnats gets it through `OrderedConfig::heartbeat`).
+    #[value(name = "ordered-stall-hb15")]
+    OrderedStallHb15,
 }
 
 impl Scenario {
@@ -138,6 +150,7 @@ impl Scenario {
         match self {
             Scenario::Pub => "pub",
             Scenario::Pubsub => "pubsub",
+            Scenario::PubsubEqual => "pubsub-equal",
             Scenario::ReqSeq => "req-seq",
             Scenario::Req64 => "req-64",
             Scenario::Reconnect => "reconnect",
@@ -146,6 +159,8 @@ impl Scenario {
             Scenario::JsPullAck => "js-pull-ack",
             Scenario::JsPull => "js-pull",
             Scenario::OrderedStall => "ordered-stall",
+            Scenario::OrderedStallHb2 => "ordered-stall-hb2",
+            Scenario::OrderedStallHb15 => "ordered-stall-hb15",
         }
     }
 
@@ -153,13 +168,33 @@ impl Scenario {
     fn default_count(self, size: usize) -> u64 {
         match self {
             Scenario::Pub => (500_000_000 / (size as u64 + 100)).clamp(50_000, 5_000_000),
-            Scenario::Pubsub => 1_000_000,
+            Scenario::Pubsub | Scenario::PubsubEqual => 1_000_000,
             Scenario::ReqSeq => 20_000,
             Scenario::Req64 => 200_000,
             Scenario::Reconnect => 10_000,
             Scenario::JsPub => 10_000,
             Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => 200_000,
-            Scenario::OrderedStall => 10_000,
+            Scenario::OrderedStall | Scenario::OrderedStallHb2 | Scenario::OrderedStallHb15 => {
+                10_000
+            }
+        }
+    }
+
+    /// The ordered-stall scenarios.
+    pub fn is_ordered_stall(self) -> bool {
+        matches!(
+            self,
+            Scenario::OrderedStall | Scenario::OrderedStallHb2 | Scenario::OrderedStallHb15
+        )
+    }
+
+    /// The ordered consumer's idle heartbeat a scenario sets for both clients; `None`: each
+    /// client's default (rnats 2 s, async-nats 15 s).
+    pub fn ordered_heartbeat(self) -> Option<std::time::Duration> {
+        match self {
+            Scenario::OrderedStallHb2 => Some(std::time::Duration::from_secs(2)),
+            Scenario::OrderedStallHb15 => Some(std::time::Duration::from_secs(15)),
+            _ => None,
         }
     }
 }

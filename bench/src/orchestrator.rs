@@ -96,7 +96,7 @@ impl Case {
                 size_label(self.size),
                 storage.name()
             ),
-            None if self.scenario == Scenario::OrderedStall => self.scenario.name().to_owned(),
+            None if self.scenario.is_ordered_stall() => self.scenario.name().to_owned(),
             None => format!("{} {}", self.scenario.name(), size_label(self.size)),
         }
     }
@@ -107,9 +107,13 @@ const CASES: &[Case] = &[
     case(Scenario::Pub, 128, 2_000_000, false),
     case(Scenario::Pub, 1024, 1_000_000, true),
     case(Scenario::Pub, 16 * 1024, 80_000, false),
+    // Each pubsub row beside its equal-capacity row.
     case(Scenario::Pubsub, 16, 1_000_000, false),
+    case(Scenario::PubsubEqual, 16, 1_000_000, false),
     case(Scenario::Pubsub, 128, 1_000_000, false),
+    case(Scenario::PubsubEqual, 128, 1_000_000, false),
     case(Scenario::Pubsub, 1024, 400_000, false),
+    case(Scenario::PubsubEqual, 1024, 400_000, false),
     case(Scenario::ReqSeq, 128, 6_000, true),
     case(Scenario::Req64, 128, 120_000, false),
     case(Scenario::Reconnect, 0, 10_000, false),
@@ -129,6 +133,24 @@ const CASES: &[Case] = &[
         raw: false,
         storage: None,
         min_runs: 10,
+    },
+    // The same with one idle heartbeat for both clients, to tell the heartbeat defaults from
+    // the recovery logic: 5 runs each (a 3-node cluster per run).
+    Case {
+        scenario: Scenario::OrderedStallHb2,
+        size: 16,
+        count: 10_000,
+        raw: false,
+        storage: None,
+        min_runs: 5,
+    },
+    Case {
+        scenario: Scenario::OrderedStallHb15,
+        size: 16,
+        count: 10_000,
+        raw: false,
+        storage: None,
+        min_runs: 5,
     },
 ];
 
@@ -187,8 +209,8 @@ pub fn run(args: RunArgs) {
                 let server_cpu = cpu_seconds(&server_pid);
                 match run_worker(&exe, clients[i], case, count, &url, server.pid(), timeout) {
                     Ok(mut o) => {
-                        let own_server =
-                            matches!(case.scenario, Scenario::Reconnect | Scenario::OrderedStall);
+                        let own_server = case.scenario == Scenario::Reconnect
+                            || case.scenario.is_ordered_stall();
                         if !own_server && !o.cpu_measured {
                             o.server_cpu_s = cpu_seconds(&server_pid) - server_cpu;
                         }
@@ -352,6 +374,9 @@ fn short(o: &Outcome) -> String {
     if o.errors > 0 {
         s += &format!(", ERRORS {}", o.errors);
     }
+    if !o.timeline.is_empty() {
+        s += &format!(" [after the kill: {}]", o.timeline.join("; "));
+    }
     s + &format!(
         ", {:.1} MiB, {:.2} s, cpu {:.2} s (server {:.2} s)",
         o.rss_kib as f64 / 1024.0,
@@ -445,7 +470,8 @@ fn print_table(results: &Results<'_>) {
                 )
             }
         };
-        let (lost_rn, lost_an) = if case.scenario == Scenario::Pubsub {
+        let (lost_rn, lost_an) = if matches!(case.scenario, Scenario::Pubsub | Scenario::PubsubEqual)
+        {
             let lost = |s: &Samples| med(s, |o| o.lost.map(|l| l as f64));
             let dropped = med(rn, |o| o.dropped.map(|d| d as f64));
             (
@@ -469,7 +495,7 @@ fn print_table(results: &Results<'_>) {
         let ms = |v: f64| format!("{v:.1}");
         let us = |v: f64| format!("{v:.1}");
         let metrics: Vec<Metric> = match case.scenario {
-            Scenario::Pub | Scenario::Pubsub => vec![
+            Scenario::Pub | Scenario::Pubsub | Scenario::PubsubEqual => vec![
                 ("msgs/s", |o| Some(o.rate), rate, true, Median),
                 (
                     "MB/s",
@@ -493,7 +519,7 @@ fn print_table(results: &Results<'_>) {
             Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => {
                 vec![("msgs/s", |o| Some(o.rate), rate, true, Median)]
             }
-            Scenario::OrderedStall => vec![
+            Scenario::OrderedStall | Scenario::OrderedStallHb2 | Scenario::OrderedStallHb15 => vec![
                 ("stall ms, median", |o| o.stall_ms, ms, false, Median),
                 ("stall ms, longest", |o| o.stall_ms, ms, false, Longest),
             ],
