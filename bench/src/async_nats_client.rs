@@ -28,7 +28,8 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         | Scenario::JsPull
         | Scenario::OrderedStall
         | Scenario::OrderedStallHb2
-        | Scenario::OrderedStallHb15 => crate::async_nats_js::run(spec).await,
+        | Scenario::OrderedStallHb15
+        | Scenario::OrderedStallRt2 => crate::async_nats_js::run(spec).await,
     }
 }
 

@@ -172,6 +172,57 @@ async fn pull(
     Ok(outcome)
 }
 
+/// Records async-nats' debug and trace messages about its connection and its ordered
+/// consumer's recovery (a fixed list; the rest is noise such as "subscriber still pending")
+/// into the ordered-stall timeline: async-nats reports those steps nowhere else.
+struct RecoveryLog(Arc<Timeline>);
+
+/// Start of the async-nats messages that describe a recovery step.
+const RECOVERY_MESSAGES: &[&str] = &[
+    "disconnected",
+    "reconnected",
+    "detected !Connected -> Connected state change",
+    "expired pull request",
+    "received status message",
+    "received no responders",
+    "received unknown message",
+    "received idle heartbeat",
+    "ordered consumer mismatch",
+    "delete old consumer",
+    "create the new ordered consumer",
+    "recreated consumer",
+];
+
+impl tracing::Subscriber for RecoveryLog {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target().starts_with("async_nats")
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        if RECOVERY_MESSAGES.iter().any(|m| message.0.starts_with(m)) {
+            let mut text = message.0;
+            text.truncate(120);
+            self.0.note(format!("async-nats: {text}"));
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 /// See the rnats version: the same cluster, stream, connection order and kill. An error item
 /// from the ordered stream is counted and reading goes on, as a user would.
 /// `ordered-stall-hb2` gives the ordered consumer a 2 s idle heartbeat: async-nats derives it
@@ -210,16 +261,20 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
         &leader,
     );
     let timeline = Arc::new(Timeline::default());
+    // Only this scenario's worker process: the rest of the bench runs async-nats untouched.
+    let _ = tracing::subscriber::set_global_default(RecoveryLog(Arc::clone(&timeline)));
     let noted = Arc::clone(&timeline);
-    let client = async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new()
         .retain_servers_order()
         .reconnect_delay_callback(|_| Duration::from_millis(50))
         .event_callback(move |event| {
             let noted = Arc::clone(&noted);
             async move { noted.note(format!("event {event}")) }
-        })
-        .connect(urls)
-        .await?;
+        });
+    if let Some(timeout) = spec.scenario.ordered_request_timeout() {
+        options = options.request_timeout(Some(timeout));
+    }
+    let client = options.connect(urls).await?;
     let js = jetstream::new(client);
     let subject = async_nats::Subject::from(subject);
     publish_window(&js, &subject, spec.size.max(1), spec.count).await?;
@@ -244,13 +299,14 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
     let mut expected = 1;
     while expected <= spec.count {
         if expected == ORDERED_KILL_AT && !killed {
+            let reader_node = js.client().server_info().server_name;
             let cluster = Arc::clone(&cluster);
-            let victim = victim.clone();
+            let node_name = victim.clone();
             tokio::task::spawn_blocking(move || {
                 if let Some(node) = cluster
                     .servers()
                     .iter()
-                    .find(|n| n.name() == Some(victim.as_str()))
+                    .find(|n| n.name() == Some(node_name.as_str()))
                 {
                     node.stop();
                 }
@@ -259,6 +315,11 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             killed = true;
             last = Instant::now();
             killed_at = last;
+            timeline.note(if reader_node == victim {
+                format!("killed {victim}, the reader's node")
+            } else {
+                format!("killed {victim}; the reader is on {reader_node}")
+            });
         }
         let item =
             tokio::time::timeout(ORDERED_HANG.saturating_sub(last.elapsed()), messages.next())

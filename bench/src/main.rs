@@ -143,6 +143,11 @@ pub enum Scenario {
     /// rnats gets it through `OrderedConfig::heartbeat`).
     #[value(name = "ordered-stall-hb15")]
     OrderedStallHb15,
+    /// `ordered-stall` with each client's default heartbeat, and a 2 s request timeout for
+    /// both (async-nats' ordered consumer recovers with requests bounded by the connection's
+    /// request timeout, 10 s by default; rnats' bounds each recreation attempt at 2 s).
+    #[value(name = "ordered-stall-rt2")]
+    OrderedStallRt2,
 }
 
 impl Scenario {
@@ -161,6 +166,7 @@ impl Scenario {
             Scenario::OrderedStall => "ordered-stall",
             Scenario::OrderedStallHb2 => "ordered-stall-hb2",
             Scenario::OrderedStallHb15 => "ordered-stall-hb15",
+            Scenario::OrderedStallRt2 => "ordered-stall-rt2",
         }
     }
 
@@ -174,9 +180,10 @@ impl Scenario {
             Scenario::Reconnect => 10_000,
             Scenario::JsPub => 10_000,
             Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => 200_000,
-            Scenario::OrderedStall | Scenario::OrderedStallHb2 | Scenario::OrderedStallHb15 => {
-                10_000
-            }
+            Scenario::OrderedStall
+            | Scenario::OrderedStallHb2
+            | Scenario::OrderedStallHb15
+            | Scenario::OrderedStallRt2 => 10_000,
         }
     }
 
@@ -184,7 +191,10 @@ impl Scenario {
     pub fn is_ordered_stall(self) -> bool {
         matches!(
             self,
-            Scenario::OrderedStall | Scenario::OrderedStallHb2 | Scenario::OrderedStallHb15
+            Scenario::OrderedStall
+                | Scenario::OrderedStallHb2
+                | Scenario::OrderedStallHb15
+                | Scenario::OrderedStallRt2
         )
     }
 
@@ -194,6 +204,15 @@ impl Scenario {
         match self {
             Scenario::OrderedStallHb2 => Some(std::time::Duration::from_secs(2)),
             Scenario::OrderedStallHb15 => Some(std::time::Duration::from_secs(15)),
+            _ => None,
+        }
+    }
+
+    /// The request timeout a scenario sets on the ordered reader's connection, for both
+    /// clients; `None`: the default (10 s for both).
+    pub fn ordered_request_timeout(self) -> Option<std::time::Duration> {
+        match self {
+            Scenario::OrderedStallRt2 => Some(std::time::Duration::from_secs(2)),
             _ => None,
         }
     }

@@ -152,6 +152,15 @@ const CASES: &[Case] = &[
         storage: None,
         min_runs: 5,
     },
+    // Default heartbeats, and a 2 s request timeout for both: async-nats' recovery requests.
+    Case {
+        scenario: Scenario::OrderedStallRt2,
+        size: 16,
+        count: 10_000,
+        raw: false,
+        storage: None,
+        min_runs: 5,
+    },
 ];
 
 /// The results of one client on one case: successful outcomes and failure messages.
@@ -519,7 +528,10 @@ fn print_table(results: &Results<'_>) {
             Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => {
                 vec![("msgs/s", |o| Some(o.rate), rate, true, Median)]
             }
-            Scenario::OrderedStall | Scenario::OrderedStallHb2 | Scenario::OrderedStallHb15 => vec![
+            Scenario::OrderedStall
+            | Scenario::OrderedStallHb2
+            | Scenario::OrderedStallHb15
+            | Scenario::OrderedStallRt2 => vec![
                 ("stall ms, median", |o| o.stall_ms, ms, false, Median),
                 ("stall ms, longest", |o| o.stall_ms, ms, false, Longest),
             ],

@@ -25,7 +25,8 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         | Scenario::JsPull
         | Scenario::OrderedStall
         | Scenario::OrderedStallHb2
-        | Scenario::OrderedStallHb15 => crate::rnats_js::run(spec).await,
+        | Scenario::OrderedStallHb15
+        | Scenario::OrderedStallRt2 => crate::rnats_js::run(spec).await,
     }
 }
 

@@ -185,11 +185,13 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             .map(|n| (n.name().map(str::to_owned), n.url())),
         &leader,
     );
-    let client = rnats::ConnectOptions::new()
+    let mut options = rnats::ConnectOptions::new()
         .retain_servers_order(true)
-        .reconnect_delay_callback(|_| Duration::from_millis(50))
-        .connect(urls)
-        .await?;
+        .reconnect_delay_callback(|_| Duration::from_millis(50));
+    if let Some(timeout) = spec.scenario.ordered_request_timeout() {
+        options = options.request_timeout(timeout);
+    }
+    let client = options.connect(urls).await?;
     let timeline = Arc::new(Timeline::default());
     let mut events = client.events();
     let noted = Arc::clone(&timeline);
@@ -217,13 +219,14 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
     let mut expected = 1;
     while expected <= spec.count {
         if expected == ORDERED_KILL_AT && !killed {
+            let reader_node = js.client().server_info().server_name;
             let cluster = Arc::clone(&cluster);
-            let victim = victim.clone();
+            let node_name = victim.clone();
             tokio::task::spawn_blocking(move || {
                 if let Some(node) = cluster
                     .servers()
                     .iter()
-                    .find(|n| n.name() == Some(victim.as_str()))
+                    .find(|n| n.name() == Some(node_name.as_str()))
                 {
                     node.stop();
                 }
@@ -232,6 +235,11 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             killed = true;
             last = Instant::now();
             killed_at = last;
+            timeline.note(if reader_node == victim {
+                format!("killed {victim}, the reader's node")
+            } else {
+                format!("killed {victim}; the reader is on {reader_node}")
+            });
         }
         let item =
             tokio::time::timeout(ORDERED_HANG.saturating_sub(last.elapsed()), messages.next())
