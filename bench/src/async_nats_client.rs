@@ -21,7 +21,7 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         Scenario::Pubsub | Scenario::PubsubEqual => pubsub(spec).await,
         Scenario::ReqSeq => request_sequential(spec).await,
         Scenario::Req64 => request_concurrent(spec).await,
-        Scenario::Reconnect => reconnect(spec).await,
+        Scenario::Reconnect | Scenario::ReconnectEqual => reconnect(spec).await,
         Scenario::JsPub
         | Scenario::JsPub256
         | Scenario::JsPullAck
@@ -79,15 +79,16 @@ impl RoundTrip {
 async fn reconnect(spec: &Spec) -> Result<Outcome, BoxError> {
     let server = Arc::new(rnats_test::NatsServer::start());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let client = async_nats::ConnectOptions::new()
-        .event_callback(move |event| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(event);
-            }
-        })
-        .connect(server.url())
-        .await?;
+    let mut options = async_nats::ConnectOptions::new().event_callback(move |event| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(event);
+        }
+    });
+    if let Some(delay) = spec.scenario.reconnect_delay() {
+        options = options.reconnect_delay_callback(move |_| delay);
+    }
+    let client = options.connect(server.url()).await?;
     let mut subs = Vec::with_capacity(spec.count as usize);
     for i in 0..spec.count {
         subs.push(client.subscribe(format!("{RECONNECT_PREFIX}.{i}")).await?);

@@ -117,6 +117,11 @@ pub enum Scenario {
     /// `count` live subscriptions; the worker restarts its own server and times the way back:
     /// from the kill to a flush answered on the new connection (all subscriptions replayed).
     Reconnect,
+    /// `reconnect` with the same reconnect delay for both clients: a fixed 5 ms between
+    /// attempts (their default backoffs differ: rnats 10 ms doubling, async-nats 0 then 2 ms
+    /// doubling).
+    #[value(name = "reconnect-equal")]
+    ReconnectEqual,
     /// JetStream: one publish at a time, each waiting for its ack: latency and rate.
     #[value(name = "js-pub")]
     JsPub,
@@ -159,6 +164,7 @@ impl Scenario {
             Scenario::ReqSeq => "req-seq",
             Scenario::Req64 => "req-64",
             Scenario::Reconnect => "reconnect",
+            Scenario::ReconnectEqual => "reconnect-equal",
             Scenario::JsPub => "js-pub",
             Scenario::JsPub256 => "js-pub-256",
             Scenario::JsPullAck => "js-pull-ack",
@@ -177,13 +183,21 @@ impl Scenario {
             Scenario::Pubsub | Scenario::PubsubEqual => 1_000_000,
             Scenario::ReqSeq => 20_000,
             Scenario::Req64 => 200_000,
-            Scenario::Reconnect => 10_000,
+            Scenario::Reconnect | Scenario::ReconnectEqual => 10_000,
             Scenario::JsPub => 10_000,
             Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => 200_000,
             Scenario::OrderedStall
             | Scenario::OrderedStallHb2
             | Scenario::OrderedStallHb15
             | Scenario::OrderedStallRt2 => 10_000,
+        }
+    }
+
+    /// The fixed reconnect delay a scenario sets for both clients; `None`: each default.
+    pub fn reconnect_delay(self) -> Option<std::time::Duration> {
+        match self {
+            Scenario::ReconnectEqual => Some(std::time::Duration::from_millis(5)),
+            _ => None,
         }
     }
 

@@ -117,6 +117,7 @@ const CASES: &[Case] = &[
     case(Scenario::ReqSeq, 128, 6_000, true),
     case(Scenario::Req64, 128, 120_000, false),
     case(Scenario::Reconnect, 0, 10_000, false),
+    case(Scenario::ReconnectEqual, 0, 10_000, false),
     js(Scenario::JsPub, Storage::File, 5_000),
     js(Scenario::JsPub, Storage::Memory, 5_000),
     js(Scenario::JsPub256, Storage::File, 150_000),
@@ -218,7 +219,8 @@ pub fn run(args: RunArgs) {
                 let server_cpu = cpu_seconds(&server_pid);
                 match run_worker(&exe, clients[i], case, count, &url, server.pid(), timeout) {
                     Ok(mut o) => {
-                        let own_server = case.scenario == Scenario::Reconnect
+                        let own_server = case.scenario.reconnect_delay().is_some()
+                            || case.scenario == Scenario::Reconnect
                             || case.scenario.is_ordered_stall();
                         if !own_server && !o.cpu_measured {
                             o.server_cpu_s = cpu_seconds(&server_pid) - server_cpu;
@@ -519,7 +521,9 @@ fn print_table(results: &Results<'_>) {
                 ("p99 µs", |o| o.p99_us, us, false, Median),
             ],
             Scenario::Req64 => vec![("req/s", |o| Some(o.rate), rate, true, Median)],
-            Scenario::Reconnect => vec![("ms", |o| o.reconnect_ms, ms, false, Median)],
+            Scenario::Reconnect | Scenario::ReconnectEqual => {
+                vec![("ms", |o| o.reconnect_ms, ms, false, Median)]
+            }
             Scenario::JsPub => vec![
                 ("msgs/s", |o| Some(o.rate), rate, true, Median),
                 ("p50 µs", |o| o.p50_us, us, false, Median),

@@ -18,7 +18,7 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         Scenario::Pubsub | Scenario::PubsubEqual => pubsub(spec).await,
         Scenario::ReqSeq => request_sequential(spec).await,
         Scenario::Req64 => request_concurrent(spec).await,
-        Scenario::Reconnect => reconnect(spec).await,
+        Scenario::Reconnect | Scenario::ReconnectEqual => reconnect(spec).await,
         Scenario::JsPub
         | Scenario::JsPub256
         | Scenario::JsPullAck
@@ -77,7 +77,11 @@ impl RoundTrip {
 /// proves it.
 async fn reconnect(spec: &Spec) -> Result<Outcome, BoxError> {
     let server = Arc::new(rnats_test::NatsServer::start());
-    let client = rnats::connect(server.url()).await?;
+    let mut options = rnats::ConnectOptions::new();
+    if let Some(delay) = spec.scenario.reconnect_delay() {
+        options = options.reconnect_delay_callback(move |_| delay);
+    }
+    let client = options.connect(server.url()).await?;
     let mut events = client.events();
     let mut subs = Vec::with_capacity(spec.count as usize);
     for i in 0..spec.count {
