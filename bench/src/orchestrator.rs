@@ -360,6 +360,9 @@ fn wait_with_timeout(
 fn short(o: &Outcome) -> String {
     let mut s = match (o.stall_ms, o.p50_us) {
         (Some(stall), _) => format!("stall {stall:.0} ms"),
+        (None, _) if o.reconnect_ms.is_some() => {
+            format!("back in {:.1} ms", o.reconnect_ms.unwrap_or(f64::NAN))
+        }
         (None, Some(p50)) => format!(
             "{} (p50 {p50:.1} us, p99 {:.1} us)",
             rate(o.rate),
