@@ -344,7 +344,10 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
         if killed {
             let gap = last.elapsed();
             if gap > Duration::from_millis(100) {
-                timeline.note(format!("message {expected} after a {} ms gap", gap.as_millis()));
+                timeline.note(format!(
+                    "message {expected} after a {} ms gap",
+                    gap.as_millis()
+                ));
             }
             stall = stall.max(gap);
         }

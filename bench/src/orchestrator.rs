@@ -484,17 +484,17 @@ fn print_table(results: &Results<'_>) {
                 )
             }
         };
-        let (lost_rn, lost_an) = if matches!(case.scenario, Scenario::Pubsub | Scenario::PubsubEqual)
-        {
-            let lost = |s: &Samples| med(s, |o| o.lost.map(|l| l as f64));
-            let dropped = med(rn, |o| o.dropped.map(|d| d as f64));
-            (
-                format!("{} ({})", num(lost(rn)), num(dropped)),
-                num(lost(an)),
-            )
-        } else {
-            ("–".into(), "–".into())
-        };
+        let (lost_rn, lost_an) =
+            if matches!(case.scenario, Scenario::Pubsub | Scenario::PubsubEqual) {
+                let lost = |s: &Samples| med(s, |o| o.lost.map(|l| l as f64));
+                let dropped = med(rn, |o| o.dropped.map(|d| d as f64));
+                (
+                    format!("{} ({})", num(lost(rn)), num(dropped)),
+                    num(lost(an)),
+                )
+            } else {
+                ("–".into(), "–".into())
+            };
 
         // Each metric row: (label, value of an outcome, format, higher is better, how the runs
         // are summed up).
