@@ -1,4 +1,6 @@
-//! The scenarios driven through async-nats, with its default options (its default subscription capacity included: its drops are part of the result).
+//! The scenarios driven through async-nats, with its default options (its default
+//! subscription capacity included: its drops are part of the `pubsub` result; `pubsub-equal`
+//! is the row where both clients get the same capacity).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -7,44 +9,91 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use crate::common::{
-    is_end_marker, payload, BoxError, Outcome, Progress, Spec, ECHO_SUBJECT, IN_FLIGHT,
-    PUBSUB_SUBJECT, PUB_SUBJECT, RECONNECT_PREFIX,
+    is_end_marker, payload, sentinel_subject, BoxError, Outcome, Progress, Spec, ECHO_SUBJECT,
+    EQUAL_SUB_CAPACITY, IN_FLIGHT, PUBSUB_SUBJECT, PUB_SUBJECT, RECONNECT_PREFIX,
+    ROUND_TRIP_TIMEOUT,
 };
 use crate::Scenario;
 
 pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
     match spec.scenario {
         Scenario::Pub => publish(spec).await,
-        Scenario::Pubsub => pubsub(spec).await,
+        Scenario::Pubsub | Scenario::PubsubEqual => pubsub(spec).await,
         Scenario::ReqSeq => request_sequential(spec).await,
         Scenario::Req64 => request_concurrent(spec).await,
-        Scenario::Reconnect => reconnect(spec).await,
+        Scenario::Reconnect | Scenario::ReconnectEqual => reconnect(spec).await,
         Scenario::JsPub
         | Scenario::JsPub256
         | Scenario::JsPullAck
         | Scenario::JsPull
-        | Scenario::OrderedStall => crate::async_nats_js::run(spec).await,
+        | Scenario::OrderedStall
+        | Scenario::OrderedStallHb2
+        | Scenario::OrderedStallHb15
+        | Scenario::OrderedStallRt2 => crate::async_nats_js::run(spec).await,
     }
 }
 
-/// See the rnats version: same steps, async-nats' default reconnect policy.
+/// The round trip that ends a measurement, as in `rnats_client::RoundTrip`: a sentinel
+/// published on the connection's own subject and awaited back. `Client::flush()` of
+/// async-nats is not one: it returns once its write buffer is on the socket (the connection
+/// handler answers flush observers after `poll_flush` of the stream; no PING is sent), and
+/// async-nats 0.51 has no PING/PONG call (no `rtt()`).
+pub struct RoundTrip {
+    client: async_nats::Client,
+    subject: String,
+    sub: async_nats::Subscriber,
+}
+
+impl RoundTrip {
+    /// Subscribes the sentinel and makes one round trip: afterwards the subscription is live,
+    /// and so is everything this connection sent before.
+    pub async fn new(client: &async_nats::Client) -> Result<Self, BoxError> {
+        let subject = sentinel_subject();
+        let sub = client.subscribe(subject.clone()).await?;
+        let mut round_trip = RoundTrip {
+            client: client.clone(),
+            subject,
+            sub,
+        };
+        round_trip.wait().await?;
+        Ok(round_trip)
+    }
+
+    /// Publishes the sentinel and waits until it comes back.
+    pub async fn wait(&mut self) -> Result<(), BoxError> {
+        self.client
+            .publish(self.subject.clone(), bytes::Bytes::new())
+            .await?;
+        tokio::time::timeout(ROUND_TRIP_TIMEOUT, self.sub.next())
+            .await
+            .map_err(|_| format!("no sentinel back within {ROUND_TRIP_TIMEOUT:?}"))?
+            .ok_or("the sentinel subscription ended")?;
+        Ok(())
+    }
+}
+
+/// See the rnats version: same steps, async-nats' default reconnect policy. The round trip
+/// matters here: async-nats replays its subscriptions (in hash-map order) into the write
+/// buffer on reconnect, and `flush()` returns once they are on the socket, before the server
+/// has processed them.
 async fn reconnect(spec: &Spec) -> Result<Outcome, BoxError> {
     let server = Arc::new(rnats_test::NatsServer::start());
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let client = async_nats::ConnectOptions::new()
-        .event_callback(move |event| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.send(event);
-            }
-        })
-        .connect(server.url())
-        .await?;
+    let mut options = async_nats::ConnectOptions::new().event_callback(move |event| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.send(event);
+        }
+    });
+    if let Some(delay) = spec.scenario.reconnect_delay() {
+        options = options.reconnect_delay_callback(move |_| delay);
+    }
+    let client = options.connect(server.url()).await?;
     let mut subs = Vec::with_capacity(spec.count as usize);
     for i in 0..spec.count {
         subs.push(client.subscribe(format!("{RECONNECT_PREFIX}.{i}")).await?);
     }
-    client.flush().await?;
+    let mut round_trip = RoundTrip::new(&client).await?;
     while rx.try_recv().is_ok() {}
     let start = Instant::now();
     let s = server.clone();
@@ -61,7 +110,7 @@ async fn reconnect(spec: &Spec) -> Result<Outcome, BoxError> {
             None => return Err("event channel closed".into()),
         }
     }
-    client.flush().await?;
+    round_trip.wait().await?;
     let elapsed = start.elapsed();
     let other = async_nats::connect(server.url()).await?;
     other
@@ -80,27 +129,39 @@ async fn reconnect(spec: &Spec) -> Result<Outcome, BoxError> {
     })
 }
 
-/// Publish `count` messages nobody receives, then flush (the server has them all).
+/// Publish `count` messages nobody receives, then a round trip (the server has them all).
 async fn publish(spec: &Spec) -> Result<Outcome, BoxError> {
     let client = async_nats::connect(spec.url.as_str()).await?;
+    let mut round_trip = RoundTrip::new(&client).await?;
     let data = payload(spec.size);
     let start = Instant::now();
     for _ in 0..spec.count {
         client.publish(PUB_SUBJECT, data.clone()).await?;
     }
-    client.flush().await?;
+    round_trip.wait().await?;
     Ok(Outcome::throughput(spec.count, spec.size, start.elapsed()))
 }
 
-/// One publishing and one subscribing connection; count what arrives.
+/// One publishing and one subscribing connection; count what arrives. `pubsub-equal`: the
+/// subscription capacity is set explicitly to `EQUAL_SUB_CAPACITY` (which is async-nats'
+/// default), as rnats' is.
 async fn pubsub(spec: &Spec) -> Result<Outcome, BoxError> {
     if spec.size == 0 {
         return Err("pubsub needs a payload of at least 1 byte".into());
     }
     let publisher = async_nats::connect(spec.url.as_str()).await?;
-    let subscriber = async_nats::connect(spec.url.as_str()).await?;
+    let subscriber = if spec.scenario == Scenario::PubsubEqual {
+        async_nats::ConnectOptions::new()
+            .subscription_capacity(EQUAL_SUB_CAPACITY)
+            .connect(spec.url.as_str())
+            .await?
+    } else {
+        async_nats::connect(spec.url.as_str()).await?
+    };
     let mut sub = subscriber.subscribe(PUBSUB_SUBJECT).await?;
-    subscriber.flush().await?;
+    // The subscription is live on the server before anything is published.
+    drop(RoundTrip::new(&subscriber).await?);
+    let mut round_trip = RoundTrip::new(&publisher).await?;
 
     let progress = Arc::new(Progress::new());
     let counter = progress.clone();
@@ -118,7 +179,7 @@ async fn pubsub(spec: &Spec) -> Result<Outcome, BoxError> {
     for _ in 0..spec.count {
         publisher.publish(PUBSUB_SUBJECT, data.clone()).await?;
     }
-    publisher.flush().await?;
+    round_trip.wait().await?;
     progress.wait_for(spec.count).await;
     let mut outcome = progress.outcome(start_ns, spec.count, spec.size);
 
@@ -127,7 +188,7 @@ async fn pubsub(spec: &Spec) -> Result<Outcome, BoxError> {
     publisher
         .publish(PUBSUB_SUBJECT, bytes::Bytes::new())
         .await?;
-    publisher.flush().await?;
+    round_trip.wait().await?;
     if tokio::time::timeout(Duration::from_secs(3), reader)
         .await
         .is_err()
@@ -144,7 +205,8 @@ async fn pubsub(spec: &Spec) -> Result<Outcome, BoxError> {
 async fn echo_responder(url: &str) -> Result<async_nats::Client, BoxError> {
     let responder = async_nats::connect(url).await?;
     let mut sub = responder.subscribe(ECHO_SUBJECT).await?;
-    responder.flush().await?;
+    // The responder is subscribed on the server before the first request.
+    drop(RoundTrip::new(&responder).await?);
     let replier = responder.clone();
     tokio::spawn(async move {
         while let Some(msg) = sub.next().await {

@@ -9,14 +9,15 @@ use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::{self, stream, Context};
 use futures::StreamExt;
 
+use crate::async_nats_client::RoundTrip;
 use crate::common::{
-    js_stream, payload, BoxError, CpuMeter, Outcome, Spec, JS_IN_FLIGHT, JS_PULL_BATCH, JS_WARM_UP,
-    ORDERED_HANG, ORDERED_KILL_AT,
+    js_stream, payload, BoxError, CpuMeter, Outcome, Spec, Timeline, JS_IN_FLIGHT, JS_PULL_BATCH,
+    JS_WARM_UP, ORDERED_HANG, ORDERED_KILL_AT,
 };
 use crate::{Scenario, Storage};
 
 pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
-    if spec.scenario == Scenario::OrderedStall {
+    if spec.scenario.is_ordered_stall() {
         return ordered_stall(spec).await;
     }
     let client = async_nats::connect(spec.url.as_str()).await?;
@@ -139,6 +140,7 @@ async fn pull(
             ..Default::default()
         })
         .await?;
+    let mut round_trip = RoundTrip::new(&js.client()).await?;
 
     let meter = CpuMeter::start(spec.server_pid);
     let start = Instant::now();
@@ -161,7 +163,8 @@ async fn pull(
         }
     }
     if ack {
-        js.client().flush().await?;
+        // The acks are on their way; the server has them all after a round trip.
+        round_trip.wait().await?;
     }
     let mut outcome = Outcome::throughput(spec.count, spec.size, start.elapsed());
     meter.finish(&mut outcome);
@@ -169,8 +172,62 @@ async fn pull(
     Ok(outcome)
 }
 
+/// Records async-nats' debug and trace messages about its connection and its ordered
+/// consumer's recovery (a fixed list; the rest is noise such as "subscriber still pending")
+/// into the ordered-stall timeline: async-nats reports those steps nowhere else.
+struct RecoveryLog(Arc<Timeline>);
+
+/// Start of the async-nats messages that describe a recovery step.
+const RECOVERY_MESSAGES: &[&str] = &[
+    "disconnected",
+    "reconnected",
+    "detected !Connected -> Connected state change",
+    "expired pull request",
+    "received status message",
+    "received no responders",
+    "received unknown message",
+    "received idle heartbeat",
+    "ordered consumer mismatch",
+    "delete old consumer",
+    "create the new ordered consumer",
+    "recreated consumer",
+];
+
+impl tracing::Subscriber for RecoveryLog {
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target().starts_with("async_nats")
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                }
+            }
+        }
+        let mut message = Message(String::new());
+        event.record(&mut message);
+        if RECOVERY_MESSAGES.iter().any(|m| message.0.starts_with(m)) {
+            let mut text = message.0;
+            text.truncate(120);
+            self.0.note(format!("async-nats: {text}"));
+        }
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
 /// See the rnats version: the same cluster, stream, connection order and kill. An error item
 /// from the ordered stream is counted and reading goes on, as a user would.
+/// `ordered-stall-hb2` gives the ordered consumer a 2 s idle heartbeat: async-nats derives it
+/// from the pull expiry (`min(15 s, expiry / 2)`, the expiry being `min(30 s, max_expires)`),
+/// so `max_expires` = 4 s. `ordered-stall-hb15` is async-nats' default.
 async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
     let cluster = Arc::new(tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3)).await?);
     let setup = jetstream::new(async_nats::connect(cluster.urls()).await?);
@@ -203,23 +260,38 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             .map(|n| (n.name().map(str::to_owned), n.url())),
         &leader,
     );
-    let client = async_nats::ConnectOptions::new()
+    let timeline = Arc::new(Timeline::default());
+    // Only this scenario's worker process: the rest of the bench runs async-nats untouched.
+    let _ = tracing::subscriber::set_global_default(RecoveryLog(Arc::clone(&timeline)));
+    let noted = Arc::clone(&timeline);
+    let mut options = async_nats::ConnectOptions::new()
         .retain_servers_order()
         .reconnect_delay_callback(|_| Duration::from_millis(50))
-        .connect(urls)
-        .await?;
+        .event_callback(move |event| {
+            let noted = Arc::clone(&noted);
+            async move { noted.note(format!("event {event}")) }
+        });
+    if let Some(timeout) = spec.scenario.ordered_request_timeout() {
+        options = options.request_timeout(Some(timeout));
+    }
+    let client = options.connect(urls).await?;
     let js = jetstream::new(client);
     let subject = async_nats::Subject::from(subject);
     publish_window(&js, &subject, spec.size.max(1), spec.count).await?;
     let stream = js.get_stream(&name).await?;
+    let mut ordered_config = pull::OrderedConfig::default();
+    if spec.scenario.ordered_heartbeat() == Some(Duration::from_secs(2)) {
+        ordered_config.max_expires = Duration::from_secs(4);
+    }
     let mut messages = stream
-        .create_consumer(pull::OrderedConfig::default())
+        .create_consumer(ordered_config)
         .await?
         .messages()
         .await?;
     // Move the stream leader to the consumer's node: the kill below costs both.
     let victim = crate::common::align_stream_leader_with_consumer(cluster.urls(), &name).await?;
     let mut last = Instant::now();
+    let mut killed_at = last;
     let mut stall = Duration::ZERO;
     let mut killed = false;
     let mut errors = 0;
@@ -227,13 +299,14 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
     let mut expected = 1;
     while expected <= spec.count {
         if expected == ORDERED_KILL_AT && !killed {
+            let reader_node = js.client().server_info().server_name;
             let cluster = Arc::clone(&cluster);
-            let victim = victim.clone();
+            let node_name = victim.clone();
             tokio::task::spawn_blocking(move || {
                 if let Some(node) = cluster
                     .servers()
                     .iter()
-                    .find(|n| n.name() == Some(victim.as_str()))
+                    .find(|n| n.name() == Some(node_name.as_str()))
                 {
                     node.stop();
                 }
@@ -241,6 +314,12 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             .await?;
             killed = true;
             last = Instant::now();
+            killed_at = last;
+            timeline.note(if reader_node == victim {
+                format!("killed {victim}, the reader's node")
+            } else {
+                format!("killed {victim}; the reader is on {reader_node}")
+            });
         }
         let item =
             tokio::time::timeout(ORDERED_HANG.saturating_sub(last.elapsed()), messages.next())
@@ -248,7 +327,8 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
                 .map_err(|_| {
                     format!(
                         "hung: nothing for {ORDERED_HANG:?} at sequence {expected} \
-                     ({errors} error items before, last: {last_error:?})"
+                     ({errors} error items before, last: {last_error:?}); after the kill: {}",
+                        timeline.since(killed_at).join("; ")
                     )
                 })?
                 .ok_or("the ordered consumer ended")?;
@@ -257,11 +337,19 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             Err(e) => {
                 errors += 1;
                 last_error = e.to_string();
+                timeline.note(format!("error item: {e}"));
                 continue;
             }
         };
         if killed {
-            stall = stall.max(last.elapsed());
+            let gap = last.elapsed();
+            if gap > Duration::from_millis(100) {
+                timeline.note(format!(
+                    "message {expected} after a {} ms gap",
+                    gap.as_millis()
+                ));
+            }
+            stall = stall.max(gap);
         }
         last = Instant::now();
         let got = msg.info()?.stream_sequence;
@@ -274,6 +362,7 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
         elapsed_s: stall.as_secs_f64(),
         stall_ms: Some(stall.as_secs_f64() * 1e3),
         errors,
+        timeline: timeline.since(killed_at),
         ..Outcome::default()
     })
 }

@@ -117,6 +117,56 @@ pub async fn align_stream_leader_with_consumer(
     Err(format!("the stream leader never moved to the consumer's node {host}").into())
 }
 
+/// Subject prefix of the sentinel subscriptions that end a measurement with a round trip
+/// through the server (see [`sentinel_subject`] and README, "Ending a measurement").
+pub const SENTINEL_PREFIX: &str = "bench.sentinel";
+/// How long a round trip's sentinel may take before the worker fails.
+pub const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A subject of its own for one connection's sentinel subscription: nobody else publishes
+/// to it, so the only message it receives is the sentinel the same connection publishes.
+pub fn sentinel_subject() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{SENTINEL_PREFIX}.{}.{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `pubsub-equal`: the subscription capacity both clients get, in messages (async-nats'
+/// default; rnats gets it with no byte limit, as async-nats has none).
+pub const EQUAL_SUB_CAPACITY: usize = 65_536;
+
+/// `ordered-stall`: what happened after the kill, for attributing the stall: connection
+/// events and error items of the ordered stream, with their time.
+#[derive(Default)]
+pub struct Timeline {
+    entries: std::sync::Mutex<Vec<(Instant, String)>>,
+}
+
+impl Timeline {
+    /// Most entries kept (a client retrying in a loop would otherwise fill the output).
+    const MAX: usize = 24;
+
+    pub fn note(&self, what: impl Into<String>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.len() < Self::MAX {
+            entries.push((Instant::now(), what.into()));
+        }
+    }
+
+    /// The entries after `origin` (the kill), as "+123 ms what".
+    pub fn since(&self, origin: Instant) -> Vec<String> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .filter(|(t, _)| *t >= origin)
+            .map(|(t, what)| format!("+{} ms {what}", (*t - origin).as_millis()))
+            .collect()
+    }
+}
+
 /// `pubsub` gives up waiting when nothing arrived for this long.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -166,6 +216,9 @@ pub struct Outcome {
     /// ordered-stall: how many times the ordered consumer was recreated (rnats only; the
     /// async-nats ordered stream does not say).
     pub resets: Option<u64>,
+    /// ordered-stall: connection events and error items after the kill, with their time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<String>,
     /// js-pull-ack after a run: messages delivered more than once (redeliveries).
     pub redelivered: Option<u64>,
     /// Peak resident memory of the worker process (VmHWM), KiB.

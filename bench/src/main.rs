@@ -105,6 +105,10 @@ pub enum Scenario {
     Pub,
     /// One publishing and one subscribing connection; count what arrives.
     Pubsub,
+    /// `pubsub` with the same subscription capacity for both clients: 65,536 messages, no
+    /// byte limit (async-nats' default, set on rnats too).
+    #[value(name = "pubsub-equal")]
+    PubsubEqual,
     /// Sequential request/reply against an echo responder: latency.
     ReqSeq,
     /// 64 requests in flight: throughput.
@@ -113,6 +117,11 @@ pub enum Scenario {
     /// `count` live subscriptions; the worker restarts its own server and times the way back:
     /// from the kill to a flush answered on the new connection (all subscriptions replayed).
     Reconnect,
+    /// `reconnect` with the same reconnect delay for both clients: a fixed 5 ms between
+    /// attempts (their default backoffs differ: rnats 10 ms doubling, async-nats 0 then 2 ms
+    /// doubling).
+    #[value(name = "reconnect-equal")]
+    ReconnectEqual,
     /// JetStream: one publish at a time, each waiting for its ack: latency and rate.
     #[value(name = "js-pub")]
     JsPub,
@@ -131,6 +140,19 @@ pub enum Scenario {
     /// the kill, and every sequence checked to arrive once, in order.
     #[value(name = "ordered-stall")]
     OrderedStall,
+    /// `ordered-stall` with a 2 s idle heartbeat for both clients (rnats' default; async-nats
+    /// gets it through `OrderedConfig::max_expires` = 4 s, its only knob for it).
+    #[value(name = "ordered-stall-hb2")]
+    OrderedStallHb2,
+    /// `ordered-stall` with a 15 s idle heartbeat for both clients (async-nats' default;
+    /// rnats gets it through `OrderedConfig::heartbeat`).
+    #[value(name = "ordered-stall-hb15")]
+    OrderedStallHb15,
+    /// `ordered-stall` with each client's default heartbeat, and a 2 s request timeout for
+    /// both (async-nats' ordered consumer recovers with requests bounded by the connection's
+    /// request timeout, 10 s by default; rnats' bounds each recreation attempt at 2 s).
+    #[value(name = "ordered-stall-rt2")]
+    OrderedStallRt2,
 }
 
 impl Scenario {
@@ -138,14 +160,19 @@ impl Scenario {
         match self {
             Scenario::Pub => "pub",
             Scenario::Pubsub => "pubsub",
+            Scenario::PubsubEqual => "pubsub-equal",
             Scenario::ReqSeq => "req-seq",
             Scenario::Req64 => "req-64",
             Scenario::Reconnect => "reconnect",
+            Scenario::ReconnectEqual => "reconnect-equal",
             Scenario::JsPub => "js-pub",
             Scenario::JsPub256 => "js-pub-256",
             Scenario::JsPullAck => "js-pull-ack",
             Scenario::JsPull => "js-pull",
             Scenario::OrderedStall => "ordered-stall",
+            Scenario::OrderedStallHb2 => "ordered-stall-hb2",
+            Scenario::OrderedStallHb15 => "ordered-stall-hb15",
+            Scenario::OrderedStallRt2 => "ordered-stall-rt2",
         }
     }
 
@@ -153,13 +180,54 @@ impl Scenario {
     fn default_count(self, size: usize) -> u64 {
         match self {
             Scenario::Pub => (500_000_000 / (size as u64 + 100)).clamp(50_000, 5_000_000),
-            Scenario::Pubsub => 1_000_000,
+            Scenario::Pubsub | Scenario::PubsubEqual => 1_000_000,
             Scenario::ReqSeq => 20_000,
             Scenario::Req64 => 200_000,
-            Scenario::Reconnect => 10_000,
+            Scenario::Reconnect | Scenario::ReconnectEqual => 10_000,
             Scenario::JsPub => 10_000,
             Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => 200_000,
-            Scenario::OrderedStall => 10_000,
+            Scenario::OrderedStall
+            | Scenario::OrderedStallHb2
+            | Scenario::OrderedStallHb15
+            | Scenario::OrderedStallRt2 => 10_000,
+        }
+    }
+
+    /// The fixed reconnect delay a scenario sets for both clients; `None`: each default.
+    pub fn reconnect_delay(self) -> Option<std::time::Duration> {
+        match self {
+            Scenario::ReconnectEqual => Some(std::time::Duration::from_millis(5)),
+            _ => None,
+        }
+    }
+
+    /// The ordered-stall scenarios.
+    pub fn is_ordered_stall(self) -> bool {
+        matches!(
+            self,
+            Scenario::OrderedStall
+                | Scenario::OrderedStallHb2
+                | Scenario::OrderedStallHb15
+                | Scenario::OrderedStallRt2
+        )
+    }
+
+    /// The ordered consumer's idle heartbeat a scenario sets for both clients; `None`: each
+    /// client's default (rnats 2 s, async-nats 15 s).
+    pub fn ordered_heartbeat(self) -> Option<std::time::Duration> {
+        match self {
+            Scenario::OrderedStallHb2 => Some(std::time::Duration::from_secs(2)),
+            Scenario::OrderedStallHb15 => Some(std::time::Duration::from_secs(15)),
+            _ => None,
+        }
+    }
+
+    /// The request timeout a scenario sets on the ordered reader's connection, for both
+    /// clients; `None`: the default (10 s for both).
+    pub fn ordered_request_timeout(self) -> Option<std::time::Duration> {
+        match self {
+            Scenario::OrderedStallRt2 => Some(std::time::Duration::from_secs(2)),
+            _ => None,
         }
     }
 }

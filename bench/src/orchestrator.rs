@@ -96,7 +96,7 @@ impl Case {
                 size_label(self.size),
                 storage.name()
             ),
-            None if self.scenario == Scenario::OrderedStall => self.scenario.name().to_owned(),
+            None if self.scenario.is_ordered_stall() => self.scenario.name().to_owned(),
             None => format!("{} {}", self.scenario.name(), size_label(self.size)),
         }
     }
@@ -107,12 +107,17 @@ const CASES: &[Case] = &[
     case(Scenario::Pub, 128, 2_000_000, false),
     case(Scenario::Pub, 1024, 1_000_000, true),
     case(Scenario::Pub, 16 * 1024, 80_000, false),
+    // Each pubsub row beside its equal-capacity row.
     case(Scenario::Pubsub, 16, 1_000_000, false),
+    case(Scenario::PubsubEqual, 16, 1_000_000, false),
     case(Scenario::Pubsub, 128, 1_000_000, false),
+    case(Scenario::PubsubEqual, 128, 1_000_000, false),
     case(Scenario::Pubsub, 1024, 400_000, false),
+    case(Scenario::PubsubEqual, 1024, 400_000, false),
     case(Scenario::ReqSeq, 128, 6_000, true),
     case(Scenario::Req64, 128, 120_000, false),
     case(Scenario::Reconnect, 0, 10_000, false),
+    case(Scenario::ReconnectEqual, 0, 10_000, false),
     js(Scenario::JsPub, Storage::File, 5_000),
     js(Scenario::JsPub, Storage::Memory, 5_000),
     js(Scenario::JsPub256, Storage::File, 150_000),
@@ -129,6 +134,33 @@ const CASES: &[Case] = &[
         raw: false,
         storage: None,
         min_runs: 10,
+    },
+    // The same with one idle heartbeat for both clients, to tell the heartbeat defaults from
+    // the recovery logic: 5 runs each (a 3-node cluster per run).
+    Case {
+        scenario: Scenario::OrderedStallHb2,
+        size: 16,
+        count: 10_000,
+        raw: false,
+        storage: None,
+        min_runs: 5,
+    },
+    Case {
+        scenario: Scenario::OrderedStallHb15,
+        size: 16,
+        count: 10_000,
+        raw: false,
+        storage: None,
+        min_runs: 5,
+    },
+    // Default heartbeats, and a 2 s request timeout for both: async-nats' recovery requests.
+    Case {
+        scenario: Scenario::OrderedStallRt2,
+        size: 16,
+        count: 10_000,
+        raw: false,
+        storage: None,
+        min_runs: 5,
     },
 ];
 
@@ -187,8 +219,9 @@ pub fn run(args: RunArgs) {
                 let server_cpu = cpu_seconds(&server_pid);
                 match run_worker(&exe, clients[i], case, count, &url, server.pid(), timeout) {
                     Ok(mut o) => {
-                        let own_server =
-                            matches!(case.scenario, Scenario::Reconnect | Scenario::OrderedStall);
+                        let own_server = case.scenario.reconnect_delay().is_some()
+                            || case.scenario == Scenario::Reconnect
+                            || case.scenario.is_ordered_stall();
                         if !own_server && !o.cpu_measured {
                             o.server_cpu_s = cpu_seconds(&server_pid) - server_cpu;
                         }
@@ -327,6 +360,9 @@ fn wait_with_timeout(
 fn short(o: &Outcome) -> String {
     let mut s = match (o.stall_ms, o.p50_us) {
         (Some(stall), _) => format!("stall {stall:.0} ms"),
+        (None, _) if o.reconnect_ms.is_some() => {
+            format!("back in {:.1} ms", o.reconnect_ms.unwrap_or(f64::NAN))
+        }
         (None, Some(p50)) => format!(
             "{} (p50 {p50:.1} us, p99 {:.1} us)",
             rate(o.rate),
@@ -351,6 +387,9 @@ fn short(o: &Outcome) -> String {
     }
     if o.errors > 0 {
         s += &format!(", ERRORS {}", o.errors);
+    }
+    if !o.timeline.is_empty() {
+        s += &format!(" [after the kill: {}]", o.timeline.join("; "));
     }
     s + &format!(
         ", {:.1} MiB, {:.2} s, cpu {:.2} s (server {:.2} s)",
@@ -445,16 +484,17 @@ fn print_table(results: &Results<'_>) {
                 )
             }
         };
-        let (lost_rn, lost_an) = if case.scenario == Scenario::Pubsub {
-            let lost = |s: &Samples| med(s, |o| o.lost.map(|l| l as f64));
-            let dropped = med(rn, |o| o.dropped.map(|d| d as f64));
-            (
-                format!("{} ({})", num(lost(rn)), num(dropped)),
-                num(lost(an)),
-            )
-        } else {
-            ("–".into(), "–".into())
-        };
+        let (lost_rn, lost_an) =
+            if matches!(case.scenario, Scenario::Pubsub | Scenario::PubsubEqual) {
+                let lost = |s: &Samples| med(s, |o| o.lost.map(|l| l as f64));
+                let dropped = med(rn, |o| o.dropped.map(|d| d as f64));
+                (
+                    format!("{} ({})", num(lost(rn)), num(dropped)),
+                    num(lost(an)),
+                )
+            } else {
+                ("–".into(), "–".into())
+            };
 
         // Each metric row: (label, value of an outcome, format, higher is better, how the runs
         // are summed up).
@@ -469,7 +509,7 @@ fn print_table(results: &Results<'_>) {
         let ms = |v: f64| format!("{v:.1}");
         let us = |v: f64| format!("{v:.1}");
         let metrics: Vec<Metric> = match case.scenario {
-            Scenario::Pub | Scenario::Pubsub => vec![
+            Scenario::Pub | Scenario::Pubsub | Scenario::PubsubEqual => vec![
                 ("msgs/s", |o| Some(o.rate), rate, true, Median),
                 (
                     "MB/s",
@@ -484,7 +524,9 @@ fn print_table(results: &Results<'_>) {
                 ("p99 µs", |o| o.p99_us, us, false, Median),
             ],
             Scenario::Req64 => vec![("req/s", |o| Some(o.rate), rate, true, Median)],
-            Scenario::Reconnect => vec![("ms", |o| o.reconnect_ms, ms, false, Median)],
+            Scenario::Reconnect | Scenario::ReconnectEqual => {
+                vec![("ms", |o| o.reconnect_ms, ms, false, Median)]
+            }
             Scenario::JsPub => vec![
                 ("msgs/s", |o| Some(o.rate), rate, true, Median),
                 ("p50 µs", |o| o.p50_us, us, false, Median),
@@ -493,7 +535,10 @@ fn print_table(results: &Results<'_>) {
             Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => {
                 vec![("msgs/s", |o| Some(o.rate), rate, true, Median)]
             }
-            Scenario::OrderedStall => vec![
+            Scenario::OrderedStall
+            | Scenario::OrderedStallHb2
+            | Scenario::OrderedStallHb15
+            | Scenario::OrderedStallRt2 => vec![
                 ("stall ms, median", |o| o.stall_ms, ms, false, Median),
                 ("stall ms, longest", |o| o.stall_ms, ms, false, Longest),
             ],

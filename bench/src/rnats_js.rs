@@ -9,13 +9,14 @@ use rnats::jetstream::consumer::{pull, AckPolicy, OrderedConfig, PullConsumer};
 use rnats::jetstream::{self, stream, Context};
 
 use crate::common::{
-    js_stream, payload, BoxError, CpuMeter, Outcome, Spec, JS_IN_FLIGHT, JS_PULL_BATCH, JS_WARM_UP,
-    ORDERED_HANG, ORDERED_KILL_AT,
+    js_stream, payload, BoxError, CpuMeter, Outcome, Spec, Timeline, JS_IN_FLIGHT, JS_PULL_BATCH,
+    JS_WARM_UP, ORDERED_HANG, ORDERED_KILL_AT,
 };
+use crate::rnats_client::RoundTrip;
 use crate::{Scenario, Storage};
 
 pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
-    if spec.scenario == Scenario::OrderedStall {
+    if spec.scenario.is_ordered_stall() {
         return ordered_stall(spec).await;
     }
     let client = rnats::connect(spec.url.as_str()).await?;
@@ -119,6 +120,7 @@ async fn pull(
         AckPolicy::None
     };
     let consumer: PullConsumer = stream.create_consumer(config).await?;
+    let mut round_trip = RoundTrip::new(js.client()).await?;
 
     let meter = CpuMeter::start(spec.server_pid);
     let start = Instant::now();
@@ -142,7 +144,7 @@ async fn pull(
     }
     if ack {
         // The acks are on their way; the server has them all after a round trip.
-        js.client().flush().await?;
+        round_trip.wait().await?;
     }
     let mut outcome = Outcome::throughput(spec.count, spec.size, start.elapsed());
     meter.finish(&mut outcome);
@@ -153,7 +155,7 @@ async fn pull(
 /// A 3-node cluster of the worker's own, an R3 stream of `count` messages read by an ordered
 /// consumer connected to the stream leader's node, which is killed (SIGKILL) at message
 /// `ORDERED_KILL_AT`. Every sequence must arrive once, in order; the longest gap after the kill
-/// is the result.
+/// is the result. `ordered-stall-hb*` set the ordered consumer's idle heartbeat.
 async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
     let cluster = Arc::new(tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3)).await?);
     let setup = jetstream::new(rnats::connect(cluster.urls()).await?);
@@ -183,18 +185,33 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             .map(|n| (n.name().map(str::to_owned), n.url())),
         &leader,
     );
-    let client = rnats::ConnectOptions::new()
+    let mut options = rnats::ConnectOptions::new()
         .retain_servers_order(true)
-        .reconnect_delay_callback(|_| Duration::from_millis(50))
-        .connect(urls)
-        .await?;
+        .reconnect_delay_callback(|_| Duration::from_millis(50));
+    if let Some(timeout) = spec.scenario.ordered_request_timeout() {
+        options = options.request_timeout(timeout);
+    }
+    let client = options.connect(urls).await?;
+    let timeline = Arc::new(Timeline::default());
+    let mut events = client.events();
+    let noted = Arc::clone(&timeline);
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            noted.note(format!("event {event}"));
+        }
+    });
     let js = jetstream::new(client);
     publish_window(&js, &subject, spec.size.max(1), spec.count).await?;
     let stream = js.get_stream(&name).await?;
-    let mut messages = stream.ordered_messages(OrderedConfig::default()).await?;
+    let mut ordered_config = OrderedConfig::default();
+    if let Some(heartbeat) = spec.scenario.ordered_heartbeat() {
+        ordered_config.heartbeat = heartbeat;
+    }
+    let mut messages = stream.ordered_messages(ordered_config).await?;
     // Move the stream leader to the consumer's node: the kill below costs both.
     let victim = crate::common::align_stream_leader_with_consumer(cluster.urls(), &name).await?;
     let mut last = Instant::now();
+    let mut killed_at = last;
     let mut stall = Duration::ZERO;
     let mut killed = false;
     let mut errors = 0;
@@ -202,13 +219,14 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
     let mut expected = 1;
     while expected <= spec.count {
         if expected == ORDERED_KILL_AT && !killed {
+            let reader_node = js.client().server_info().server_name;
             let cluster = Arc::clone(&cluster);
-            let victim = victim.clone();
+            let node_name = victim.clone();
             tokio::task::spawn_blocking(move || {
                 if let Some(node) = cluster
                     .servers()
                     .iter()
-                    .find(|n| n.name() == Some(victim.as_str()))
+                    .find(|n| n.name() == Some(node_name.as_str()))
                 {
                     node.stop();
                 }
@@ -216,6 +234,12 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             .await?;
             killed = true;
             last = Instant::now();
+            killed_at = last;
+            timeline.note(if reader_node == victim {
+                format!("killed {victim}, the reader's node")
+            } else {
+                format!("killed {victim}; the reader is on {reader_node}")
+            });
         }
         let item =
             tokio::time::timeout(ORDERED_HANG.saturating_sub(last.elapsed()), messages.next())
@@ -223,7 +247,8 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
                 .map_err(|_| {
                     format!(
                         "hung: nothing for {ORDERED_HANG:?} at sequence {expected} \
-                     ({errors} error items before, last: {last_error:?})"
+                     ({errors} error items before, last: {last_error:?}); after the kill: {}",
+                        timeline.since(killed_at).join("; ")
                     )
                 })?
                 .ok_or("the ordered consumer ended")?;
@@ -232,11 +257,19 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
             Err(e) => {
                 errors += 1;
                 last_error = e.to_string();
+                timeline.note(format!("error item: {e}"));
                 continue;
             }
         };
         if killed {
-            stall = stall.max(last.elapsed());
+            let gap = last.elapsed();
+            if gap > Duration::from_millis(100) {
+                timeline.note(format!(
+                    "message {expected} after a {} ms gap",
+                    gap.as_millis()
+                ));
+            }
+            stall = stall.max(gap);
         }
         last = Instant::now();
         let got = msg.info()?.stream_sequence;
@@ -250,6 +283,7 @@ async fn ordered_stall(spec: &Spec) -> Result<Outcome, BoxError> {
         stall_ms: Some(stall.as_secs_f64() * 1e3),
         resets: Some(messages.resets()),
         errors,
+        timeline: timeline.since(killed_at),
         ..Outcome::default()
     })
 }
