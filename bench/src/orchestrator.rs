@@ -507,6 +507,7 @@ fn print_table(results: &Results<'_>) {
         );
         use Summary::{Longest, Median};
         let ms = |v: f64| format!("{v:.1}");
+        let ns = |v: f64| format!("{v:.0}");
         let us = |v: f64| format!("{v:.1}");
         let metrics: Vec<Metric> = match case.scenario {
             Scenario::Pub | Scenario::Pubsub | Scenario::PubsubEqual => vec![
@@ -518,12 +519,16 @@ fn print_table(results: &Results<'_>) {
                     true,
                     Median,
                 ),
+                ("client CPU ns/msg", cpu_ns_per_msg, ns, false, Median),
             ],
             Scenario::ReqSeq => vec![
                 ("p50 µs", |o| o.p50_us, us, false, Median),
                 ("p99 µs", |o| o.p99_us, us, false, Median),
             ],
-            Scenario::Req64 => vec![("req/s", |o| Some(o.rate), rate, true, Median)],
+            Scenario::Req64 => vec![
+                ("req/s", |o| Some(o.rate), rate, true, Median),
+                ("client CPU ns/req", cpu_ns_per_msg, ns, false, Median),
+            ],
             Scenario::Reconnect | Scenario::ReconnectEqual => {
                 vec![("ms", |o| o.reconnect_ms, ms, false, Median)]
             }
@@ -578,6 +583,14 @@ fn print_table(results: &Results<'_>) {
             );
         }
     }
+}
+
+/// The worker's CPU time (user + system, the whole process: for pub+sub the publisher and
+/// the subscriber, for req-64 requester and responder) per message or request, in ns. On 2
+/// cores the server takes most of the machine, so this, not the rate, is the client's own
+/// cost.
+fn cpu_ns_per_msg(o: &Outcome) -> Option<f64> {
+    (o.count > 0 && o.cpu_s > 0.0).then(|| o.cpu_s * 1e9 / o.count as f64)
 }
 
 fn num(v: Option<f64>) -> String {
