@@ -1421,3 +1421,200 @@ async fn consumer_reset_rewinds_delivery() {
     // (nats-server 2.15.1 does not answer a reset of a consumer that does not exist: the
     // request times out, so that case is not exercised here.)
 }
+
+/// Waits up to `secs` for the next message of a raw subscription.
+async fn next_within(sub: &mut rnats::Subscriber, secs: u64, what: &str) -> rnats::Message {
+    tokio::time::timeout(Duration::from_secs(secs), sub.next())
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+        .unwrap_or_else(|| panic!("the subscription ended waiting for {what}"))
+}
+
+#[tokio::test]
+async fn every_ack_kind_goes_on_the_wire_as_the_protocol_spells_it() {
+    use jetstream::message::AckKind;
+    let _shared = crate::shared().await;
+    let (server, js) = js_server().await;
+    let stream = stream_with(&js, "WIRE", &["wire"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("w"))
+        .await
+        .unwrap();
+    // A second connection sees every acknowledgement the consumer's client sends.
+    let snoop = rnats::connect(server.url()).await.unwrap();
+    let mut acks = snoop.subscribe("$JS.ACK.WIRE.w.>").await.unwrap();
+    snoop.flush().await.unwrap();
+    publish_n(&js, "wire", 9).await;
+    let got = drain(consumer.fetch().max_messages(9).messages().await.unwrap()).await;
+    assert_eq!(got.len(), 9);
+    got[0].ack().await.unwrap();
+    got[1].nak().await.unwrap();
+    got[2]
+        .nak_with_delay(Duration::from_millis(1500))
+        .await
+        .unwrap();
+    got[3].in_progress().await.unwrap();
+    got[4].term().await.unwrap();
+    got[5].term_with_reason("bad input").await.unwrap();
+    got[6].ack_with(AckKind::Next).await.unwrap();
+    got[7].double_ack().await.unwrap();
+    got[8].ack_with(AckKind::Progress).await.unwrap();
+    let expected: [(usize, &str); 9] = [
+        (0, "+ACK"),
+        (1, "-NAK"),
+        (2, "-NAK {\"delay\":1500000000}"),
+        (3, "+WPI"),
+        (4, "+TERM"),
+        (5, "+TERM bad input"),
+        (6, "+NXT"),
+        (7, "+ACK"),
+        (8, "+WPI"),
+    ];
+    for (i, body) in expected {
+        let seen = next_within(&mut acks, 5, &format!("acknowledgement {i}")).await;
+        assert_eq!(
+            seen.subject.as_str(),
+            got[i].reply.as_deref().unwrap(),
+            "acknowledgement {i} went elsewhere"
+        );
+        assert_eq!(
+            std::str::from_utf8(&seen.payload).unwrap(),
+            body,
+            "acknowledgement {i}"
+        );
+        // Only the double ack is a request (it waits for the server's answer).
+        assert_eq!(
+            seen.reply.is_some(),
+            i == 7,
+            "acknowledgement {i}: {seen:?}"
+        );
+        assert!(seen.headers.is_none(), "acknowledgement {i}: {seen:?}");
+    }
+}
+
+#[tokio::test]
+async fn term_with_reason_reaches_the_servers_advisory() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let stream = stream_with(&js, "TERMR", &["termr"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("t"))
+        .await
+        .unwrap();
+    let mut advisories = js
+        .client()
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.TERMR.t")
+        .await
+        .unwrap();
+    js.client().flush().await.unwrap();
+    publish_n(&js, "termr", 2).await;
+    let got = drain(consumer.fetch().max_messages(2).messages().await.unwrap()).await;
+    got[0].term_with_reason("bad input").await.unwrap();
+    got[1].term().await.unwrap();
+    for (seq, reason) in [(1, "bad input"), (2, "")] {
+        let advisory = next_within(&mut advisories, 5, "a termination advisory").await;
+        let v: serde_json::Value = serde_json::from_slice(&advisory.payload).unwrap();
+        assert_eq!(v["stream_seq"], seq, "{v}");
+        assert_eq!(v["reason"].as_str().unwrap_or_default(), reason, "{v}");
+    }
+    let info = stream.consumer_info("t").await.unwrap();
+    assert_eq!(
+        (info.num_ack_pending, info.ack_floor.stream_sequence),
+        (0, 2),
+        "{info:?}"
+    );
+}
+
+/// `in_progress` keeps a message from redelivery for as long as it is sent, well past the
+/// ack wait; the same message without it is redelivered after the ack wait.
+#[tokio::test]
+async fn in_progress_holds_off_redelivery_past_the_ack_wait() {
+    let _shared = crate::shared().await;
+    let (server, js) = js_server().await;
+    let stream = stream_with(&js, "WPI", &["wpi.>"]).await;
+    const ACK_WAIT: Duration = Duration::from_secs(1);
+    let consumer: PullConsumer = stream
+        .create_consumer(with(pull::Config::durable("w"), |c| {
+            c.ack_wait = ACK_WAIT;
+            c.filter_subject = "wpi.held".into();
+        }))
+        .await
+        .unwrap();
+    let snoop = rnats::connect(server.url()).await.unwrap();
+    let mut wire = snoop.subscribe("$JS.ACK.WPI.w.>").await.unwrap();
+    snoop.flush().await.unwrap();
+    publish_n(&js, "wpi.held", 1).await;
+    let held = drain(consumer.fetch().max_messages(1).messages().await.unwrap()).await;
+    assert_eq!(held.len(), 1);
+    // A pull waiting all along would get a redelivery, if there were one.
+    let watcher = consumer
+        .batch()
+        .max_messages(1)
+        .expires(Duration::from_secs(4))
+        .messages()
+        .await
+        .unwrap();
+    let watcher = tokio::spawn(drain(watcher));
+    // 3 s of work, more than twice the ack wait, reporting progress every 300 ms.
+    let started = tokio::time::Instant::now();
+    let mut sent = 0;
+    while started.elapsed() < ACK_WAIT * 3 {
+        held[0].in_progress().await.unwrap();
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let info = stream.consumer_info("w").await.unwrap();
+    assert_eq!(
+        (info.num_redelivered, info.num_ack_pending),
+        (0, 1),
+        "{info:?}"
+    );
+    held[0].double_ack().await.unwrap();
+    let redelivered = tokio::time::timeout(Duration::from_secs(10), watcher)
+        .await
+        .expect("the watching pull did not end")
+        .unwrap();
+    assert!(
+        redelivered.is_empty(),
+        "redelivered despite in_progress: {:?}",
+        redelivered
+            .iter()
+            .map(|m| m.info().unwrap().delivered)
+            .collect::<Vec<_>>()
+    );
+    let info = stream.consumer_info("w").await.unwrap();
+    assert_eq!(
+        (
+            info.num_redelivered,
+            info.num_ack_pending,
+            info.ack_floor.stream_sequence
+        ),
+        (0, 0, 1),
+        "{info:?}"
+    );
+    // Every progress report was on the wire as +WPI, then the ack.
+    for i in 0..sent {
+        let m = next_within(&mut wire, 5, &format!("progress report {i}")).await;
+        assert_eq!(m.payload, "+WPI", "report {i}");
+    }
+    assert_eq!(next_within(&mut wire, 5, "the ack").await.payload, "+ACK");
+
+    // The control: without progress reports the same consumer redelivers after the ack wait.
+    publish_n(&js, "wpi.held", 1).await;
+    let first = drain(consumer.fetch().max_messages(1).messages().await.unwrap()).await;
+    assert_eq!(first[0].info().unwrap().delivered, 1);
+    let again = drain(
+        consumer
+            .batch()
+            .max_messages(1)
+            .expires(Duration::from_secs(10))
+            .messages()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again.len(), 1, "not redelivered after the ack wait");
+    let info = again[0].info().unwrap();
+    assert_eq!((info.stream_sequence, info.delivered), (2, 2));
+    again[0].double_ack().await.unwrap();
+}
