@@ -96,6 +96,7 @@ impl Stream {
             prefix: nuid::next().to_string(),
             serial: 0,
             consumer: None,
+            attempt: None,
             last_stream_seq: 0,
             next_consumer_seq: 1,
             messages: None,
@@ -105,6 +106,7 @@ impl Stream {
         };
         let first = ordered.start_reset(Duration::ZERO);
         let (name, messages) = first.await?;
+        ordered.attempt = None;
         ordered.consumer = Some(name);
         ordered.messages = Some(messages);
         // Recreations happen while the cluster is changing (an election takes seconds and
@@ -125,6 +127,8 @@ pub struct Ordered {
     prefix: String,
     serial: u64,
     consumer: Option<String>,
+    /// The consumer a recreation under way (or failed) is creating.
+    attempt: Option<String>,
     last_stream_seq: u64,
     next_consumer_seq: u64,
     messages: Option<Messages>,
@@ -135,10 +139,14 @@ pub struct Ordered {
 
 impl Ordered {
     /// Recreates the consumer after `delay`, starting after the last delivered message; the
-    /// old consumer is deleted in the background.
+    /// old consumer is deleted in the background, and so is the one a failed attempt asked
+    /// for (a creation that timed out may still have happened).
     fn start_reset(&mut self, delay: Duration) -> Reset {
         self.messages = None;
-        if let Some(old) = self.consumer.take() {
+        for old in [self.consumer.take(), self.attempt.take()]
+            .into_iter()
+            .flatten()
+        {
             let stream = self.stream.clone();
             tokio::spawn(async move {
                 let _ = stream.delete_consumer(&old).await;
@@ -146,6 +154,7 @@ impl Ordered {
         }
         self.serial += 1;
         let name = format!("{}_{}", self.prefix, self.serial);
+        self.attempt = Some(name.clone());
         let mut config = pull::Config::ephemeral();
         config.name = Some(name.clone());
         config.ack_policy = AckPolicy::None;
@@ -215,6 +224,7 @@ impl FuturesStream for Ordered {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Ok((name, messages))) => {
                         this.reset = None;
+                        this.attempt = None;
                         this.failures = 0;
                         this.consumer = Some(name);
                         this.messages = Some(messages);
