@@ -431,9 +431,20 @@ async fn pull_messages_go_on_when_the_consumer_leader_dies() {
                 if !seen.insert(info.stream_sequence) || info.delivered > 1 {
                     redelivered += 1;
                 }
-                let _ = msg.ack().await;
+                // (Buffered while the client reconnects.)
+                msg.ack().await.unwrap();
             }
-            Err(e) => errors.push(format!("{e}: {:?}", e.jetstream_error())),
+            Err(e) => {
+                // Missed heartbeats, pulls the dead leader held (409 Leadership Change /
+                // Server Shutdown), or a consumer without a leader yet (503).
+                assert!(
+                    e.is_timeout()
+                        || e.jetstream_error()
+                            .is_some_and(|a| a.code == 409 || a.code == 503),
+                    "{e:?}"
+                );
+                errors.push(format!("{e}: {:?}", e.jetstream_error()));
+            }
         }
     }
     eprintln!(
@@ -525,9 +536,17 @@ async fn pull_messages_go_on_across_leader_stepdowns() {
                 if !seen.insert(info.stream_sequence) || info.delivered > 1 {
                     redelivered += 1;
                 }
-                let _ = m.ack().await;
+                m.ack().await.unwrap();
             }
-            Err(e) => errors.push(format!("{:?}", e.jetstream_error())),
+            Err(e) => {
+                assert!(
+                    e.is_timeout()
+                        || e.jetstream_error()
+                            .is_some_and(|a| a.code == 409 || a.code == 503),
+                    "{e:?}"
+                );
+                errors.push(format!("{e}: {:?}", e.jetstream_error()));
+            }
         }
     }
     publisher.await.unwrap();

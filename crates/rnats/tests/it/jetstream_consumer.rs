@@ -447,8 +447,9 @@ async fn ack_variants_are_observed_by_the_server() {
         .collect();
     assert_eq!(seqs, [(2, 2)], "only the nak'd message is redelivered now");
     again[0].term().await.unwrap();
-    // In progress kept message 5 from redelivery past its first ack wait; acking it leaves
-    // only the delayed nak pending.
+    // (That in_progress holds off redelivery past the ack wait is proven by
+    // in_progress_holds_off_redelivery_past_the_ack_wait.) Acking message 5 leaves only the
+    // delayed nak pending.
     got[4].ack().await.unwrap();
     js.client().flush().await.unwrap();
     let info = stream.consumer_info("a").await.unwrap();
@@ -539,7 +540,12 @@ async fn work_queue_retention_removes_acked_messages() {
         .create_consumer(pull::Config::durable("second"))
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), rnats::ErrorKind::JetStream, "{err:?}");
+    let api = err.jetstream_error().expect("a JetStream API error");
+    assert_eq!(
+        (api.code, api.err_code),
+        (400, jetstream::ErrorCode(10099)),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -556,11 +562,26 @@ async fn max_ack_pending_is_respected() {
     publish_n(&js, "map", 20).await;
     let mut messages = consumer.messages().await.unwrap();
     let mut held = Vec::new();
-    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(700), messages.next()).await
-    {
-        held.push(m.unwrap());
+    for i in 0..5 {
+        let m = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .unwrap_or_else(|_| panic!("message {i} of the first 5 did not come"))
+            .unwrap()
+            .unwrap();
+        held.push(m);
     }
-    assert_eq!(held.len(), 5, "max_ack_pending 5 let more through");
+    // The server has 15 more, and pulls waiting: none comes while 5 are unacknowledged.
+    let sixth = tokio::time::timeout(Duration::from_secs(1), messages.next()).await;
+    assert!(
+        sixth.is_err(),
+        "max_ack_pending 5 let a 6th through: {sixth:?}"
+    );
+    let info = stream.consumer_info("map").await.unwrap();
+    assert_eq!(
+        (info.num_ack_pending, info.num_pending),
+        (5, 15),
+        "{info:?}"
+    );
     for m in held.drain(..) {
         m.ack().await.unwrap();
     }
@@ -668,9 +689,17 @@ async fn messages_survive_a_server_restart() {
                 if !seen.insert(seq) {
                     redeliveries += 1;
                 }
-                let _ = m.ack().await;
+                // (Published into the reconnect buffer while the server is away.)
+                m.ack().await.unwrap();
             }
-            Err(e) => errors.push(e.to_string()),
+            Err(e) => {
+                // Missed heartbeats, or pulls the restarted server could not serve yet.
+                assert!(
+                    e.is_timeout() || e.jetstream_error().is_some_and(|a| a.code == 503),
+                    "{e:?}"
+                );
+                errors.push(e.to_string());
+            }
         }
     }
     let recovered = restarted_at.map(|t| t.elapsed());
@@ -702,11 +731,13 @@ async fn priority_group_pins_one_client_until_unpinned() {
     publish_n(&js, "pin", 10).await;
     let mut got_a = Vec::new();
     let mut got_b = Vec::new();
-    for _ in 0..20 {
+    while got_a.len() + got_b.len() < 10 {
         tokio::select! {
             Some(m) = a.next() => got_a.push(m.unwrap()),
             Some(m) = b.next() => got_b.push(m.unwrap()),
-            _ = tokio::time::sleep(Duration::from_millis(500)) => break,
+            _ = tokio::time::sleep(Duration::from_secs(10)) => panic!(
+                "delivery stalled: a {}, b {}", got_a.len(), got_b.len()
+            ),
         }
     }
     let (pinned, other) = if got_a.is_empty() {
@@ -736,16 +767,26 @@ async fn priority_group_pins_one_client_until_unpinned() {
     // Unpinned, the server pins a client anew (either one), with a new id.
     stream.unpin_consumer("pinned", "jobs").await.unwrap();
     publish_n(&js, "pin", 5).await;
+    // (Pulls the server stops serving after the unpin end with 423 Nats-Wrong-Pin-Id,
+    // yielded as errors while the stream goes on.)
     let mut after = Vec::new();
-    for _ in 0..20 {
-        tokio::select! {
-            Some(m) = a.next() => after.push(m),
-            Some(m) = b.next() => after.push(m),
-            _ = tokio::time::sleep(Duration::from_millis(1000)) => break,
+    let mut errors = Vec::new();
+    while after.len() < 5 {
+        let item = tokio::select! {
+            Some(m) = a.next() => m,
+            Some(m) = b.next() => m,
+            _ = tokio::time::sleep(Duration::from_secs(10)) => panic!(
+                "{} of the 5 messages after unpinning; errors {errors:?}", after.len()
+            ),
+        };
+        match item {
+            Ok(m) => after.push(m),
+            Err(e) => {
+                assert_eq!(e.jetstream_error().map(|a| a.code), Some(423), "{e:?}");
+                errors.push(e.to_string());
+            }
         }
     }
-    let after: Vec<_> = after.into_iter().filter_map(Result::ok).collect();
-    assert_eq!(after.len(), 5, "the 5 messages after unpinning");
     let new_pin = after[0]
         .headers
         .as_ref()
@@ -757,7 +798,12 @@ async fn priority_group_pins_one_client_until_unpinned() {
         .unpin_consumer("pinned", "nogroup")
         .await
         .unwrap_err();
-    assert_eq!(err.kind(), rnats::ErrorKind::JetStream, "{err:?}");
+    let api = err.jetstream_error().expect("a JetStream API error");
+    assert_eq!(
+        (api.code, api.err_code),
+        (400, jetstream::ErrorCode(10160)),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -851,17 +897,17 @@ async fn ordered_consumer_recovers_from_deletion_in_order() {
     let info = stream.consumer_info(&names[0]).await.unwrap();
     assert_eq!(info.config.ack_policy, AckPolicy::None);
     assert!(info.config.mem_storage);
+    assert_eq!(messages.resets(), 0);
     stream.delete_consumer(&names[0]).await.unwrap();
     read_ordered(&mut messages, 201, 300, |_| {}).await;
     // New messages keep coming, from the recreated consumer.
     publish_n(&js, "ord.b", 10).await;
     read_ordered(&mut messages, 501, 10, |_| {}).await;
-    let names: Vec<String> = stream.consumer_names().try_collect().await.unwrap();
-    assert_eq!(
-        names.len(),
-        1,
-        "the old consumer was not cleaned up: {names:?}"
-    );
+    // Recreated once, under the next name; the deleted one is not back.
+    assert_eq!(messages.resets(), 1);
+    let (prefix, serial) = names[0].rsplit_once('_').unwrap();
+    assert_eq!(serial, "1");
+    assert_eq!(consumer_names(&stream).await, [format!("{prefix}_2")]);
 }
 
 #[tokio::test]
@@ -938,6 +984,11 @@ async fn ordered_consumer_survives_a_server_restart() {
         }
     })
     .await;
+    // (Attempts while the server restarts count too: how many is not fixed.)
+    assert!(
+        messages.resets() >= 1,
+        "the lost consumer was never recreated"
+    );
 }
 
 #[tokio::test]
@@ -1089,16 +1140,34 @@ async fn messages_wait_out_a_consumer_that_is_gone_and_resume_when_it_is_back() 
     // Back with the same name (from where it was: the server forgot the ack state too).
     stream.create_consumer(consumer_config).await.unwrap();
     publish_n(&js, "back", 1).await;
-    let msg = tokio::time::timeout(Duration::from_secs(5), async {
+    let mut late_errors = Vec::new();
+    let msg = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
-            if let Ok(m) = messages.next().await.unwrap() {
-                return m;
+            match messages.next().await.expect("the stream ended") {
+                Ok(m) => return m,
+                Err(e) => {
+                    assert!(
+                        e.is_timeout() || e.jetstream_error().is_some_and(|e| e.code == 503),
+                        "{e:?}"
+                    );
+                    late_errors.push(e.to_string());
+                }
             }
         }
     })
     .await
     .expect("messages() did not resume once the consumer was back");
-    assert!(msg.info().unwrap().stream_sequence >= 1);
+    eprintln!("errors after the consumer was back: {late_errors:?}");
+    // The recreated consumer starts from the beginning: the stream (on file) kept both.
+    let info = msg.info().unwrap();
+    assert_eq!((info.stream_sequence, info.consumer_sequence), (1, 1));
+    msg.ack().await.unwrap();
+    let second = tokio::time::timeout(Duration::from_secs(10), messages.next())
+        .await
+        .expect("the second message did not come")
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.info().unwrap().stream_sequence, 2);
 }
 
 #[tokio::test]
@@ -1123,11 +1192,20 @@ async fn max_deliver_backoff_and_ack_all() {
     let started = tokio::time::Instant::now();
     let mut deliveries = Vec::new();
     let mut messages = consumer.messages().await.unwrap();
-    while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(1500), messages.next()).await
-    {
-        deliveries.push((m.unwrap().info().unwrap().delivered, started.elapsed()));
+    for i in 0..2 {
+        let m = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .unwrap_or_else(|_| panic!("delivery {i} did not come: {deliveries:?}"))
+            .unwrap()
+            .unwrap();
+        deliveries.push((m.info().unwrap().delivered, started.elapsed()));
     }
-    assert_eq!(deliveries.len(), 2, "{deliveries:?}");
+    // Not a third time (a redelivery would come 300 ms after the second).
+    let third = tokio::time::timeout(Duration::from_millis(1500), messages.next()).await;
+    assert!(third.is_err(), "delivered beyond max_deliver: {third:?}");
+    let info = stream.consumer_info("r").await.unwrap();
+    assert_eq!(info.num_ack_pending, 0, "{info:?}");
+    assert_eq!(info.delivered.consumer_sequence, 2, "{info:?}");
     assert_eq!((deliveries[0].0, deliveries[1].0), (1, 2));
     assert!(
         deliveries[1].1 >= Duration::from_millis(250),
@@ -1168,7 +1246,8 @@ async fn huge_durations_are_errors_or_work_never_panics() {
         .unwrap_err();
     assert!(err.is_invalid_argument(), "{err:?}");
     publish_n(&js, "huge", 1).await;
-    // Whatever the server makes of it, the client neither panics nor overflows.
+    // The client neither panics nor overflows; nats-server 2.15.1 takes the pull and, a
+    // message being there, the no-wait fetch ends with it.
     let batch = consumer
         .fetch()
         .expires(Duration::MAX)
@@ -1176,7 +1255,11 @@ async fn huge_durations_are_errors_or_work_never_panics() {
         .messages()
         .await
         .unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(2), batch.collect::<Vec<_>>()).await;
+    let got = tokio::time::timeout(Duration::from_secs(5), batch.collect::<Vec<_>>())
+        .await
+        .expect("the fetch with huge durations did not end");
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].as_ref().unwrap().payload, "0");
     let err = js
         .publish_with("huge", jetstream::Publish::new().ttl(Duration::MAX))
         .await
