@@ -14,6 +14,14 @@ pub async fn js_server() -> (NatsServer, Context) {
     (server, jetstream::new(client))
 }
 
+/// `fut`'s output, or a test failure naming `what` after `secs` seconds: every await of
+/// something that might never come is bounded.
+pub async fn within<T>(secs: u64, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {secs} s waiting for {what}"))
+}
+
 /// A memory stream storing `subjects`.
 pub fn memory_stream(name: &str, subjects: &[&str]) -> stream::Config {
     let mut config = stream::Config::new(name);
@@ -82,10 +90,14 @@ async fn domain_and_prefix_select_the_api_subjects() {
         .await
         .unwrap();
     let mut batch = consumer.fetch().messages().await.unwrap();
-    let msg = futures_util::StreamExt::next(&mut batch)
-        .await
-        .unwrap()
-        .unwrap();
+    let msg = within(
+        5,
+        "the fetched message",
+        futures_util::StreamExt::next(&mut batch),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let info = msg.info().unwrap();
     assert_eq!(msg.reply.as_deref().unwrap().split('.').count(), 9);
     assert_eq!(info.domain, None);
@@ -775,7 +787,7 @@ async fn publish_retry_on_timeout_resends_the_same_message_id() {
         .await
         .unwrap();
     assert!(ack.duplicate);
-    let ids = seen.await.unwrap();
+    let ids = within(5, "the fake stream's task", seen).await.unwrap();
     assert_eq!(ids.len(), 3);
     assert!(!ids[0].is_empty());
     assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
@@ -1060,7 +1072,9 @@ async fn a_multi_last_direct_get_that_stops_advancing_fails() {
         .await
         .unwrap();
     line.clear();
-    read.read_line(&mut line).await.unwrap();
+    within(10, "the PONG", read.read_line(&mut line))
+        .await
+        .unwrap();
     assert_eq!(line, "PONG\r\n");
     let responder = tokio::spawn(async move {
         let mut requests = 0;
@@ -1110,7 +1124,10 @@ async fn a_multi_last_direct_get_that_stops_advancing_fails() {
     assert!(err.to_string().contains("stopped advancing"), "{err}");
     drop(server);
     // The first page ended at 5; the second, asked from 6, ended at 5 again.
-    assert_eq!(responder.await.unwrap(), 2);
+    assert_eq!(
+        within(10, "the responder's end", responder).await.unwrap(),
+        2
+    );
 }
 
 #[tokio::test]

@@ -549,7 +549,10 @@ async fn pull_messages_go_on_across_leader_stepdowns() {
             }
         }
     }
-    publisher.await.unwrap();
+    tokio::time::timeout(Duration::from_secs(60), publisher)
+        .await
+        .expect("the publisher hung")
+        .unwrap();
     eprintln!(
         "stepdowns: {N} messages in {:?}, {redelivered} redelivered, {} non-terminal errors: \
          {errors:?}",

@@ -8,7 +8,7 @@ use rnats::jetstream::consumer::{self, pull, AckPolicy, PullConsumer};
 use rnats::jetstream::{self, stream, Context};
 use rnats_test::NatsServer;
 
-use crate::jetstream::{js_server, memory_stream, with};
+use crate::jetstream::{js_server, memory_stream, with, within};
 
 async fn publish_n(js: &Context, subject: &str, n: usize) {
     let mut acks = Vec::with_capacity(n);
@@ -270,7 +270,10 @@ async fn batch_waits_until_full_or_expired() {
     assert!(started.elapsed() < Duration::from_secs(3));
     // next(): one message, or None after the expiry.
     publish_n(&js, "b", 1).await;
-    let next = consumer.next().await.unwrap().unwrap();
+    let next = within(10, "next()", consumer.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(next.payload, "0");
 }
 
@@ -341,7 +344,7 @@ async fn messages_keep_pulls_topped_up_and_ack_everything() {
         assert!(seen.insert(info.stream_sequence));
         msg.ack().await.unwrap();
     }
-    publisher.await.unwrap();
+    within(30, "the publisher", publisher).await.unwrap();
     assert_eq!(seen.len(), 2000);
     js.client().flush().await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -506,7 +509,7 @@ async fn messages_end_when_the_consumer_is_deleted() {
         .unwrap();
     let err = end.unwrap_err();
     assert!(err.is_consumer_deleted(), "{err:?}");
-    assert!(messages.next().await.is_none());
+    assert!(within(5, "the end", messages.next()).await.is_none());
 }
 
 #[tokio::test]
@@ -943,14 +946,23 @@ async fn ordered_consumer_filters_and_starts_where_asked() {
     config.filter_subjects = vec!["ordf.odd".into(), "ordf.even".into()];
     config.deliver_policy = consumer::DeliverPolicy::Last;
     let mut last = stream.ordered_messages(config).await.unwrap();
-    let m = last.next().await.unwrap().unwrap();
+    let m = within(10, "the last message", last.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(m.info().unwrap().stream_sequence, 20);
     // Last per subject without filters: every subject's last message.
     let mut config = consumer::OrderedConfig::default();
     config.deliver_policy = consumer::DeliverPolicy::LastPerSubject;
     let mut per_subject = stream.ordered_messages(config).await.unwrap();
-    let a = per_subject.next().await.unwrap().unwrap();
-    let b = per_subject.next().await.unwrap().unwrap();
+    let a = within(10, "a last per subject", per_subject.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let b = within(10, "a last per subject", per_subject.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (
             a.info().unwrap().stream_sequence,
@@ -1119,7 +1131,10 @@ async fn messages_wait_out_a_consumer_that_is_gone_and_resume_when_it_is_back() 
         .await
         .unwrap();
     publish_n(&js, "back", 1).await;
-    let first = messages.next().await.unwrap().unwrap();
+    let first = within(10, "the first message", messages.next())
+        .await
+        .unwrap()
+        .unwrap();
     first.double_ack().await.unwrap();
     server.restart();
     // Pulls now find nobody (503) or go unanswered: errors, but the stream goes on.
@@ -1279,7 +1294,10 @@ async fn ordered_consumer_gives_up_with_a_clear_error() {
     config.heartbeat = Duration::from_millis(500);
     let mut messages = stream.ordered_messages(config).await.unwrap();
     for _ in 0..3 {
-        messages.next().await.unwrap().unwrap();
+        within(10, "an ordered message", messages.next())
+            .await
+            .unwrap()
+            .unwrap();
     }
     // Without its stream the consumer cannot be recreated.
     js.delete_stream("BYE").await.unwrap();
@@ -1294,7 +1312,7 @@ async fn ordered_consumer_gives_up_with_a_clear_error() {
         .and_then(|c| c.downcast_ref::<rnats::Error>())
         .expect("the last failure as cause");
     assert!(cause.is_stream_not_found(), "{cause:?}");
-    assert!(messages.next().await.is_none());
+    assert!(within(5, "the end", messages.next()).await.is_none());
     eprintln!("gave up after {:?}: {err}: {cause}", started.elapsed());
 }
 
