@@ -453,7 +453,8 @@ async fn pull_messages_go_on_when_the_consumer_leader_dies() {
         errors.len(),
         &errors[..errors.len().min(5)]
     );
-    assert_eq!(seen.len(), N as usize);
+    assert_eq!(seen, (1..=N).collect::<BTreeSet<u64>>());
+    assert!(killed_at.is_some(), "the leader was never killed");
     assert!(longest < Duration::from_secs(20), "stalled {longest:?}");
 }
 
