@@ -2063,3 +2063,40 @@ async fn ordered_consumer_resets_on_a_sequence_gap() {
         "{info:?}"
     );
 }
+
+/// `+NXT` as a double ack would have the server deliver the next message to the request's
+/// inbox, where nothing receives it: refused up front, with nothing sent.
+#[tokio::test]
+async fn next_is_not_a_double_ack() {
+    use jetstream::message::AckKind;
+    let _shared = crate::shared().await;
+    let (server, js) = js_server().await;
+    let stream = stream_with(&js, "NXT", &["nxt"]).await;
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("n"))
+        .await
+        .unwrap();
+    publish_n(&js, "nxt", 3).await;
+    let got = drain(consumer.fetch().max_messages(1).messages().await.unwrap()).await;
+    let snoop = rnats::connect(server.url()).await.unwrap();
+    let mut wire = snoop.subscribe("$JS.ACK.NXT.n.>").await.unwrap();
+    snoop.flush().await.unwrap();
+    let err = within(10, "the refusal", got[0].double_ack_with(AckKind::Next))
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err:?}");
+    got[0].double_ack().await.unwrap();
+    // The first thing on the wire is the plain double ack.
+    let first = next_within(&mut wire, 5, "the double ack").await;
+    assert_eq!(first.payload, "+ACK");
+    let info = stream.consumer_info("n").await.unwrap();
+    assert_eq!(
+        (
+            info.delivered.stream_sequence,
+            info.num_ack_pending,
+            info.num_pending
+        ),
+        (1, 0, 2),
+        "{info:?}"
+    );
+}
