@@ -687,54 +687,89 @@ async fn request_timeout_applies_to_api_calls_and_acks() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
+/// The publisher's connection counts its messages out and in: one publish attempt is one
+/// message out and, with nobody listening, one no-responders status in.
 #[tokio::test]
 async fn publish_retries_no_responders_until_a_stream_appears() {
     let _shared = crate::shared().await;
-    let (_server, js) = js_server().await;
-    let started = tokio::time::Instant::now();
-    let ack = js
-        .publish_with("late.a", Publish::new().payload("x").retry_attempts(0))
-        .await
-        .unwrap()
-        .await
-        .unwrap_err();
-    assert!(ack.is_no_responders());
-    assert!(
-        started.elapsed() < Duration::from_millis(200),
+    let (server, admin) = js_server().await;
+    let js = jetstream::new(rnats::connect(server.url()).await.unwrap());
+    let counts = || {
+        let s = js.client().statistics();
+        (s.out_msgs, s.in_msgs)
+    };
+    let before = counts();
+    let err = within(
+        10,
+        "a publish without retries",
+        js.publish_with("late.a", Publish::new().payload("x").retry_attempts(0))
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+    let after = counts();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 1),
         "retried with 0 attempts"
     );
+
+    // The DEFAULT policy: 2 retries 250 ms apart, so 3 attempts, then the no-responders error.
+    let (before, started) = (counts(), tokio::time::Instant::now());
+    let err = within(
+        10,
+        "a default publish",
+        js.publish("nowhere", "x").await.unwrap(),
+    )
+    .await
+    .unwrap_err();
+    let waited = started.elapsed();
+    assert!(err.is_no_responders(), "{err:?}");
+    let after = counts();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (3, 3),
+        "attempts, answers"
+    );
+    assert!(waited >= Duration::from_millis(450), "{waited:?}");
+
+    // The stream is created (from another connection) once two attempts have failed: a
+    // later retry is stored.
+    let before = counts();
     let creator = {
-        let js = js.clone();
+        let client = js.client().clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            js.create_stream(memory_stream("LATE", &["late.>"]))
+            while client.statistics().in_msgs < before.1 + 2 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            admin
+                .create_stream(memory_stream("LATE", &["late.>"]))
                 .await
                 .unwrap();
         })
     };
-    let ack = js
-        .publish_with(
+    let ack = within(
+        30,
+        "a publish retried until the stream appears",
+        js.publish_with(
             "late.a",
             Publish::new()
                 .payload("x")
-                .retry_attempts(10)
+                .retry_attempts(100)
                 .retry_wait(Duration::from_millis(100)),
         )
         .await
-        .unwrap()
-        .await
-        .unwrap();
-    creator.await.unwrap();
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    within(10, "the stream's creation", creator).await.unwrap();
     assert_eq!((ack.stream.as_str(), ack.sequence), ("LATE", 1));
-    // With the default policy (2 retries, 250 ms) a missing stream fails after ~500 ms.
-    let started = tokio::time::Instant::now();
-    let err = js.publish("nowhere", "x").await.unwrap().await.unwrap_err();
-    assert!(err.is_no_responders(), "{err:?}");
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(450) && waited < Duration::from_secs(3),
-        "{waited:?}"
-    );
+    let attempts = counts().0 - before.0;
+    assert!(attempts >= 3, "stored after {attempts} attempts");
+    eprintln!("stored at attempt {attempts}");
 }
 
 #[tokio::test]
