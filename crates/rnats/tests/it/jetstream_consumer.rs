@@ -200,7 +200,7 @@ async fn fetch_no_wait_returns_what_is_there() {
     let started = tokio::time::Instant::now();
     let got = drain(consumer.fetch().max_messages(10).messages().await.unwrap()).await;
     assert!(got.is_empty());
-    assert!(started.elapsed() < Duration::from_secs(2), "no-wait waited");
+    assert!(started.elapsed() < Duration::from_secs(5), "no-wait waited");
     publish_n(&js, "f", 5).await;
     let got = drain(consumer.fetch().max_messages(10).messages().await.unwrap()).await;
     let payloads: Vec<&[u8]> = got.iter().map(|m| &m.payload[..]).collect();
@@ -208,7 +208,7 @@ async fn fetch_no_wait_returns_what_is_there() {
     for m in &got {
         m.ack().await.unwrap();
     }
-    assert!(started.elapsed() < Duration::from_secs(2), "no-wait waited");
+    assert!(started.elapsed() < Duration::from_secs(5), "no-wait waited");
 }
 
 #[tokio::test]
@@ -237,14 +237,14 @@ async fn batch_waits_until_full_or_expired() {
     assert_eq!(got.len(), 1);
     let waited = started.elapsed();
     assert!(
-        waited >= Duration::from_millis(900) && waited < Duration::from_secs(3),
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
         "{waited:?}"
     );
     // A message arriving while the pull waits is delivered by it.
     let pending = consumer
         .batch()
         .max_messages(2)
-        .expires(Duration::from_secs(5))
+        .expires(Duration::from_secs(15))
         .messages()
         .await
         .unwrap();
@@ -252,7 +252,7 @@ async fn batch_waits_until_full_or_expired() {
     let started = tokio::time::Instant::now();
     assert_eq!(drain(pending).await.len(), 2);
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(7),
         "a full batch waited for expiry"
     );
     // no_wait with expires: ends as soon as something is there, or at expiry.
@@ -267,7 +267,7 @@ async fn batch_waits_until_full_or_expired() {
     )
     .await;
     assert!(got.is_empty());
-    assert!(started.elapsed() < Duration::from_secs(3));
+    assert!(started.elapsed() < Duration::from_secs(5));
     // next(): one message, or None after the expiry.
     publish_n(&js, "b", 1).await;
     let next = within(10, "next()", consumer.next())
