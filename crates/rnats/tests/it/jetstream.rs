@@ -89,7 +89,12 @@ async fn domain_and_prefix_select_the_api_subjects() {
         .create_consumer(jetstream::consumer::pull::Config::durable("c"))
         .await
         .unwrap();
-    let mut batch = consumer.fetch().messages().await.unwrap();
+    let mut batch = consumer
+        .batch()
+        .expires(Duration::from_secs(10))
+        .messages()
+        .await
+        .unwrap();
     let msg = within(
         5,
         "the fetched message",

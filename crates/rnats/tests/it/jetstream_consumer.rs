@@ -522,7 +522,7 @@ async fn message_info_reads_the_reply_subject() {
 }
 
 #[tokio::test]
-async fn messages_end_when_the_consumer_is_deleted() {
+async fn pull_readers_end_when_the_consumer_is_deleted() {
     let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     let stream = stream_with(&js, "GONE", &["gone"]).await;
@@ -546,6 +546,31 @@ async fn messages_end_when_the_consumer_is_deleted() {
     let err = end.unwrap_err();
     assert!(err.is_consumer_deleted(), "{err:?}");
     assert!(within(5, "the end", messages.next()).await.is_none());
+
+    // A single pull waiting when its consumer is deleted ends the same way.
+    let consumer: PullConsumer = stream
+        .create_consumer(pull::Config::durable("g2"))
+        .await
+        .unwrap();
+    let mut batch = consumer
+        .batch()
+        .max_messages(10)
+        .expires(Duration::from_secs(30))
+        .messages()
+        .await
+        .unwrap();
+    let first = within(5, "the batch's first message", batch.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.info().unwrap().stream_sequence, 1);
+    stream.delete_consumer("g2").await.unwrap();
+    let err = within(5, "the batch's error", batch.next())
+        .await
+        .expect("the batch ended without saying why")
+        .unwrap_err();
+    assert!(err.is_consumer_deleted(), "{err:?}");
+    assert!(within(5, "the batch's end", batch.next()).await.is_none());
 }
 
 #[tokio::test]
