@@ -73,7 +73,9 @@ async fn align_stream_leader_with_consumer(stream: &stream::Stream) -> String {
             continue;
         }
         // A stepdown's answer can be lost in the change of leader: the wait below tells.
-        let _ = stream.leader_stepdown().await;
+        if let Err(e) = stream.leader_stepdown().await {
+            eprintln!("stepdown of {leader}: {e}");
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let now = stream_leader(stream).await;
