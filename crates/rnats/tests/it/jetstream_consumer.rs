@@ -1091,7 +1091,8 @@ async fn push_consumer_delivers_and_shares_a_deliver_group() {
     }
     let same: consumer::PushConsumer = stream.get_consumer("p").await.unwrap();
     assert_eq!(same.config().deliver_subject, "deliver.push");
-    assert!(stream.get_consumer::<pull::Config>("p").await.is_err());
+    let err = stream.get_consumer::<pull::Config>("p").await.unwrap_err();
+    assert!(err.is_invalid_argument(), "{err:?}");
 
     // A deliver group: each message goes to one of the members.
     let mut config = consumer::push::Config::new("deliver.group");
@@ -1118,7 +1119,8 @@ async fn push_consumer_delivers_and_shares_a_deliver_group() {
         );
         m.ack().await.unwrap();
     }
-    assert_eq!(from_a + from_b, 100);
+    // Shared: both members got some (all 100 to one would be a 1 in 2^99 chance).
+    assert!(from_a > 0 && from_b > 0, "a {from_a}, b {from_b}");
 }
 
 #[tokio::test]
