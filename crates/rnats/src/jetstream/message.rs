@@ -115,7 +115,17 @@ impl Message {
     }
 
     /// Sends the acknowledgement `kind` as a request and waits for the server's confirmation.
+    ///
+    /// [`AckKind::Next`] is refused: the server answers `+NXT` by delivering the next message
+    /// to the request's reply subject, which a request cannot receive (it would time out
+    /// while that message waits out its ack wait unseen).
     pub async fn double_ack_with(&self, kind: AckKind) -> Result<(), Error> {
+        if kind == AckKind::Next {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                "+NXT cannot be a double ack: the server answers it with the next message",
+            ));
+        }
         let reply = self.reply_subject()?;
         self.context
             .client()

@@ -14,6 +14,14 @@ pub async fn js_server() -> (NatsServer, Context) {
     (server, jetstream::new(client))
 }
 
+/// `fut`'s output, or a test failure naming `what` after `secs` seconds: every await of
+/// something that might never come is bounded.
+pub async fn within<T>(secs: u64, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {secs} s waiting for {what}"))
+}
+
 /// A memory stream storing `subjects`.
 pub fn memory_stream(name: &str, subjects: &[&str]) -> stream::Config {
     let mut config = stream::Config::new(name);
@@ -81,11 +89,20 @@ async fn domain_and_prefix_select_the_api_subjects() {
         .create_consumer(jetstream::consumer::pull::Config::durable("c"))
         .await
         .unwrap();
-    let mut batch = consumer.fetch().messages().await.unwrap();
-    let msg = futures_util::StreamExt::next(&mut batch)
+    let mut batch = consumer
+        .batch()
+        .expires(Duration::from_secs(10))
+        .messages()
         .await
-        .unwrap()
         .unwrap();
+    let msg = within(
+        5,
+        "the fetched message",
+        futures_util::StreamExt::next(&mut batch),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     let info = msg.info().unwrap();
     assert_eq!(msg.reply.as_deref().unwrap().split('.').count(), 9);
     assert_eq!(info.domain, None);
@@ -343,8 +360,10 @@ async fn delete_and_erase_messages_then_info_details() {
         .await
         .unwrap_err()
         .is_message_not_found());
+    // Deleting a deleted message again: "sequence not found".
     let err = stream.delete_message(2).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::JetStream, "{err:?}");
+    let api = err.jetstream_error().expect("a JetStream API error");
+    assert_eq!((api.code, api.err_code), (400, ErrorCode(10043)), "{err:?}");
 
     let info = stream
         .info_with(stream::InfoOptions::new().deleted_details(true))
@@ -366,7 +385,8 @@ async fn delete_and_erase_messages_then_info_details() {
 
 #[tokio::test]
 async fn stream_info_subjects_are_fetched_across_pages() {
-    let _shared = crate::shared().await;
+    // 100,050 publishes: heavy, so not beside timing-sensitive tests.
+    let _alone = crate::EXCLUSIVE.write().await;
     let (_server, js) = js_server().await;
     let stream = js
         .create_stream(memory_stream("MANY", &["m.>"]))
@@ -465,7 +485,9 @@ async fn stream_config_round_trips_through_the_server() {
     // The stream refuses deletes, as configured.
     js.publish("full.x", "x").await.unwrap().await.unwrap();
     let err = stream.delete_message(1).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::JetStream);
+    let api = err.jetstream_error().expect("a JetStream API error");
+    assert_eq!((api.code, api.err_code), (500, ErrorCode(10057)), "{err:?}");
+    assert!(api.description.contains("not permitted"), "{err:?}");
 }
 
 #[tokio::test]
@@ -670,54 +692,89 @@ async fn request_timeout_applies_to_api_calls_and_acks() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
+/// The publisher's connection counts its messages out and in: one publish attempt is one
+/// message out and, with nobody listening, one no-responders status in.
 #[tokio::test]
 async fn publish_retries_no_responders_until_a_stream_appears() {
     let _shared = crate::shared().await;
-    let (_server, js) = js_server().await;
-    let started = tokio::time::Instant::now();
-    let ack = js
-        .publish_with("late.a", Publish::new().payload("x").retry_attempts(0))
-        .await
-        .unwrap()
-        .await
-        .unwrap_err();
-    assert!(ack.is_no_responders());
-    assert!(
-        started.elapsed() < Duration::from_millis(200),
+    let (server, admin) = js_server().await;
+    let js = jetstream::new(rnats::connect(server.url()).await.unwrap());
+    let counts = || {
+        let s = js.client().statistics();
+        (s.out_msgs, s.in_msgs)
+    };
+    let before = counts();
+    let err = within(
+        10,
+        "a publish without retries",
+        js.publish_with("late.a", Publish::new().payload("x").retry_attempts(0))
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+    let after = counts();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 1),
         "retried with 0 attempts"
     );
+
+    // The DEFAULT policy: 2 retries 250 ms apart, so 3 attempts, then the no-responders error.
+    let (before, started) = (counts(), tokio::time::Instant::now());
+    let err = within(
+        10,
+        "a default publish",
+        js.publish("nowhere", "x").await.unwrap(),
+    )
+    .await
+    .unwrap_err();
+    let waited = started.elapsed();
+    assert!(err.is_no_responders(), "{err:?}");
+    let after = counts();
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (3, 3),
+        "attempts, answers"
+    );
+    assert!(waited >= Duration::from_millis(450), "{waited:?}");
+
+    // The stream is created (from another connection) once two attempts have failed: a
+    // later retry is stored.
+    let before = counts();
     let creator = {
-        let js = js.clone();
+        let client = js.client().clone();
         tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            js.create_stream(memory_stream("LATE", &["late.>"]))
+            while client.statistics().in_msgs < before.1 + 2 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            admin
+                .create_stream(memory_stream("LATE", &["late.>"]))
                 .await
                 .unwrap();
         })
     };
-    let ack = js
-        .publish_with(
+    let ack = within(
+        30,
+        "a publish retried until the stream appears",
+        js.publish_with(
             "late.a",
             Publish::new()
                 .payload("x")
-                .retry_attempts(10)
+                .retry_attempts(100)
                 .retry_wait(Duration::from_millis(100)),
         )
         .await
-        .unwrap()
-        .await
-        .unwrap();
-    creator.await.unwrap();
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    within(10, "the stream's creation", creator).await.unwrap();
     assert_eq!((ack.stream.as_str(), ack.sequence), ("LATE", 1));
-    // With the default policy (2 retries, 250 ms) a missing stream fails after ~500 ms.
-    let started = tokio::time::Instant::now();
-    let err = js.publish("nowhere", "x").await.unwrap().await.unwrap_err();
-    assert!(err.is_no_responders(), "{err:?}");
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(450) && waited < Duration::from_secs(3),
-        "{waited:?}"
-    );
+    let attempts = counts().0 - before.0;
+    assert!(attempts >= 3, "stored after {attempts} attempts");
+    eprintln!("stored at attempt {attempts}");
 }
 
 #[tokio::test]
@@ -770,7 +827,7 @@ async fn publish_retry_on_timeout_resends_the_same_message_id() {
         .await
         .unwrap();
     assert!(ack.duplicate);
-    let ids = seen.await.unwrap();
+    let ids = within(5, "the fake stream's task", seen).await.unwrap();
     assert_eq!(ids.len(), 3);
     assert!(!ids[0].is_empty());
     assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
@@ -909,10 +966,8 @@ async fn batched_and_multi_subject_direct_get() {
         .direct_get_batch(stream::DirectBatch::new(10).max_bytes(12))
         .await
         .unwrap();
-    assert!(
-        !got.messages.is_empty() && got.messages.len() < 10,
-        "{got:?}"
-    );
+    // The server counts subject and payload: 3 + 1 bytes each, so 3 messages fit in 12.
+    assert_eq!(seqs(&got.messages), [1, 2, 3], "{got:?}");
 
     let none = stream
         .direct_get_batch(stream::DirectBatch::new(5).sequence(50))
@@ -1055,7 +1110,9 @@ async fn a_multi_last_direct_get_that_stops_advancing_fails() {
         .await
         .unwrap();
     line.clear();
-    read.read_line(&mut line).await.unwrap();
+    within(10, "the PONG", read.read_line(&mut line))
+        .await
+        .unwrap();
     assert_eq!(line, "PONG\r\n");
     let responder = tokio::spawn(async move {
         let mut requests = 0;
@@ -1105,7 +1162,10 @@ async fn a_multi_last_direct_get_that_stops_advancing_fails() {
     assert!(err.to_string().contains("stopped advancing"), "{err}");
     drop(server);
     // The first page ended at 5; the second, asked from 6, ended at 5 again.
-    assert_eq!(responder.await.unwrap(), 2);
+    assert_eq!(
+        within(10, "the responder's end", responder).await.unwrap(),
+        2
+    );
 }
 
 #[tokio::test]
@@ -1172,13 +1232,27 @@ async fn a_message_id_is_new_again_after_the_duplicate_window() {
                 .unwrap()
         }
     };
+    let first_at = tokio::time::Instant::now();
     assert!(!publish().await.duplicate);
     assert!(publish().await.duplicate);
-    tokio::time::sleep(Duration::from_millis(1200)).await;
-    let again = publish().await;
+    // Publish the id again until the server takes it as new (it forgets ids on a timer of
+    // its own): not before the window has passed, and within 10 s.
+    let again = loop {
+        let ack = publish().await;
+        if !ack.duplicate {
+            break ack;
+        }
+        assert_eq!(ack.sequence, 1);
+        assert!(
+            first_at.elapsed() < Duration::from_secs(10),
+            "the id was still remembered 10 s later"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(
-        !again.duplicate,
-        "the id was still remembered after the window"
+        first_at.elapsed() >= Duration::from_millis(500),
+        "the id was forgotten within the window, after {:?}",
+        first_at.elapsed()
     );
     assert_eq!(again.sequence, 2);
 }

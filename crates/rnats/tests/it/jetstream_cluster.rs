@@ -73,7 +73,9 @@ async fn align_stream_leader_with_consumer(stream: &stream::Stream) -> String {
             continue;
         }
         // A stepdown's answer can be lost in the change of leader: the wait below tells.
-        let _ = stream.leader_stepdown().await;
+        if let Err(e) = stream.leader_stepdown().await {
+            eprintln!("stepdown of {leader}: {e}");
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let now = stream_leader(stream).await;
@@ -431,9 +433,20 @@ async fn pull_messages_go_on_when_the_consumer_leader_dies() {
                 if !seen.insert(info.stream_sequence) || info.delivered > 1 {
                     redelivered += 1;
                 }
-                let _ = msg.ack().await;
+                // (Buffered while the client reconnects.)
+                msg.ack().await.unwrap();
             }
-            Err(e) => errors.push(format!("{e}: {:?}", e.jetstream_error())),
+            Err(e) => {
+                // Missed heartbeats, pulls the dead leader held (409 Leadership Change /
+                // Server Shutdown), or a consumer without a leader yet (503).
+                assert!(
+                    e.is_timeout()
+                        || e.jetstream_error()
+                            .is_some_and(|a| a.code == 409 || a.code == 503),
+                    "{e:?}"
+                );
+                errors.push(format!("{e}: {:?}", e.jetstream_error()));
+            }
         }
     }
     eprintln!(
@@ -442,7 +455,8 @@ async fn pull_messages_go_on_when_the_consumer_leader_dies() {
         errors.len(),
         &errors[..errors.len().min(5)]
     );
-    assert_eq!(seen.len(), N as usize);
+    assert_eq!(seen, (1..=N).collect::<BTreeSet<u64>>());
+    assert!(killed_at.is_some(), "the leader was never killed");
     assert!(longest < Duration::from_secs(20), "stalled {longest:?}");
 }
 
@@ -525,12 +539,23 @@ async fn pull_messages_go_on_across_leader_stepdowns() {
                 if !seen.insert(info.stream_sequence) || info.delivered > 1 {
                     redelivered += 1;
                 }
-                let _ = m.ack().await;
+                m.ack().await.unwrap();
             }
-            Err(e) => errors.push(format!("{:?}", e.jetstream_error())),
+            Err(e) => {
+                assert!(
+                    e.is_timeout()
+                        || e.jetstream_error()
+                            .is_some_and(|a| a.code == 409 || a.code == 503),
+                    "{e:?}"
+                );
+                errors.push(format!("{e}: {:?}", e.jetstream_error()));
+            }
         }
     }
-    publisher.await.unwrap();
+    tokio::time::timeout(Duration::from_secs(60), publisher)
+        .await
+        .expect("the publisher hung")
+        .unwrap();
     eprintln!(
         "stepdowns: {N} messages in {:?}, {redelivered} redelivered, {} non-terminal errors: \
          {errors:?}",
@@ -538,4 +563,163 @@ async fn pull_messages_go_on_across_leader_stepdowns() {
         errors.len()
     );
     assert_eq!(stepped, 2);
+}
+
+/// Steps the stream's leader down and waits (up to 15 s) for another one; returns it.
+async fn step_down_and_wait(stream: &stream::Stream) -> String {
+    let before = stream_leader(stream).await;
+    // (The answer can be lost in the change of leader: the wait below tells.)
+    if let Err(e) = stream.leader_stepdown().await {
+        eprintln!("stepdown of {before}: {e}");
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = stream_leader(stream).await;
+        if !now.is_empty() && now != before {
+            return now;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no new stream leader after {before} stepped down"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Publishes with the DEFAULT options (no message id; 2 retries 250 ms apart on a
+/// no-responders 503, none on a timeout) while the R3 stream's leader steps down three
+/// times. Every acknowledged message is stored exactly once, at the sequence its ack gave;
+/// a message stored without an ack is one whose publish failed; and every failure is one the
+/// default policy leaves to the caller (a timeout, or a JetStream 503 error, which it does
+/// not retry), never a no-responders 503, which it retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_publish_keeps_acked_messages_exactly_once_across_leader_elections() {
+    let _alone = crate::EXCLUSIVE.write().await;
+    let cluster = start_cluster().await;
+    let client = connect_fast(cluster.urls()).await;
+    let js = jetstream::new(client);
+    let stream = create_r3_stream(&js, "DEF", "def").await;
+    // Publishes go on until the third election is over, paced so that every election
+    // sees some.
+    let issued = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let publisher = {
+        let js = js.clone();
+        let issued = Arc::clone(&issued);
+        let done = Arc::clone(&done);
+        tokio::spawn(async move {
+            let mut in_flight = VecDeque::new();
+            let mut results = Vec::new();
+            let mut i = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) || i < 1_000 {
+                let ack = js.publish("def", i.to_string()).await.unwrap();
+                issued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                in_flight.push_back((i, ack));
+                if in_flight.len() >= 64 {
+                    let (j, ack) = in_flight.pop_front().unwrap();
+                    results.push((j, ack.await));
+                }
+                if i % 10 == 9 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                i += 1;
+            }
+            for (j, ack) in in_flight {
+                results.push((j, ack.await));
+            }
+            results
+        })
+    };
+    let mut leaders = vec![stream_leader(&stream).await];
+    let mut during = Vec::new();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = issued.load(std::sync::atomic::Ordering::SeqCst);
+        leaders.push(step_down_and_wait(&stream).await);
+        during.push(issued.load(std::sync::atomic::Ordering::SeqCst) - before);
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let results = tokio::time::timeout(Duration::from_secs(120), publisher)
+        .await
+        .expect("the publisher hung")
+        .unwrap();
+    assert!(
+        during.iter().all(|n| *n > 0),
+        "an election saw no publishes: {during:?}"
+    );
+    let n = results.len();
+    let mut acked = std::collections::BTreeMap::new();
+    let mut failed = BTreeSet::new();
+    let mut failures = Vec::new();
+    for (i, result) in results {
+        match result {
+            Ok(ack) => {
+                assert_eq!(ack.stream, "DEF");
+                assert!(!ack.duplicate, "{i}: {ack:?}");
+                assert!(acked.insert(i, ack.sequence).is_none());
+            }
+            Err(e) => {
+                assert!(
+                    !e.is_no_responders(),
+                    "{i}: retried no-responders failed: {e:?}"
+                );
+                assert!(
+                    e.is_timeout() || e.jetstream_error().is_some_and(|a| a.code == 503),
+                    "{i}: {e:?}"
+                );
+                failed.insert(i);
+                failures.push(format!("{i}: {e}"));
+            }
+        }
+    }
+    // Read the whole stream back.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let state = loop {
+        match js.stream_info("DEF").await {
+            Ok(info) => break info.state,
+            Err(e) => {
+                assert!(tokio::time::Instant::now() < deadline, "stream info: {e:?}");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    };
+    let mut c = pull::Config::ephemeral();
+    c.ack_policy = AckPolicy::None;
+    let reader: PullConsumer = stream.create_consumer(c).await.unwrap();
+    let mut messages = reader.messages().await.unwrap();
+    let mut stored = std::collections::BTreeMap::new();
+    for _ in 0..state.messages {
+        let msg = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .expect("reading the stream back stalled")
+            .unwrap()
+            .unwrap();
+        let i: usize = std::str::from_utf8(&msg.payload).unwrap().parse().unwrap();
+        let seq = msg.info().unwrap().stream_sequence;
+        if let Some(first) = stored.insert(i, seq) {
+            panic!("message {i} stored twice, at {first} and {seq}");
+        }
+    }
+    for (i, seq) in &acked {
+        assert_eq!(
+            stored.get(i),
+            Some(seq),
+            "acked message {i} is not at {seq}"
+        );
+    }
+    let unacked: Vec<_> = stored.keys().filter(|i| !acked.contains_key(i)).collect();
+    assert!(
+        unacked.iter().all(|i| failed.contains(i)),
+        "stored without an ack nor a failure: {unacked:?}"
+    );
+    eprintln!(
+        "default publish across stepdowns {leaders:?} ({during:?} publishes issued during \
+         each): {n} published, {} acked, {} failed ({} of them stored \
+         anyway), {} stored; failures: {:?}",
+        acked.len(),
+        failed.len(),
+        unacked.len(),
+        stored.len(),
+        &failures[..failures.len().min(5)]
+    );
 }

@@ -96,6 +96,8 @@ impl Stream {
             prefix: nuid::next().to_string(),
             serial: 0,
             consumer: None,
+            attempt: None,
+            abandoned: Vec::new(),
             last_stream_seq: 0,
             next_consumer_seq: 1,
             messages: None,
@@ -105,6 +107,7 @@ impl Stream {
         };
         let first = ordered.start_reset(Duration::ZERO);
         let (name, messages) = first.await?;
+        ordered.attempt = None;
         ordered.consumer = Some(name);
         ordered.messages = Some(messages);
         // Recreations happen while the cluster is changing (an election takes seconds and
@@ -125,6 +128,12 @@ pub struct Ordered {
     prefix: String,
     serial: u64,
     consumer: Option<String>,
+    /// The consumer a recreation under way is creating.
+    attempt: Option<String>,
+    /// Consumers that failed attempts asked for: a creation that timed out may still be
+    /// carried out (the server handles API requests concurrently, so a delete sent at once
+    /// can overtake it). They are deleted once a recreation succeeds.
+    abandoned: Vec<String>,
     last_stream_seq: u64,
     next_consumer_seq: u64,
     messages: Option<Messages>,
@@ -139,13 +148,14 @@ impl Ordered {
     fn start_reset(&mut self, delay: Duration) -> Reset {
         self.messages = None;
         if let Some(old) = self.consumer.take() {
-            let stream = self.stream.clone();
-            tokio::spawn(async move {
-                let _ = stream.delete_consumer(&old).await;
-            });
+            self.delete_in_background(vec![old]);
+        }
+        if let Some(failed) = self.attempt.take() {
+            self.abandoned.push(failed);
         }
         self.serial += 1;
         let name = format!("{}_{}", self.prefix, self.serial);
+        self.attempt = Some(name.clone());
         let mut config = pull::Config::ephemeral();
         config.name = Some(name.clone());
         config.ack_policy = AckPolicy::None;
@@ -190,6 +200,18 @@ impl Ordered {
         })
     }
 
+    fn delete_in_background(&self, names: Vec<String>) {
+        if names.is_empty() {
+            return;
+        }
+        let stream = self.stream.clone();
+        tokio::spawn(async move {
+            for name in names {
+                let _ = stream.delete_consumer(&name).await;
+            }
+        });
+    }
+
     /// How many times the consumer was recreated (0 while the first one serves).
     pub fn resets(&self) -> u64 {
         self.serial.saturating_sub(1)
@@ -215,13 +237,19 @@ impl FuturesStream for Ordered {
                     Poll::Pending => return Poll::Pending,
                     Poll::Ready(Ok((name, messages))) => {
                         this.reset = None;
+                        this.attempt = None;
                         this.failures = 0;
+                        let abandoned = std::mem::take(&mut this.abandoned);
+                        this.delete_in_background(abandoned);
                         this.consumer = Some(name);
                         this.messages = Some(messages);
                     }
                     Poll::Ready(Err(e)) => {
                         this.reset = None;
                         this.failures += 1;
+                        if let Some(failed) = this.attempt.take() {
+                            this.abandoned.push(failed);
+                        }
                         if this.failures >= this.config.max_reset_attempts
                             || e.is_connection_closed()
                         {
