@@ -7,9 +7,19 @@ mod core;
 #[cfg(feature = "jetstream")]
 mod jetstream;
 #[cfg(feature = "jetstream")]
+mod jetstream_ack;
+#[cfg(feature = "jetstream")]
 mod jetstream_cluster;
 #[cfg(feature = "jetstream")]
 mod jetstream_consumer;
+#[cfg(feature = "jetstream")]
+mod jetstream_ordered;
+#[cfg(feature = "jetstream")]
+mod jetstream_publish;
+#[cfg(feature = "jetstream")]
+mod jetstream_pull;
+#[cfg(feature = "jetstream")]
+mod jetstream_push;
 #[cfg(feature = "jetstream")]
 mod jetstream_schema;
 mod lifecycle;
