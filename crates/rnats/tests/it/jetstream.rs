@@ -30,6 +30,16 @@ pub fn memory_stream(name: &str, subjects: &[&str]) -> stream::Config {
     config
 }
 
+/// Asserts that `err` is the JetStream API error `code` / `err_code`.
+pub fn assert_api_error(err: &rnats::Error, code: u16, err_code: u32) {
+    let api = err.jetstream_error().expect("a JetStream API error");
+    assert_eq!(
+        (api.code, api.err_code),
+        (code, ErrorCode(err_code)),
+        "{err:?}"
+    );
+}
+
 /// `value` changed by `change`: configurations are `#[non_exhaustive]`, so they are built by
 /// changing a default.
 pub fn with<T>(mut value: T, change: impl FnOnce(&mut T)) -> T {
@@ -362,8 +372,7 @@ async fn delete_and_erase_messages_then_info_details() {
         .is_message_not_found());
     // Deleting a deleted message again: "sequence not found".
     let err = stream.delete_message(2).await.unwrap_err();
-    let api = err.jetstream_error().expect("a JetStream API error");
-    assert_eq!((api.code, api.err_code), (400, ErrorCode(10043)), "{err:?}");
+    assert_api_error(&err, 400, 10043);
 
     let info = stream
         .info_with(stream::InfoOptions::new().deleted_details(true))
@@ -485,9 +494,9 @@ async fn stream_config_round_trips_through_the_server() {
     // The stream refuses deletes, as configured.
     js.publish("full.x", "x").await.unwrap().await.unwrap();
     let err = stream.delete_message(1).await.unwrap_err();
-    let api = err.jetstream_error().expect("a JetStream API error");
-    assert_eq!((api.code, api.err_code), (500, ErrorCode(10057)), "{err:?}");
-    assert!(api.description.contains("not permitted"), "{err:?}");
+    assert_api_error(&err, 500, 10057);
+    let description = &err.jetstream_error().unwrap().description;
+    assert!(description.contains("not permitted"), "{err:?}");
 }
 
 /// A scripted peer that greets with `info` and answers every PING: enough for a client to

@@ -8,7 +8,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use rnats::jetstream::consumer::{self, pull, AckPolicy, PullConsumer};
 use rnats::jetstream::{self, stream, Context};
 
-use crate::jetstream::{js_server, memory_stream, with};
+use crate::jetstream::{assert_api_error, js_server, memory_stream, with};
 
 pub async fn publish_n(js: &Context, subject: &str, n: usize) {
     let mut acks = Vec::with_capacity(n);
@@ -26,6 +26,32 @@ pub async fn publish_n(js: &Context, subject: &str, n: usize) {
 
 pub async fn stream_with(js: &Context, name: &str, subjects: &[&str]) -> stream::Stream {
     js.create_stream(memory_stream(name, subjects))
+        .await
+        .unwrap()
+}
+
+/// Publishes `n` copies of `payload` to `subject`, all acks in flight, then awaits every ack.
+pub async fn publish_copies(js: &Context, subject: &str, payload: &[u8], n: usize) {
+    let payload = bytes::Bytes::copy_from_slice(payload);
+    let mut acks = Vec::with_capacity(n);
+    for _ in 0..n {
+        acks.push(
+            js.publish(subject.to_owned(), payload.clone())
+                .await
+                .unwrap(),
+        );
+    }
+    for ack in acks {
+        ack.await.unwrap();
+    }
+}
+
+/// A durable pull consumer `name` on `stream` that needs no acks.
+pub async fn pull_without_acks(stream: &stream::Stream, name: &str) -> PullConsumer {
+    stream
+        .create_consumer(with(pull::Config::durable(name), |c| {
+            c.ack_policy = AckPolicy::None
+        }))
         .await
         .unwrap()
 }
@@ -245,12 +271,7 @@ async fn work_queue_retention_removes_acked_messages() {
         .create_consumer(pull::Config::durable("second"))
         .await
         .unwrap_err();
-    let api = err.jetstream_error().expect("a JetStream API error");
-    assert_eq!(
-        (api.code, api.err_code),
-        (400, jetstream::ErrorCode(10099)),
-        "{err:?}"
-    );
+    assert_api_error(&err, 400, 10099);
 }
 
 #[tokio::test]

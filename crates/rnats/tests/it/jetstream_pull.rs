@@ -5,12 +5,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use rnats::jetstream::consumer::{self, pull, AckPolicy, PullConsumer};
+use rnats::jetstream::consumer::{self, pull, PullConsumer};
 use rnats::jetstream::{self, stream};
 use rnats_test::NatsServer;
 
-use crate::jetstream::{js_server, with, within};
-use crate::jetstream_consumer::{drain, fetch_exact, publish_n, stream_with};
+use crate::jetstream::{assert_api_error, js_server, with, within};
+use crate::jetstream_consumer::{
+    drain, fetch_exact, publish_copies, publish_n, pull_without_acks, stream_with,
+};
 
 #[tokio::test]
 async fn fetch_no_wait_returns_what_is_there() {
@@ -51,12 +53,7 @@ async fn batch_waits_until_full_or_expired() {
     let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     let stream = stream_with(&js, "B", &["b"]).await;
-    let consumer: PullConsumer = stream
-        .create_consumer(with(pull::Config::durable("b"), |c| {
-            c.ack_policy = AckPolicy::None
-        }))
-        .await
-        .unwrap();
+    let consumer: PullConsumer = pull_without_acks(&stream, "b").await;
     publish_n(&js, "b", 1).await;
     let started = tokio::time::Instant::now();
     let got = drain(
@@ -117,19 +114,8 @@ async fn fetch_max_bytes_limits_the_batch() {
     let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     let stream = stream_with(&js, "MB", &["mb"]).await;
-    let consumer: PullConsumer = stream
-        .create_consumer(with(pull::Config::durable("mb"), |c| {
-            c.ack_policy = AckPolicy::None
-        }))
-        .await
-        .unwrap();
-    for _ in 0..10 {
-        js.publish("mb", vec![b'x'; 100])
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-    }
+    let consumer: PullConsumer = pull_without_acks(&stream, "mb").await;
+    publish_copies(&js, "mb", &[b'x'; 100], 10).await;
     let got = drain(
         consumer
             .fetch()
@@ -207,19 +193,8 @@ async fn messages_with_a_byte_budget() {
     let _shared = crate::shared().await;
     let (_server, js) = js_server().await;
     let stream = stream_with(&js, "MBB", &["mbb"]).await;
-    let consumer: PullConsumer = stream
-        .create_consumer(with(pull::Config::durable("c"), |c| {
-            c.ack_policy = AckPolicy::None
-        }))
-        .await
-        .unwrap();
-    for _ in 0..300 {
-        js.publish("mbb", vec![b'y'; 1000])
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-    }
+    let consumer: PullConsumer = pull_without_acks(&stream, "c").await;
+    publish_copies(&js, "mbb", &[b'y'; 1000], 300).await;
     let mut messages = consumer
         .stream()
         .max_bytes_per_batch(8 * 1024)
@@ -492,12 +467,7 @@ async fn priority_group_pins_one_client_until_unpinned() {
         .unpin_consumer("pinned", "nogroup")
         .await
         .unwrap_err();
-    let api = err.jetstream_error().expect("a JetStream API error");
-    assert_eq!(
-        (api.code, api.err_code),
-        (400, jetstream::ErrorCode(10160)),
-        "{err:?}"
-    );
+    assert_api_error(&err, 400, 10160);
 }
 
 #[tokio::test]
