@@ -40,6 +40,7 @@
 //! after its first poll may still have sent the request, and the server may still carry it
 //! out; only the answer is lost.
 
+pub(crate) mod api;
 pub mod consumer;
 mod context;
 mod errors;
@@ -49,8 +50,8 @@ pub mod stream;
 
 use std::time::Duration;
 
-pub use context::{AccountInfo, AccountLimits, ApiStats, Context, ContextBuilder, Names, Paged};
-pub use errors::{ApiError, ErrorCode};
+pub use api::{ApiError, ErrorCode, Paged};
+pub use context::{AccountInfo, AccountLimits, ApiStats, Context, ContextBuilder, Names};
 pub use message::Message;
 pub use publish::{PubAck, PubAckFuture, Publish};
 
