@@ -150,10 +150,10 @@ fn parse_message<'de, S: DeserializeSeed<'de>>(
 
 /// Decodes a JSON API answer in one pass over `payload`: the top-level `error` object, when
 /// there is one, is taken out as the keys go by, and every other key is handed to `seed`'s
-/// type, which never sees `error`. An error object wins over whatever the rest made of the
-/// answer (an error answer has none of the fields of a success). Unknown fields are the
-/// type's business (every answer type tolerates them). Nothing is buffered: not a `Value`,
-/// not serde's `Content`.
+/// type, which never sees `error`. An error object is the answer: the parse stops there
+/// (what follows it is not read, and the type is not built). Unknown fields are the type's
+/// business (every answer type tolerates them). Nothing is buffered: not a `Value`, not
+/// serde's `Content`.
 ///
 /// Only when the type fails before any error object was seen is the payload looked at a
 /// second time, for an error object after the field that failed (the server puts `error`
@@ -221,6 +221,18 @@ struct SkipError<'a, A> {
     error: &'a mut Option<ApiError>,
 }
 
+impl<'de, A: MapAccess<'de>> SkipError<'_, A> {
+    /// Keeps the `error` entry's value aside; an error object (not `null`) ends the answer's
+    /// parse there: the answer is that error, the type need not be built.
+    fn take_error(&mut self) -> Result<(), A::Error> {
+        *self.error = self.map.next_value::<Option<ApiError>>()?;
+        if self.error.is_some() {
+            return Err(serde::de::Error::custom("the answer is an API error"));
+        }
+        Ok(())
+    }
+}
+
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for SkipError<'_, A> {
     type Error = A::Error;
 
@@ -231,12 +243,8 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for SkipError<'_, A> {
         loop {
             match self.map.next_key::<Key<'de>>()? {
                 None => return Ok(None),
-                Some(Key::Borrowed("error")) => {
-                    *self.error = self.map.next_value::<Option<ApiError>>()?;
-                }
-                Some(Key::Owned(k)) if k == "error" => {
-                    *self.error = self.map.next_value::<Option<ApiError>>()?;
-                }
+                Some(Key::Borrowed("error")) => self.take_error()?,
+                Some(Key::Owned(k)) if k == "error" => self.take_error()?,
                 Some(Key::Borrowed(k)) => {
                     return seed.deserialize(BorrowedStrDeserializer::new(k)).map(Some)
                 }
