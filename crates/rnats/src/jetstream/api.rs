@@ -925,6 +925,22 @@ mod tests {
         );
     }
 
+    /// The leaf rule: outside its tests, this module names no sibling (`super::…`,
+    /// `crate::jetstream::…`); everything else in `jetstream` may import it.
+    #[test]
+    fn api_is_a_leaf() {
+        let source = include_str!("api.rs");
+        let code = source.split("#[cfg(test)]").next().unwrap_or_default();
+        for (n, line) in code.lines().enumerate() {
+            let line = line.split("//").next().unwrap_or_default();
+            assert!(
+                !line.contains("super::") && !line.contains("jetstream::"),
+                "api.rs:{}: {line}",
+                n + 1
+            );
+        }
+    }
+
     #[test]
     fn prefixes_and_subjects() {
         assert_eq!(domain_prefix(""), "$JS.API");
