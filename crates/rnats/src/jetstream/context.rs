@@ -1,22 +1,18 @@
 //! The JetStream context: API prefix, timeouts, account info, stream management.
 
-use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_core::Stream as FuturesStream;
-use futures_util::stream::{BoxStream, StreamExt};
+use futures_util::stream::StreamExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::errors::ApiError;
+use super::api::{self, check_name, json_body, ApiError, Listing, Paged, Success};
 use super::publish::AckMux;
 use super::stream::{self, Stream};
-use crate::{Client, Error, ErrorKind, Message, Request};
+use crate::{Client, Error, ErrorKind, Message};
 
 /// A handle to JetStream through one [`Client`]: cheap to clone, every clone shares the API
 /// prefix, timeout and the window of unacknowledged publishes.
@@ -64,7 +60,7 @@ impl ContextBuilder {
     /// Defaults: API prefix `$JS.API`, a 5 s timeout, 4,096 unacknowledged publishes at most.
     pub fn new() -> Self {
         Self {
-            prefix: "$JS.API".to_owned(),
+            prefix: api::DEFAULT_PREFIX.to_owned(),
             timeout: super::DEFAULT_TIMEOUT,
             max_ack_inflight: 4096,
         }
@@ -73,18 +69,13 @@ impl ContextBuilder {
     /// Uses JetStream domain `domain`: API prefix `$JS.<domain>.API`. An empty domain means
     /// the default prefix.
     pub fn domain(mut self, domain: impl AsRef<str>) -> Self {
-        let domain = domain.as_ref();
-        self.prefix = if domain.is_empty() {
-            "$JS.API".to_owned()
-        } else {
-            format!("$JS.{domain}.API")
-        };
+        self.prefix = api::domain_prefix(domain.as_ref());
         self
     }
 
     /// Uses `prefix` instead of `$JS.API` (a trailing `.` is ignored).
     pub fn api_prefix(mut self, prefix: impl AsRef<str>) -> Self {
-        self.prefix = prefix.as_ref().trim_end_matches('.').to_owned();
+        self.prefix = api::custom_prefix(prefix.as_ref());
         self
     }
 
@@ -281,12 +272,12 @@ impl Context {
     /// # Ok(()) }
     /// ```
     pub fn stream_names(&self) -> Names {
-        Paged::new(self.clone(), "STREAM.NAMES".to_owned(), "streams")
+        self.listing("STREAM.NAMES", "streams")
     }
 
     /// The info of all streams, fetched page by page as the stream is read.
     pub fn streams(&self) -> Paged<stream::Info> {
-        Paged::new(self.clone(), "STREAM.LIST".to_owned(), "streams")
+        self.listing("STREAM.LIST", "streams")
     }
 
     /// The name of the stream that stores `subject`, if any.
@@ -312,8 +303,8 @@ impl Context {
         suffix: &str,
         body: Bytes,
     ) -> Result<T, Error> {
-        let msg = self.api_request_raw(suffix, body).await?;
-        parse_response(&msg, || format!("{}.{suffix}", self.inner.prefix))
+        let subject = api::subject(&self.inner.prefix, suffix);
+        api::request(&self.inner.client, &subject, body, self.inner.timeout).await
     }
 
     /// Sends an API request and returns the raw answer; 503 becomes "JetStream not available".
@@ -322,25 +313,23 @@ impl Context {
         suffix: &str,
         body: Bytes,
     ) -> Result<Message, Error> {
-        let subject = format!("{}.{suffix}", self.inner.prefix);
-        self.inner
-            .client
-            .request_with(
-                &subject,
-                Request::new().payload(body).timeout(self.inner.timeout),
-            )
-            .await
-            .map_err(|e| {
-                if e.is_no_responders() {
-                    Error::with_source(
-                        ErrorKind::NoResponders,
-                        format!("jetstream not available: nobody answers {subject:?}"),
-                        e,
-                    )
-                } else {
-                    e
-                }
-            })
+        let subject = api::subject(&self.inner.prefix, suffix);
+        api::request_raw(&self.inner.client, &subject, body, self.inner.timeout).await
+    }
+
+    /// The paged listing `<prefix>.<suffix>`, whose pages hold the items in `items_field`.
+    pub(crate) fn listing<T: DeserializeOwned + Send + 'static>(
+        &self,
+        suffix: &str,
+        items_field: &'static str,
+    ) -> Paged<T> {
+        Paged::new(Listing {
+            client: self.inner.client.clone(),
+            subject: api::subject(&self.inner.prefix, suffix),
+            timeout: self.inner.timeout,
+            items_field,
+            subject_filter: None,
+        })
     }
 }
 
@@ -350,85 +339,6 @@ impl std::fmt::Debug for Context {
             .field("prefix", &self.inner.prefix)
             .field("timeout", &self.inner.timeout)
             .finish_non_exhaustive()
-    }
-}
-
-/// Parses a JetStream API answer: `{"error":{…}}` becomes an [`ErrorKind::JetStream`] error,
-/// a bare status (no JSON) too; anything else is `T`.
-pub(crate) fn parse_response<T: DeserializeOwned>(
-    msg: &Message,
-    subject: impl Fn() -> String,
-) -> Result<T, Error> {
-    #[derive(Deserialize)]
-    struct Probe {
-        #[serde(default)]
-        error: Option<ApiError>,
-    }
-    if msg.payload.is_empty() {
-        if let Some(status) = msg.status {
-            return Err(Error::jetstream_api(
-                format!("jetstream request {:?} failed", subject()),
-                ApiError::from_status(status, msg.description.as_deref()),
-            ));
-        }
-    }
-    let probe: Probe = serde_json::from_slice(&msg.payload).map_err(|e| bad_json(&subject(), e))?;
-    if let Some(error) = probe.error {
-        return Err(Error::jetstream_api(
-            format!("jetstream request {:?} failed", subject()),
-            error,
-        ));
-    }
-    serde_json::from_slice(&msg.payload).map_err(|e| bad_json(&subject(), e))
-}
-
-pub(crate) fn bad_json(subject: &str, e: serde_json::Error) -> Error {
-    Error::with_source(
-        ErrorKind::Protocol,
-        format!("invalid jetstream answer to {subject:?}"),
-        e,
-    )
-}
-
-pub(crate) fn json_body(value: &impl Serialize) -> Result<Bytes, Error> {
-    serde_json::to_vec(value)
-        .map(Bytes::from)
-        .map_err(|e| Error::with_source(ErrorKind::InvalidArgument, "cannot encode request", e))
-}
-
-/// Stream and consumer names: not empty, no whitespace, `.`, `*`, `>`, path separators or
-/// control characters (they become subject tokens and file names).
-pub(crate) fn check_name(what: &str, name: &str) -> Result<(), Error> {
-    let bad = name.is_empty()
-        || name.chars().any(|c| {
-            c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>' | '/' | '\\')
-        });
-    if bad {
-        return Err(Error::new(
-            ErrorKind::InvalidArgument,
-            format!("invalid {what} name {name:?}"),
-        ));
-    }
-    Ok(())
-}
-
-/// `{"success":true}` answers.
-#[derive(Deserialize)]
-pub(crate) struct Success {
-    #[serde(default)]
-    success: bool,
-}
-
-impl Success {
-    pub(crate) fn check(&self, what: &str) -> Result<(), Error> {
-        if self.success {
-            Ok(())
-        } else {
-            Err(Error::new(
-                ErrorKind::JetStream,
-                format!("{what}: the server did not confirm"),
-            ))
-        }
     }
 }
 
@@ -524,144 +434,3 @@ pub struct ApiStats {
 
 /// Names of streams or consumers, fetched page by page.
 pub type Names = Paged<String>;
-
-/// A paged JetStream listing (`STREAM.NAMES`, `STREAM.LIST`, `CONSUMER.NAMES`,
-/// `CONSUMER.LIST`) read as a [`Stream`](futures_core::Stream): the next page is requested
-/// when the previous one has been read.
-pub struct Paged<T> {
-    setup: Option<(Context, String, &'static str, Option<String>)>,
-    inner: Option<BoxStream<'static, Result<T, Error>>>,
-}
-
-impl<T: DeserializeOwned + Send + 'static> Paged<T> {
-    pub(crate) fn new(context: Context, suffix: String, field: &'static str) -> Self {
-        Self {
-            setup: Some((context, suffix, field, None)),
-            inner: None,
-        }
-    }
-
-    /// Lists only the streams that store subjects matching `subject` (stream listings only;
-    /// the consumer listings ignore it).
-    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
-        if let Some(setup) = &mut self.setup {
-            setup.3 = Some(subject.into());
-        }
-        self
-    }
-
-    fn start(
-        setup: (Context, String, &'static str, Option<String>),
-    ) -> BoxStream<'static, Result<T, Error>> {
-        struct State<T> {
-            context: Context,
-            suffix: String,
-            field: &'static str,
-            subject: Option<String>,
-            offset: usize,
-            buffer: VecDeque<T>,
-            done: bool,
-        }
-        let (context, suffix, field, subject) = setup;
-        let state = State {
-            context,
-            suffix,
-            field,
-            subject,
-            offset: 0,
-            buffer: VecDeque::new(),
-            done: false,
-        };
-        futures_util::stream::unfold(state, |mut s| async move {
-            loop {
-                if let Some(item) = s.buffer.pop_front() {
-                    return Some((Ok(item), s));
-                }
-                if s.done {
-                    return None;
-                }
-                #[derive(Serialize)]
-                struct PageRequest<'a> {
-                    offset: usize,
-                    #[serde(skip_serializing_if = "Option::is_none")]
-                    subject: Option<&'a str>,
-                }
-                let body = match json_body(&PageRequest {
-                    offset: s.offset,
-                    subject: s.subject.as_deref(),
-                }) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        s.done = true;
-                        return Some((Err(e), s));
-                    }
-                };
-                let page: Result<Map<String, Value>, Error> =
-                    s.context.api_request(&s.suffix, body).await;
-                let mut page = match page {
-                    Ok(p) => p,
-                    Err(e) => {
-                        s.done = true;
-                        return Some((Err(e), s));
-                    }
-                };
-                let total = page.get("total").and_then(Value::as_u64).unwrap_or(0);
-                let items = match page.remove(s.field) {
-                    None | Some(Value::Null) => Vec::new(),
-                    Some(v) => match serde_json::from_value::<Vec<T>>(v) {
-                        Ok(items) => items,
-                        Err(e) => {
-                            s.done = true;
-                            let subject = format!("{}.{}", s.context.inner.prefix, s.suffix);
-                            return Some((Err(bad_json(&subject, e)), s));
-                        }
-                    },
-                };
-                s.offset += items.len();
-                if items.is_empty() || s.offset as u64 >= total {
-                    s.done = true;
-                }
-                s.buffer.extend(items);
-            }
-        })
-        .boxed()
-    }
-}
-
-impl<T: DeserializeOwned + Send + 'static> FuturesStream for Paged<T> {
-    type Item = Result<T, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        if self.inner.is_none() {
-            if let Some(setup) = self.setup.take() {
-                self.inner = Some(Self::start(setup));
-            }
-        }
-        match &mut self.inner {
-            Some(inner) => inner.poll_next_unpin(cx),
-            None => Poll::Ready(None),
-        }
-    }
-}
-
-impl<T> std::fmt::Debug for Paged<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Paged").finish_non_exhaustive()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_checked() {
-        assert!(check_name("stream", "ORDERS").is_ok());
-        for bad in ["", "a.b", "a b", "a*", "a>", "a/b", "a\\b", "a\tb"] {
-            assert!(
-                check_name("stream", bad).unwrap_err().is_invalid_argument(),
-                "{bad:?}"
-            );
-        }
-    }
-}

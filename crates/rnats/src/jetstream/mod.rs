@@ -40,6 +40,7 @@
 //! after its first poll may still have sent the request, and the server may still carry it
 //! out; only the answer is lost.
 
+pub(crate) mod api;
 pub mod consumer;
 mod context;
 mod errors;
@@ -49,8 +50,8 @@ pub mod stream;
 
 use std::time::Duration;
 
-pub use context::{AccountInfo, AccountLimits, ApiStats, Context, ContextBuilder, Names, Paged};
-pub use errors::{ApiError, ErrorCode};
+pub use api::{ApiError, ErrorCode, Paged};
+pub use context::{AccountInfo, AccountLimits, ApiStats, Context, ContextBuilder, Names};
 pub use message::Message;
 pub use publish::{PubAck, PubAckFuture, Publish};
 
@@ -206,5 +207,105 @@ mod tests {
         send::<super::consumer::push::Messages>();
         send::<super::consumer::Ordered>();
         send::<super::Paged<super::stream::Info>>();
+    }
+
+    /// Times the one-pass answer parse against the two-pass one it replaced (a probe for
+    /// `error`, then the type), on a stream info answer as nats-server 2.12 sends it. Not a
+    /// check, a measurement: `cargo test -p rnats --lib --release -- --ignored
+    /// answer_parse_timing --nocapture`.
+    #[test]
+    #[ignore]
+    fn answer_parse_timing() {
+        use std::hint::black_box;
+        use std::time::Instant;
+
+        use serde::de::DeserializeOwned;
+        use serde::Deserialize;
+
+        use super::api::{bad_json, parse_response, ApiError};
+        use crate::{Error, Message};
+
+        fn two_pass<T: DeserializeOwned>(msg: &Message) -> Result<T, Error> {
+            #[derive(Deserialize)]
+            struct Probe {
+                #[serde(default)]
+                error: Option<ApiError>,
+            }
+            let probe: Probe =
+                serde_json::from_slice(&msg.payload).map_err(|e| bad_json("s", e))?;
+            if let Some(error) = probe.error {
+                // As the old parse_response made it.
+                return Err(Error::jetstream_api(
+                    format!("jetstream request {:?} failed", "s".to_owned()),
+                    error,
+                ));
+            }
+            serde_json::from_slice(&msg.payload).map_err(|e| bad_json("s", e))
+        }
+
+        let info = br#"{"type":"io.nats.jetstream.api.v1.stream_info_response","total":0,"offset":0,"limit":0,"config":{"name":"ORDERS","subjects":["orders.>","shipments.*"],"retention":"limits","max_consumers":-1,"max_msgs":-1,"max_bytes":-1,"max_age":0,"max_msgs_per_subject":-1,"max_msg_size":-1,"discard":"old","storage":"file","num_replicas":1,"duplicate_window":120000000000,"compression":"none","allow_direct":true,"mirror_direct":false,"sealed":false,"deny_delete":false,"deny_purge":false,"allow_rollup_hdrs":false,"allow_msg_ttl":false,"allow_msg_counter":false,"allow_atomic":false,"allow_msg_schedules":false,"consumer_limits":{},"metadata":{"_nats.req.level":"0","_nats.ver":"2.12.1","_nats.level":"2"}},"created":"2026-11-30T19:00:00.123456789Z","state":{"messages":123456,"bytes":98765432,"first_seq":1,"first_ts":"2026-11-30T19:00:01.5Z","last_seq":123456,"last_ts":"2026-11-30T19:30:00.25Z","num_subjects":42,"consumer_count":3},"cluster":{"leader":"NCXYZ","leader_since":"2026-11-30T19:00:00.2Z"},"ts":"2026-11-30T19:30:01.75Z"}"#;
+        let error = br#"{"type":"io.nats.jetstream.api.v1.stream_info_response","error":{"code":404,"err_code":10059,"description":"stream not found"}}"#;
+        let pub_ack = br#"{"stream":"ORDERS","seq":123457,"domain":"hub"}"#;
+        let msg = |payload: &[u8]| Message {
+            subject: crate::Subject::from("_INBOX.x.1"),
+            reply: None,
+            payload: bytes::Bytes::copy_from_slice(payload),
+            headers: None,
+            status: None,
+            description: None,
+            length: payload.len(),
+        };
+        const N: u32 = 100_000;
+        fn time<T: DeserializeOwned>(
+            name: &str,
+            msg: &Message,
+            parse: impl Fn(&Message) -> Result<T, Error>,
+        ) {
+            for _ in 0..N / 10 {
+                let _ = black_box(parse(black_box(msg)));
+            }
+            let start = Instant::now();
+            for _ in 0..N {
+                let _ = black_box(parse(black_box(msg)));
+            }
+            let per = start.elapsed() / N;
+            println!("{name:<28} {per:>10.2?} per answer");
+        }
+        let one = |m: &Message| parse_response::<super::stream::Info>(m, || "s".to_owned());
+        // The same answers either way.
+        let a = one(&msg(info)).unwrap_or_else(|e| panic!("{e}"));
+        let b = two_pass::<super::stream::Info>(&msg(info)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(a.config.name, "ORDERS");
+        assert_eq!(
+            (a.config.name, a.state.messages, a.created),
+            (b.config.name, b.state.messages, b.created)
+        );
+        assert!(one(&msg(error)).is_err_and(|e| e.is_stream_not_found()));
+        assert!(
+            two_pass::<super::stream::Info>(&msg(error)).is_err_and(|e| e.is_stream_not_found())
+        );
+        assert!(parse_response::<super::PubAck>(&msg(pub_ack), || "s".to_owned()).is_ok());
+        for _ in 0..3 {
+            time(
+                "stream info, two passes",
+                &msg(info),
+                two_pass::<super::stream::Info>,
+            );
+            time("stream info, one pass", &msg(info), one);
+            time(
+                "error, two passes",
+                &msg(error),
+                two_pass::<super::stream::Info>,
+            );
+            time("error, one pass", &msg(error), one);
+            time(
+                "pub ack, two passes",
+                &msg(pub_ack),
+                two_pass::<super::PubAck>,
+            );
+            time("pub ack, one pass", &msg(pub_ack), |m: &Message| {
+                parse_response::<super::PubAck>(m, || "s".to_owned())
+            });
+        }
     }
 }

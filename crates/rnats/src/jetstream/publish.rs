@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::context::{parse_response, Context};
+use super::api::parse_response;
+use super::context::Context;
 use crate::{Error, ErrorKind, HeaderMap, Message, Request, Response};
 
 /// A stream's acknowledgement of a published message.

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::context::{check_name, json_body, Context, Names, Paged, Success};
+use super::api::{check_name, json_body, Paged, Success};
+use super::context::{Context, Names};
 use super::stream::{ClusterInfo, Stream};
 use super::{is_default, nanos};
 use crate::{Error, ErrorKind};
@@ -548,20 +549,14 @@ impl Stream {
 
     /// The names of the stream's consumers, page by page.
     pub fn consumer_names(&self) -> Names {
-        Paged::new(
-            self.context.clone(),
-            format!("CONSUMER.NAMES.{}", self.name()),
-            "consumers",
-        )
+        self.context
+            .listing(&format!("CONSUMER.NAMES.{}", self.name()), "consumers")
     }
 
     /// The info of the stream's consumers, page by page.
     pub fn consumers(&self) -> Paged<Info> {
-        Paged::new(
-            self.context.clone(),
-            format!("CONSUMER.LIST.{}", self.name()),
-            "consumers",
-        )
+        self.context
+            .listing(&format!("CONSUMER.LIST.{}", self.name()), "consumers")
     }
 
     /// Pauses a consumer until `until`: it delivers nothing meanwhile (server 2.11+).

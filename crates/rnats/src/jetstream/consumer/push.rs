@@ -12,7 +12,7 @@ use futures_core::Stream as FuturesStream;
 use futures_util::StreamExt;
 
 use super::{CommonConfig, Consumer, FromConsumer, IntoConsumerConfig};
-use crate::jetstream::errors::ApiError;
+use crate::jetstream::api::ApiError;
 use crate::jetstream::{Context, Message};
 use crate::{Client, Error, ErrorKind, StatusCode, Subscriber};
 

@@ -6,8 +6,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{MsgGetRequest, Stream, StreamMessage};
-use crate::jetstream::context::json_body;
-use crate::jetstream::errors::ApiError;
+use crate::jetstream::api::json_body;
+use crate::jetstream::api::ApiError;
 use crate::jetstream::is_default;
 use crate::{Error, ErrorKind, Message, StatusCode, Subject};
 

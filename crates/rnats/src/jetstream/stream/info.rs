@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::Config;
-use crate::jetstream::errors::ApiError;
+use crate::jetstream::api::ApiError;
 use crate::jetstream::is_default;
 
 /// A stream's info: configuration, state, cluster.

@@ -20,7 +20,8 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::context::{check_name, json_body, parse_response, Context, Success};
+use super::api::{check_name, json_body, parse_response, Success};
+use super::context::Context;
 use super::is_default;
 use crate::{Error, ErrorKind, HeaderMap, Subject};
 

@@ -12,8 +12,8 @@ use super::{
     answer_stalled, classify, missed_heartbeat, priority_setters, status_error, Config,
     PriorityRequest, PullRequest, StatusClass, BYTES_ONLY_BATCH,
 };
+use crate::jetstream::api::json_body;
 use crate::jetstream::consumer::Consumer;
-use crate::jetstream::context::json_body;
 use crate::jetstream::{Context, Message};
 use crate::{Client, Error, ErrorKind, Event, EventStream, Subscriber};
 

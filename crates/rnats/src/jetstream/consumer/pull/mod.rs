@@ -17,8 +17,8 @@ use futures_util::StreamExt;
 use serde::Serialize;
 
 use super::{CommonConfig, Consumer, FromConsumer, IntoConsumerConfig, PriorityPolicy};
-use crate::jetstream::context::json_body;
-use crate::jetstream::errors::ApiError;
+use crate::jetstream::api::json_body;
+use crate::jetstream::api::ApiError;
 use crate::jetstream::{nanos, Context, Message};
 use crate::{Client, Error, ErrorKind, StatusCode, Subscriber};
 
