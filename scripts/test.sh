@@ -21,6 +21,8 @@ step() {
 
 step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets -- -D warnings
+# The API docs build without a broken link or a missing doc.
+RUSTDOCFLAGS="-D warnings" step cargo doc --workspace --no-deps
 # Without JetStream (the `jetstream` feature is the only default): what cfg leaves behind
 # must still be warning-free and pass, and the tests that need it are compiled out.
 step cargo clippy -p rnats --no-default-features --all-targets -- -D warnings

@@ -368,7 +368,7 @@ impl Client {
         self.shared.core.lock().current_server.clone()
     }
 
-    /// A stream of the connection [`Event`]s raised from now on. Several streams may be open;
+    /// A stream of the connection [`Event`](crate::Event)s raised from now on. Several streams may be open;
     /// each gets every event. The stream ends once the client has closed.
     ///
     /// ```no_run

@@ -513,7 +513,7 @@ impl ConnectOptions {
 
     /// Connects to the first server of `addrs` that answers.
     ///
-    /// Fails with [`ErrorKind::ConnectFailed`] listing every server tried and why.
+    /// Fails with [`ErrorKind::ConnectFailed`](crate::ErrorKind::ConnectFailed) listing every server tried and why.
     pub async fn connect(self, addrs: impl ToServerAddrs) -> Result<Client, Error> {
         let servers = addrs.to_server_addrs()?;
         crate::connect::connect_with(self, servers).await
