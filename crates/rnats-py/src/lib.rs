@@ -21,6 +21,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -36,8 +37,9 @@ use rnats::{ConnectionState, ErrorKind, Event, HeaderMap};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
-/// Most messages a subscription buffers on the Rust side before Python takes them; beyond
-/// this the subscription's own queue (and its slow-consumer accounting) takes over.
+/// Most messages a subscription buffers on the Rust side before Python takes them, unless
+/// its pending limit is lower; beyond this the subscription's own queue (bounded by the same
+/// limit, with its slow-consumer accounting) takes over.
 const MAX_BUFFERED: usize = 65_536;
 
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -613,6 +615,39 @@ impl Client {
         );
     }
 
+    /// Measures the round trip (PING/PONG): completes `fut` with seconds as a float;
+    /// `TimeoutError` after `timeout` seconds.
+    fn rtt(&self, event_loop: Py<PyAny>, fut: Py<PyAny>, timeout: Option<f64>) -> PyResult<()> {
+        let limit = duration(timeout, "timeout")?;
+        let client = self.client.clone();
+        complete_later(
+            event_loop,
+            fut,
+            async move {
+                match limit {
+                    Some(limit) => match tokio::time::timeout(limit, client.rtt()).await {
+                        Ok(r) => Ok(r?),
+                        Err(_) => Err(Fail::Class("TimeoutError", String::new())),
+                    },
+                    None => Ok(client.rtt().await?),
+                }
+            },
+            |py, rtt: Duration| Ok(rtt.as_secs_f64().into_pyobject(py)?.into_any().unbind()),
+        );
+        Ok(())
+    }
+
+    /// Drops the connection and connects again (subscriptions replayed); completes `fut`.
+    fn force_reconnect(&self, event_loop: Py<PyAny>, fut: Py<PyAny>) {
+        let client = self.client.clone();
+        complete_later(
+            event_loop,
+            fut,
+            async move { Ok(client.force_reconnect().await?) },
+            none,
+        );
+    }
+
     /// A new unique inbox subject under the client's inbox prefix.
     fn new_inbox(&self) -> String {
         self.client.new_inbox()
@@ -695,6 +730,8 @@ struct SubState {
     inbox: Mutex<Inbox>,
     /// Signalled when Python takes a batch (the reader waits on it when the buffer is full).
     taken: tokio::sync::Notify,
+    /// Most messages buffered here: `min(MAX_BUFFERED, pending_msgs_limit)`.
+    limit: AtomicUsize,
 }
 
 /// A subscription: a tokio task reads the rnats `Subscriber` into a buffer that Python takes
@@ -715,6 +752,7 @@ impl Subscription {
                 ended: false,
             }),
             taken: tokio::sync::Notify::new(),
+            limit: AtomicUsize::new(MAX_BUFFERED),
         });
         runtime().spawn(read_loop(
             Arc::clone(&sub),
@@ -737,7 +775,7 @@ async fn read_loop(
         // Back-pressure: wait while Python has not taken a full buffer.
         loop {
             let taken = state.taken.notified();
-            if state.inbox.lock().msgs.len() < MAX_BUFFERED {
+            if state.inbox.lock().msgs.len() < state.limit.load(Ordering::Relaxed) {
                 break;
             }
             taken.await;
@@ -748,7 +786,8 @@ async fn read_loop(
             match first {
                 Some(m) => {
                     inbox.msgs.push_back(m);
-                    while inbox.msgs.len() < MAX_BUFFERED {
+                    let limit = state.limit.load(Ordering::Relaxed);
+                    while inbox.msgs.len() < limit {
                         match stream.next().now_or_never() {
                             Some(Some(m)) => inbox.msgs.push_back(m),
                             Some(None) => {
@@ -836,6 +875,9 @@ impl Subscription {
     /// Sets the pending limits of the rnats subscription queue.
     fn set_pending_limits(&self, messages: usize, bytes: usize) {
         self.sub.set_pending_limits(messages, bytes);
+        self.state
+            .limit
+            .store(messages.clamp(1, MAX_BUFFERED), Ordering::Relaxed);
     }
 }
 

@@ -373,3 +373,48 @@ async def test_reconnect_after_server_restart(make_server):
         await w(nc.publish("survive", b"after"))
         assert (await w(sub.next_msg(timeout=5))).data == b"after"
         assert nc.stats["reconnects"] >= 1
+
+
+async def test_rtt_and_force_reconnect(server):
+    reconnected = asyncio.Event()
+
+    async def reconnected_cb():
+        reconnected.set()
+
+    async with connected(server, reconnected_cb=reconnected_cb) as nc:
+        rtt = await w(nc.rtt(timeout=2))
+        assert isinstance(rtt, float) and 0 < rtt < 2
+        sub = await w(nc.subscribe("forced"))
+        await w(nc.force_reconnect())
+        await w(reconnected.wait())
+        await w(nc.publish("forced", b"still here"))
+        assert (await w(sub.next_msg(timeout=2))).data == b"still here"
+
+
+async def test_slow_consumer_reported_to_error_cb(server):
+    seen = asyncio.Queue()
+
+    async def error_cb(e):
+        await seen.put(e)
+
+    async with connected(server, error_cb=error_cb) as nc:
+        sub = await w(nc.subscribe("slow", pending_msgs_limit=10))
+        other = await rnats.connect(server.url)
+        try:
+            for i in range(1000):
+                await other.publish("slow", b"%d" % i)
+            await w(other.flush())
+        finally:
+            await w(other.close())
+        e = await w(seen.get())
+        assert isinstance(e, errors.SlowConsumerError), repr(e)
+        assert nc.is_connected
+        assert (await w(sub.next_msg())).data  # what was kept is still delivered
+
+
+def test_deprecated_error_names_are_subclasses():
+    from rnats.aio import errors as old
+
+    assert issubclass(old.ErrTimeout, errors.TimeoutError)
+    assert not isinstance(errors.TimeoutError(), old.ErrTimeout)
+    assert issubclass(old.ErrNoServers, errors.NoServersError)

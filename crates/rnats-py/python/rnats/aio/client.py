@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import weakref
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Union
 from urllib.parse import ParseResult, urlparse
 
@@ -85,7 +86,8 @@ class Client:
         self._last_error: Optional[Exception] = None
         self._drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
         self._sid = 0
-        self._subs: Dict[int, Subscription] = {}
+        # Callback subscriptions, so drain() can wait until their callbacks are done.
+        self._cb_subs: "weakref.WeakSet[Subscription]" = weakref.WeakSet()
         self._tasks: set = set()
         self.options: Dict[str, Any] = {}
         self._stats = {"in_msgs": 0, "out_msgs": 0, "in_bytes": 0, "out_bytes": 0, "reconnects": 0, "errors_received": 0}
@@ -323,6 +325,11 @@ class Client:
         if pending_msgs_limit > 0 and pending_bytes_limit > 0:
             sub._rsub.set_pending_limits(pending_msgs_limit, pending_bytes_limit)
         sub._start()
+        if sub._task is not None:
+            self._cb_subs.add(sub)
+            # The loop keeps only weak references to tasks: hold the callback task.
+            self._tasks.add(sub._task)
+            sub._task.add_done_callback(self._tasks.discard)
         return sub
 
     async def request(
@@ -348,6 +355,30 @@ class Client:
         client.request(loop, fut, subject, payload, None if timeout is None else float(timeout), headers)
         s, r, d, h = await fut
         return Msg(self, s, r, d, h)
+
+    async def rtt(self, timeout: float = 10) -> float:
+        """The round-trip time to the server in seconds (one PING/PONG);
+        ``rnats.errors.TimeoutError`` after ``timeout`` seconds."""
+        if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+            raise errors.BadTimeoutError()
+        client = self._client()
+        if self._closed:
+            raise errors.ConnectionClosedError()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        client.rtt(loop, fut, None if timeout is None else float(timeout))
+        return await fut
+
+    async def force_reconnect(self) -> None:
+        """Drop the current connection and connect again (to the next server of the pool);
+        subscriptions are replayed and unsent publishes kept."""
+        client = self._client()
+        if self._closed:
+            raise errors.ConnectionClosedError()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        client.force_reconnect(loop, fut)
+        await fut
 
     def new_inbox(self) -> str:
         """A new unique inbox subject (``<inbox_prefix>.<unique id>``)."""
@@ -379,8 +410,20 @@ class Client:
             raise errors.ConnectionClosedError()
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
+        start = loop.time()
         client.drain(loop, fut, float(self._drain_timeout) if self._drain_timeout else None)
         await fut
+        # Every message delivered before the drain is also processed by its callback.
+        tasks = [s._task for s in list(self._cb_subs) if s._task is not None and not s._task.done()]
+        if tasks:
+            left = None
+            if self._drain_timeout:
+                left = max(0.001, self._drain_timeout - (loop.time() - start))
+            _, pending = await asyncio.wait(tasks, timeout=left)
+            if pending:
+                self._closed = True
+                await self._after_close()
+                raise errors.DrainTimeoutError()
         self._closed = True
         await self._after_close()
 
