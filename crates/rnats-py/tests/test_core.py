@@ -418,3 +418,22 @@ def test_deprecated_error_names_are_subclasses():
     assert issubclass(old.ErrTimeout, errors.TimeoutError)
     assert not isinstance(errors.TimeoutError(), old.ErrTimeout)
     assert issubclass(old.ErrNoServers, errors.NoServersError)
+
+
+async def test_reconnect_buffer_full_is_outbound_buffer_limit_error(make_server):
+    s = make_server()
+    disconnected = asyncio.Event()
+
+    async def disconnected_cb():
+        disconnected.set()
+
+    async with connected(s, pending_size=1024, reconnect_time_wait=0.05, max_reconnect_attempts=-1,
+                         disconnected_cb=disconnected_cb) as nc:
+        s.stop()
+        await w(disconnected.wait())
+        with pytest.raises(errors.OutboundBufferLimitError):
+            for _ in range(10):
+                await w(nc.publish("overflow", b"x" * 512))
+        s.start()
+        await w(nc.flush(timeout=5), 10)
+        assert nc.is_connected
