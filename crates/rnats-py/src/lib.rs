@@ -279,7 +279,8 @@ fn message_tuple<'py>(py: Python<'py>, m: &rnats::Message) -> PyResult<Bound<'py
 
 /// Connects and completes `fut` with a `Client`. `on_event(kind, error)` is scheduled on
 /// `event_loop` for every connection event (`kind` one of "disconnected", "reconnected",
-/// "closed", "error", "lame_duck", "slow_consumer"; `error` an exception or `None`).
+/// "closed", "error", "lame_duck", "discovered", "slow_consumer"; `error` an exception or
+/// `None`).
 #[pyfunction]
 #[pyo3(signature = (event_loop, fut, servers, on_event, *, name=None, no_echo=false,
     connect_timeout=2.0, allow_reconnect=true, max_reconnect_attempts=60,
@@ -392,6 +393,7 @@ fn forward_event(sink: &(Py<PyAny>, Py<PyAny>), event: Event) {
         Event::Reconnected { .. } => ("reconnected", None),
         Event::Closed => ("closed", None),
         Event::LameDuck { .. } => ("lame_duck", None),
+        Event::DiscoveredServers(_) => ("discovered", None),
         Event::SlowConsumer { subject, dropped } => (
             "slow_consumer",
             Some(Fail::Class(

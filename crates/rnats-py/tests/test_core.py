@@ -437,3 +437,37 @@ async def test_reconnect_buffer_full_is_outbound_buffer_limit_error(make_server)
         s.start()
         await w(nc.flush(timeout=5), 10)
         assert nc.is_connected
+
+
+async def test_discovered_server_cb(make_server):
+    from conftest import free_port
+
+    route_a = free_port()
+    a = make_server("--cluster_name", "c", "--cluster", f"nats://127.0.0.1:{route_a}")
+    discovered = asyncio.Event()
+
+    async def discovered_server_cb():
+        discovered.set()
+
+    async with connected(a, discovered_server_cb=discovered_server_cb) as nc:
+        b = make_server("--cluster_name", "c", "--cluster", f"nats://127.0.0.1:{free_port()}",
+                        "--routes", f"nats://127.0.0.1:{route_a}")
+        await w(discovered.wait(), 10)
+        assert any(u.port == b.port for u in nc.servers)
+
+
+async def test_lame_duck_mode_cb(make_server, tmp_path):
+    import signal
+
+    conf = tmp_path / "ldm.conf"
+    conf.write_text('lame_duck_duration: "30s"\nlame_duck_grace_period: "1s"\n')
+    s = make_server("-c", str(conf))
+    lame = asyncio.Event()
+
+    async def lame_duck_mode_cb():
+        lame.set()
+
+    async with connected(s, lame_duck_mode_cb=lame_duck_mode_cb, allow_reconnect=False) as nc:
+        s.proc.send_signal(signal.SIGUSR2)  # nats-server: enter lame duck mode
+        await w(lame.wait(), 10)
+        assert nc is not None

@@ -82,6 +82,7 @@ class Client:
         self._reconnected_cb: Optional[Callback] = None
         self._closed_cb: Optional[Callback] = None
         self._lame_duck_mode_cb: Optional[Callback] = None
+        self._discovered_server_cb: Optional[Callback] = None
         self._closed_cb_ran = False
         self._last_error: Optional[Exception] = None
         self._drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
@@ -150,7 +151,7 @@ class Client:
         ``max_outstanding_pings``, ``dont_randomize``, ``no_echo``, ``user``/``password``,
         ``token``, ``inbox_prefix``, ``pending_size``, ``drain_timeout`` and the callbacks
         ``error_cb``, ``disconnected_cb``, ``reconnected_cb``, ``closed_cb``,
-        ``lame_duck_mode_cb``. TLS contexts, NKeys, JWT/creds and callables for credentials
+        ``discovered_server_cb``, ``lame_duck_mode_cb``. TLS contexts, NKeys, JWT/creds and callables for credentials
         raise ``NotImplementedError`` (not yet bound).
         """
         unsupported = {
@@ -187,6 +188,7 @@ class Client:
         self._reconnected_cb = reconnected_cb
         self._closed_cb = closed_cb
         self._lame_duck_mode_cb = lame_duck_mode_cb
+        self._discovered_server_cb = discovered_server_cb
         self._drain_timeout = drain_timeout
         self.options = {
             "servers": [_redacted(s).geturl() for s in servers], "name": name, "allow_reconnect": allow_reconnect,
@@ -246,6 +248,9 @@ class Client:
         elif kind == "reconnected":
             if self._reconnected_cb is not None:
                 self._spawn(self._run_cb(self._reconnected_cb))
+        elif kind == "discovered":
+            if self._discovered_server_cb is not None:
+                self._spawn(self._run_cb(self._discovered_server_cb))
         elif kind == "lame_duck":
             if self._lame_duck_mode_cb is not None:
                 self._spawn(self._run_cb(self._lame_duck_mode_cb))
