@@ -21,7 +21,7 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -41,6 +41,40 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 /// its pending limit is lower; beyond this the subscription's own queue (bounded by the same
 /// limit, with its slow-consumer accounting) takes over.
 const MAX_BUFFERED: usize = 65_536;
+
+/// Set by the `atexit` hook: from then on no tokio thread enters the interpreter.
+static SHUTTING_DOWN: AtomicBool = AtomicBool::new(false);
+/// Tokio threads between deciding to enter the interpreter and leaving it.
+static ATTACHING: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs `f` with the GIL from a tokio thread, unless the interpreter is shutting down.
+///
+/// A thread that takes the GIL while CPython finalizes is ended with `pthread_exit`, which
+/// aborts a Rust thread (seen as SIGABRT at exit). The `atexit` hook (`shutdown`) sets
+/// `SHUTTING_DOWN` and then, with the GIL released, waits for the threads already counted in
+/// `ATTACHING`; a thread counts itself before checking the flag, so none can slip through.
+fn with_python<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
+    ATTACHING.fetch_add(1, Ordering::SeqCst);
+    let out = if SHUTTING_DOWN.load(Ordering::SeqCst) {
+        None
+    } else {
+        Python::try_attach(f)
+    };
+    ATTACHING.fetch_sub(1, Ordering::SeqCst);
+    out
+}
+
+/// The `atexit` hook: no tokio thread enters the interpreter after this returns.
+#[pyfunction]
+fn _shutdown(py: Python<'_>) {
+    SHUTTING_DOWN.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while ATTACHING.load(Ordering::SeqCst) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     pyo3_async_runtimes::tokio::get_runtime()
@@ -166,7 +200,7 @@ where
 {
     runtime().spawn(async move {
         let out = fut.await;
-        let _ = Python::try_attach(|py| {
+        let _ = with_python(|py| {
             let (ok, value) = match out.map_err(|f| fail_to_py(py, f)).and_then(|v| conv(py, v)) {
                 Ok(v) => (true, v),
                 Err(e) => (false, e.into_value(py).into_any()),
@@ -410,7 +444,7 @@ fn forward_event(sink: &(Py<PyAny>, Py<PyAny>), event: Event) {
         ),
         _ => return,
     };
-    let _ = Python::try_attach(|py| {
+    let _ = with_python(|py| {
         let err_obj: Py<PyAny> = match err {
             Some(f) => fail_to_py(py, f).into_value(py).into_any(),
             None => py.None(),
@@ -808,8 +842,8 @@ async fn read_loop(
         };
         let ended = state.inbox.lock().ended;
         if need_wake {
-            let alive = Python::try_attach(|py| call_soon(py, &event_loop, (wake.bind(py),)))
-                .unwrap_or(false);
+            let alive =
+                with_python(|py| call_soon(py, &event_loop, (wake.bind(py),))).unwrap_or(false);
             if !alive {
                 return; // the loop is gone: nobody will take these
             }
@@ -886,6 +920,11 @@ impl Subscription {
 #[pymodule(gil_used = true)]
 fn _rnats(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(connect, m)?)?;
+    let shutdown = wrap_pyfunction!(_shutdown, m)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (shutdown.clone(),))?;
+    m.add_function(shutdown)?;
     m.add_class::<Client>()?;
     m.add_class::<Subscription>()?;
     m.add_class::<Pending>()?;

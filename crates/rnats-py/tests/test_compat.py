@@ -177,3 +177,26 @@ print("ok")
 @pytest.mark.parametrize("name", ["rnats.aio.client", "rnats.aio.msg", "rnats.aio.subscription", "rnats.errors"])
 def test_module_paths(name):
     __import__(name)
+
+
+def test_exit_right_after_close_never_aborts(server):
+    """Regression: a tokio thread taking the GIL while CPython finalized was ended with
+    pthread_exit, which aborts a Rust thread (SIGABRT at exit, seen in 1 of 3 runs)."""
+    program = """
+import asyncio, sys, rnats
+
+async def main(url):
+    nc = await rnats.connect(url)
+    async def cb(msg):
+        pass
+    for i in range(5):
+        await nc.subscribe("exit.%d" % i, cb=cb)
+        await nc.subscribe("exit.it.%d" % i)
+    await nc.publish("exit.0", b"x")
+    await nc.drain()
+
+asyncio.run(main(sys.argv[1]))
+"""
+    for _ in range(12):
+        out = subprocess.run([sys.executable, "-c", program, server.url], capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, (out.returncode, out.stderr)
