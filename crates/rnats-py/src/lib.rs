@@ -324,6 +324,7 @@ fn message_tuple<'py>(py: Python<'py>, m: &rnats::Message) -> PyResult<Bound<'py
     pending_bytes_limit=None, retry_on_initial_connect=false))]
 #[allow(clippy::too_many_arguments)]
 fn connect(
+    py: Python<'_>,
     event_loop: Py<PyAny>,
     fut: Py<PyAny>,
     servers: Vec<String>,
@@ -397,7 +398,7 @@ fn connect(
         (None, None, Some(t)) => opts = opts.token(t),
         (None, None, None) => {}
     }
-    let sink = Arc::new((event_loop.clone_ref_any(), on_event));
+    let sink = Arc::new((event_loop.clone_ref(py), on_event));
     opts = opts.event_callback(move |event| {
         let sink = Arc::clone(&sink);
         async move { forward_event(&sink, event) }
@@ -409,16 +410,6 @@ fn connect(
         |py, client| Ok(Py::new(py, Client { client })?.into_any()),
     );
     Ok(())
-}
-
-trait CloneAny {
-    fn clone_ref_any(&self) -> Py<PyAny>;
-}
-
-impl CloneAny for Py<PyAny> {
-    fn clone_ref_any(&self) -> Py<PyAny> {
-        Python::attach(|py| self.clone_ref(py))
-    }
 }
 
 fn forward_event(sink: &(Py<PyAny>, Py<PyAny>), event: Event) {
