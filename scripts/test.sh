@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole check, as CI runs it: install the pinned nats-server, then format, lint and test
-# the workspace against it, lint the library without its default features, and compile the
-# two separate workspaces (bench/, fuzz/) so they cannot rot. Exits non-zero on the first
+# The whole check, as CI runs it: install the pinned nats-server (and build the Python
+# bindings into .venv/), then format, lint and test the workspace against it, lint the library
+# without its default features, compile the two separate workspaces (bench/, fuzz/) so they
+# cannot rot, lint the Python bindings' crate (a workspace of its own) and run their pytest
+# suite. Exits non-zero on the first
 # failure; prints each step's duration.
 set -euo pipefail
 
@@ -39,3 +41,20 @@ step cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 CUSTOM_LIBFUZZER_PATH="$ROOT/fuzz/target/check-only/libfuzzer.a" \
     step cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 step cargo test --workspace
+# crates/rnats-py is an extension module: its test binaries could not link libpython, so it
+# is a workspace of its own, linted here and built by maturin in setup.sh.
+step cargo fmt --manifest-path crates/rnats-py/Cargo.toml --all -- --check
+step cargo clippy --manifest-path crates/rnats-py/Cargo.toml --all-targets -- -D warnings
+
+# The Python suite against real servers. pytest's exit code 5 means "no tests collected":
+# a broken test path, not a pass, so it fails the run with a clear message.
+pytest_suite() {
+    local rc=0
+    "$ROOT/.venv/bin/python" -m pytest "$ROOT/crates/rnats-py/tests" -q -p no:cacheprovider || rc=$?
+    if [[ $rc -eq 5 ]]; then
+        echo "test: pytest collected no tests in crates/rnats-py/tests" >&2
+        return 1
+    fi
+    return $rc
+}
+step pytest_suite

@@ -98,8 +98,16 @@ impl Shared {
         let mut reply = String::with_capacity(self.mux_prefix.len() + 20);
         reply.push_str(&self.mux_prefix);
         reply.push_str(itoa::Buffer::new().format(token));
-        core.conn
-            .publish_bytes(subject, Some(&reply), headers, payload)?;
+        if let Err(e) = core
+            .conn
+            .publish_bytes(subject, Some(&reply), headers, payload)
+        {
+            // The reply subscription may have just been queued above: it must still be
+            // sent, or it sits in the buffer unannounced and, the buffer being non-empty,
+            // no later call wakes the driver (every publish after it stalls).
+            self.send_now(&mut core, was_empty);
+            return Err(e.into());
+        }
         core.out_msgs += 1;
         core.requests.insert(token, tx);
         self.send_now(&mut core, was_empty);

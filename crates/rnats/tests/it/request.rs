@@ -149,6 +149,44 @@ async fn request_to_nobody_is_no_responders() {
     assert!(err.to_string().contains("nobody.home"), "{err}");
 }
 
+/// Regression (found by the Python bindings' tests): a client's first request failing its
+/// own checks (oversized payload, invalid subject) after the reply subscription was queued
+/// left that SUB in the write buffer without waking the driver, and every later publish,
+/// flush and request stalled behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_request_refused_locally_does_not_stall_the_connection() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    for bad in ["oversized", "invalid subject"] {
+        let client = rnats::connect(server.url()).await.unwrap();
+        // Let the driver go idle (parked on the socket), as it is on a connection that was
+        // quiet for a while: only a wake-up from a caller makes it write.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let max = client.server_info().max_payload;
+        let err = if bad == "oversized" {
+            let request = rnats::Request::new().payload(vec![0u8; max + 1]);
+            client.send_request("big", request).await.unwrap_err()
+        } else {
+            let request = rnats::Request::new().payload("x");
+            client
+                .send_request("bad subject", request)
+                .await
+                .unwrap_err()
+        };
+        assert!(!err.is_timeout(), "{bad}: refused at once: {err}");
+        let mut sub = client.subscribe("after.refused").await.unwrap();
+        client.publish("after.refused", "ok").await.unwrap();
+        // Well within a second (the stall lasted until some timer woke the driver).
+        let msg = tokio::time::timeout(Duration::from_secs(1), sub.next())
+            .await
+            .unwrap_or_else(|_| panic!("{bad}: the connection stalled"))
+            .unwrap();
+        assert_eq!(msg.payload, "ok", "{bad}");
+        client.flush().bounded().await.unwrap();
+        client.close().await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn request_timeout() {
     let _shared = crate::shared().await;
