@@ -56,6 +56,25 @@ pub async fn pull_without_acks(stream: &stream::Stream, name: &str) -> PullConsu
         .unwrap()
 }
 
+/// A JetStream server that a test may restart, a client that reconnects every 50 ms, and a
+/// file-backed stream `name` on `subject` (it outlives a restart).
+pub async fn restartable_stream(
+    name: &str,
+    subject: &str,
+) -> (rnats_test::NatsServer, Context, stream::Stream) {
+    let server = rnats_test::NatsServer::start_jetstream();
+    let client = rnats::ConnectOptions::new()
+        .reconnect_delay_callback(|_| Duration::from_millis(50))
+        .connect(server.url())
+        .await
+        .unwrap();
+    let js = jetstream::new(client);
+    let mut config = stream::Config::new(name);
+    config.subjects = vec![subject.into()];
+    let stream = js.create_stream(config).await.unwrap();
+    (server, js, stream)
+}
+
 /// Every message of a batch, failing the test on an error.
 pub async fn drain(batch: pull::Batch) -> Vec<jetstream::Message> {
     tokio::time::timeout(Duration::from_secs(40), batch.try_collect())

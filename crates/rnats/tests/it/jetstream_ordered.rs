@@ -5,11 +5,10 @@ use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
 use rnats::jetstream::consumer::{self, AckPolicy};
-use rnats::jetstream::{self, stream};
-use rnats_test::NatsServer;
+use rnats::jetstream::stream;
 
 use crate::jetstream::{js_server, within};
-use crate::jetstream_consumer::{next_within, publish_n, stream_with};
+use crate::jetstream_consumer::{next_within, publish_n, restartable_stream, stream_with};
 
 /// Reads `n` messages from an ordered consumer, checking they are the stream sequences
 /// `from..from + n` in order; calls `meanwhile(i)` before reading the i-th.
@@ -121,16 +120,7 @@ async fn ordered_consumer_filters_and_starts_where_asked() {
 #[tokio::test]
 async fn ordered_consumer_survives_a_server_restart() {
     let _shared = crate::shared().await;
-    let server = NatsServer::start_jetstream();
-    let client = rnats::ConnectOptions::new()
-        .reconnect_delay_callback(|_| Duration::from_millis(50))
-        .connect(server.url())
-        .await
-        .unwrap();
-    let js = jetstream::new(client);
-    let mut config = stream::Config::new("ORDR");
-    config.subjects = vec!["ordr".into()];
-    let stream = js.create_stream(config).await.unwrap();
+    let (server, js, stream) = restartable_stream("ORDR", "ordr").await;
     publish_n(&js, "ordr", 1000).await;
     let mut messages = stream
         .ordered_messages(consumer::OrderedConfig::default())

@@ -6,12 +6,11 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use rnats::jetstream::consumer::{self, pull, PullConsumer};
-use rnats::jetstream::{self, stream};
-use rnats_test::NatsServer;
 
 use crate::jetstream::{assert_api_error, js_server, with, within};
 use crate::jetstream_consumer::{
-    drain, fetch_exact, publish_copies, publish_n, pull_without_acks, stream_with,
+    drain, fetch_exact, publish_copies, publish_n, pull_without_acks, restartable_stream,
+    stream_with,
 };
 
 #[tokio::test]
@@ -317,16 +316,7 @@ async fn missed_heartbeats_are_reported_and_pulling_resumes() {
 #[tokio::test]
 async fn messages_survive_a_server_restart() {
     let _shared = crate::shared().await;
-    let server = NatsServer::start_jetstream();
-    let client = rnats::ConnectOptions::new()
-        .reconnect_delay_callback(|_| Duration::from_millis(50))
-        .connect(server.url())
-        .await
-        .unwrap();
-    let js = jetstream::new(client);
-    let mut config = stream::Config::new("DURABLE");
-    config.subjects = vec!["durable".into()];
-    let stream = js.create_stream(config).await.unwrap();
+    let (server, js, stream) = restartable_stream("DURABLE", "durable").await;
     let consumer: PullConsumer = stream
         .create_consumer(pull::Config::durable("d"))
         .await
@@ -561,16 +551,7 @@ async fn prioritized_policy_serves_the_lowest_priority_pull_first() {
 #[tokio::test]
 async fn messages_wait_out_a_consumer_that_is_gone_and_resume_when_it_is_back() {
     let _shared = crate::shared().await;
-    let server = NatsServer::start_jetstream();
-    let client = rnats::ConnectOptions::new()
-        .reconnect_delay_callback(|_| Duration::from_millis(50))
-        .connect(server.url())
-        .await
-        .unwrap();
-    let js = jetstream::new(client);
-    let mut config = stream::Config::new("BACK");
-    config.subjects = vec!["back".into()];
-    let stream = js.create_stream(config).await.unwrap();
+    let (server, js, stream) = restartable_stream("BACK", "back").await;
     // Kept in memory: a restarted server has forgotten it.
     let consumer_config = with(pull::Config::durable("mem"), |c| c.mem_storage = true);
     let consumer: PullConsumer = stream
