@@ -30,6 +30,20 @@ enum Command {
     Worker(WorkerArgs),
     /// Start a nats-server, run every scenario with every client, print a Markdown table.
     Run(orchestrator::RunArgs),
+    /// Answer every request on a subject with its own payload, until killed: the raw-TCP echo
+    /// responder, a fixed far end for benchmarks of other clients (the Python rows).
+    Echo(EchoArgs),
+}
+
+/// Where the echo responder listens.
+#[derive(Args, Debug, Clone)]
+pub struct EchoArgs {
+    /// The server, e.g. nats://127.0.0.1:4222.
+    #[arg(long)]
+    pub url: String,
+    /// The subject answered.
+    #[arg(long, default_value = common::ECHO_SUBJECT)]
+    pub subject: String,
 }
 
 /// What one worker process does.
@@ -237,6 +251,19 @@ fn main() {
     match cli.command {
         Command::Worker(args) => worker(args),
         Command::Run(args) => orchestrator::run(args),
+        Command::Echo(args) => echo(args),
+    }
+}
+
+/// Runs the raw echo responder on a single-thread runtime; prints `ready` once subscribed.
+fn echo(args: EchoArgs) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("building the tokio runtime");
+    if let Err(e) = runtime.block_on(raw::serve_echo(&args.url, &args.subject)) {
+        eprintln!("echo responder: {e}");
+        std::process::exit(1);
     }
 }
 

@@ -184,6 +184,18 @@ async fn echo_responder(mut conn: Conn) -> Result<(), BoxError> {
     }
 }
 
+/// Subscribes to `subject`, prints `ready` on stdout once the server has the subscription,
+/// then answers every request until the connection ends.
+pub async fn serve_echo(url: &str, subject: &str) -> Result<(), BoxError> {
+    let mut conn = Conn::open(url).await?;
+    conn.stream
+        .write_all(format!("SUB {subject} 1\r\nPING\r\n").as_bytes())
+        .await?;
+    conn.wait_pong().await?;
+    println!("ready");
+    echo_responder(conn).await
+}
+
 /// Sequential requests: SUB on an inbox, PUB with that reply subject, read the MSG back.
 async fn request_sequential(spec: &Spec) -> Result<Outcome, BoxError> {
     let mut responder = Conn::open(&spec.url).await?;

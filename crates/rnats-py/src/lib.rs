@@ -8,12 +8,14 @@
 //!   once, right here on the event loop's thread, inside the process-wide tokio runtime's
 //!   context. Only when that poll is pending (a full write buffer) is the rest handed to a
 //!   tokio task. No task and no asyncio future per publish.
-//! - **Calls that wait** (connect, flush, drain, close, a request's answer) complete an
-//!   `asyncio.Future` made by the Python side: a tokio task awaits the rnats future, then
-//!   schedules `rnats._bridge.complete(fut, ok, value)` with one `call_soon_threadsafe`.
-//! - **Messages** are buffered per subscription on the Rust side; the loop is woken with one
-//!   `call_soon_threadsafe` only when that buffer goes from empty to non-empty, and the
-//!   Python consumer takes the whole batch (`take`) on its next turn.
+//! - **Answers and messages** (a request's answer, a subscription's messages) reach the loop
+//!   through its completion hub ([`wake`]): the tokio side queues a job without the GIL and
+//!   wakes the loop with one byte on a socket pair only when the hub was idle; the loop runs
+//!   the whole queue on its next turn. Messages are buffered per subscription on the Rust
+//!   side and the Python consumer takes the whole batch (`take`).
+//! - **Rarer calls that wait** (connect, flush, drain, close) complete an `asyncio.Future`
+//!   made by the Python side: a tokio task awaits the rnats future, then schedules
+//!   `rnats._bridge.complete(fut, ok, value)` with one `call_soon_threadsafe`.
 //!
 //! A closed event loop (`call_soon_threadsafe` raising) means "nobody is listening any more":
 //! the result is dropped silently and the delivering task ends.
@@ -34,6 +36,8 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 use rnats::{ConnectionState, ErrorKind, Event, HeaderMap};
+
+mod wake;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -209,6 +213,31 @@ where
                 call_soon(py, &event_loop, (complete, pyfut, ok, value));
             }
         });
+    });
+}
+
+/// Awaits `fut` on the runtime; the conversion with `conv` and the completion of `pyfut`
+/// happen later on the loop thread, in a [`wake::Hub`] job: no GIL on the tokio side, and one
+/// wake-up for a burst of answers.
+fn complete_on<T, F, C>(hub: Arc<wake::HubInner>, pyfut: Py<PyAny>, fut: F, conv: C)
+where
+    T: Send + 'static,
+    F: Future<Output = Result<T, Fail>> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    runtime().spawn(async move {
+        let out = fut.await;
+        let _ = hub.push(Box::new(move |py| {
+            let (ok, value) = match out.map_err(|f| fail_to_py(py, f)).and_then(|v| conv(py, v)) {
+                Ok(v) => (true, v),
+                Err(e) => (false, e.into_value(py).into_any()),
+            };
+            if let Ok(complete) = completer(py) {
+                if let Err(e) = complete.call1((pyfut, ok, value)) {
+                    e.write_unraisable(py, None);
+                }
+            }
+        }));
     });
 }
 
@@ -502,10 +531,10 @@ impl Client {
 
     /// Subscribes: completes `fut` with a `Subscription` whose arrivals schedule `wake()` on
     /// `event_loop`.
-    #[pyo3(signature = (event_loop, fut, subject, queue, wake, max_msgs))]
+    #[pyo3(signature = (hub, fut, subject, queue, wake, max_msgs))]
     fn subscribe(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         subject: String,
         queue: String,
@@ -513,7 +542,8 @@ impl Client {
         max_msgs: u64,
     ) -> PyResult<()> {
         let client = self.client.clone();
-        let loop2 = Python::attach(|py| event_loop.clone_ref(py));
+        let hub = Arc::clone(&hub.inner);
+        let hub2 = Arc::clone(&hub);
         let work: BoxFuture<Result<rnats::Subscriber, rnats::Error>> = Box::pin(async move {
             let sub = if queue.is_empty() {
                 client.subscribe(subject).await?
@@ -526,7 +556,7 @@ impl Client {
             Ok(sub)
         });
         let make = move |py: Python<'_>, sub: rnats::Subscriber| -> PyResult<Py<PyAny>> {
-            Ok(Py::new(py, Subscription::start(sub, loop2, wake))?.into_any())
+            Ok(Py::new(py, Subscription::start(sub, hub2, wake))?.into_any())
         };
         match poll_now(work) {
             Ok(Ok(sub)) => Python::attach(|py| {
@@ -537,17 +567,18 @@ impl Client {
             }),
             Ok(Err(e)) => Err(to_py(e)),
             Err(rest) => {
-                complete_later(event_loop, fut, async move { Ok(rest.await?) }, make);
+                complete_on(hub, fut, async move { Ok(rest.await?) }, make);
                 Ok(())
             }
         }
     }
 
-    /// Sends a request now; completes `fut` with the answer's message tuple.
-    #[pyo3(signature = (event_loop, fut, subject, payload, timeout, headers))]
+    /// Sends a request now; completes `fut` with the answer's message tuple through `hub`
+    /// (the completion hub of the loop that awaits `fut`).
+    #[pyo3(signature = (hub, fut, subject, payload, timeout, headers))]
     fn request(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         subject: String,
         payload: &Bound<'_, PyAny>,
@@ -568,14 +599,11 @@ impl Client {
         };
         let send: BoxFuture<Result<rnats::Response, rnats::Error>> =
             Box::pin(async move { client.send_request(subject, req).await });
+        let hub = Arc::clone(&hub.inner);
         match poll_now(send) {
-            Ok(Ok(response)) => {
-                complete_later(event_loop, fut, async move { Ok(response.await?) }, conv)
-            }
+            Ok(Ok(response)) => complete_on(hub, fut, async move { Ok(response.await?) }, conv),
             Ok(Err(e)) => return Err(to_py(e)),
-            Err(rest) => {
-                complete_later(event_loop, fut, async move { Ok(rest.await?.await?) }, conv)
-            }
+            Err(rest) => complete_on(hub, fut, async move { Ok(rest.await?.await?) }, conv),
         }
         Ok(())
     }
@@ -770,7 +798,7 @@ struct Subscription {
 }
 
 impl Subscription {
-    fn start(sub: rnats::Subscriber, event_loop: Py<PyAny>, wake: Py<PyAny>) -> Self {
+    fn start(sub: rnats::Subscriber, hub: Arc<wake::HubInner>, wake: Py<PyAny>) -> Self {
         let sub = Arc::new(sub);
         let state = Arc::new(SubState {
             inbox: Mutex::new(Inbox {
@@ -784,8 +812,8 @@ impl Subscription {
         runtime().spawn(read_loop(
             Arc::clone(&sub),
             Arc::clone(&state),
-            event_loop,
-            wake,
+            hub,
+            Arc::new(wake),
         ));
         Self { sub, state }
     }
@@ -794,8 +822,8 @@ impl Subscription {
 async fn read_loop(
     sub: Arc<rnats::Subscriber>,
     state: Arc<SubState>,
-    event_loop: Py<PyAny>,
-    wake: Py<PyAny>,
+    hub: Arc<wake::HubInner>,
+    wake: Arc<Py<PyAny>>,
 ) {
     let mut stream: &rnats::Subscriber = &sub;
     loop {
@@ -833,9 +861,13 @@ async fn read_loop(
         };
         let ended = state.inbox.lock().ended;
         if need_wake {
-            let alive =
-                with_python(|py| call_soon(py, &event_loop, (wake.bind(py),))).unwrap_or(false);
-            if !alive {
+            let wake = Arc::clone(&wake);
+            let job = move |py: Python<'_>| {
+                if let Err(e) = wake.call0(py) {
+                    e.write_unraisable(py, None);
+                }
+            };
+            if !hub.push(Box::new(job)) {
                 return; // the loop is gone: nobody will take these
             }
         }
@@ -919,5 +951,6 @@ fn _rnats(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Client>()?;
     m.add_class::<Subscription>()?;
     m.add_class::<Pending>()?;
+    m.add_class::<wake::Hub>()?;
     Ok(())
 }

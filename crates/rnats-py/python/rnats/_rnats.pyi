@@ -36,11 +36,20 @@ def connect(
 class Pending:
     def wait(self, event_loop: asyncio.AbstractEventLoop, fut: "asyncio.Future[None]") -> None: ...
 
+class Hub:
+    """The completion hub of one event loop: tokio tasks queue results, the loop runs them."""
+
+    def __init__(self) -> None: ...
+    def fileno(self) -> int: ...
+    def use_loop(self, event_loop: asyncio.AbstractEventLoop) -> None: ...
+    def drain(self) -> None: ...
+    def pending(self) -> int: ...
+
 class Client:
     def publish(self, subject: str, payload: _Payload, reply: str, headers: _Headers) -> Optional[Pending]: ...
     def subscribe(
         self,
-        event_loop: asyncio.AbstractEventLoop,
+        hub: Hub,
         fut: "asyncio.Future[Subscription]",
         subject: str,
         queue: str,
@@ -49,7 +58,7 @@ class Client:
     ) -> None: ...
     def request(
         self,
-        event_loop: asyncio.AbstractEventLoop,
+        hub: Hub,
         fut: "asyncio.Future[_MsgTuple]",
         subject: str,
         payload: _Payload,

@@ -59,6 +59,27 @@ def _redacted(url: str) -> ParseResult:
     return u
 
 
+def _hub_for(loop: asyncio.AbstractEventLoop) -> "_rnats.Hub":
+    """The completion hub of ``loop`` (one per loop, made on first use): tokio tasks queue
+    results in it and the loop runs them in batches (see ``src/wake.rs``)."""
+    hub = _HUBS.get(loop)
+    if hub is None:
+        hub = _rnats.Hub()
+        fd = hub.fileno()
+        try:
+            if fd < 0:
+                raise NotImplementedError
+            loop.add_reader(fd, hub.drain)
+        except NotImplementedError:  # e.g. the proactor loop on Windows
+            hub.use_loop(loop)
+        _HUBS[loop] = hub
+    return hub
+
+
+# Event loop -> its hub; an entry goes with its loop.
+_HUBS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _rnats.Hub]" = weakref.WeakKeyDictionary()
+
+
 class Client:
     """An asyncio NATS client: create it, then ``await nc.connect(...)`` (or use
     :func:`rnats.connect`). Also an async context manager that closes on exit."""
@@ -76,6 +97,7 @@ class Client:
     def __init__(self) -> None:
         self._c = None  # the Rust client once connected
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._hub = None  # the completion hub of self._loop
         self._closed = False
         self._error_cb: Optional[ErrorCallback] = None
         self._disconnected_cb: Optional[Callback] = None
@@ -216,6 +238,7 @@ class Client:
             if self._error_cb is not None:
                 await self._error_cb(e)
             raise
+        self._hub = _hub_for(loop)
         self._loop = loop
         self._closed = False
         self._closed_cb_ran = False
@@ -325,7 +348,7 @@ class Client:
         sub = Subscription(self, self._sid, subject, queue, cb, None, max_msgs, pending_msgs_limit, pending_bytes_limit)
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        client.subscribe(loop, fut, subject, queue, sub._wake, max_msgs)
+        client.subscribe(self._hub, fut, subject, queue, sub._wake, max_msgs)
         sub._rsub = await fut
         if pending_msgs_limit > 0 and pending_bytes_limit > 0:
             sub._rsub.set_pending_limits(pending_msgs_limit, pending_bytes_limit)
@@ -357,7 +380,7 @@ class Client:
         client = self._client()
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        client.request(loop, fut, subject, payload, None if timeout is None else float(timeout), headers)
+        client.request(self._hub, fut, subject, payload, None if timeout is None else float(timeout), headers)
         s, r, d, h = await fut
         return Msg(self, s, r, d, h)
 
