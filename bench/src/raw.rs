@@ -1,6 +1,6 @@
 //! The raw-TCP baseline: the NATS protocol written by hand over a tokio `TcpStream`, with no
 //! client library in between. It shows what the server (and the loopback) can take.
-//! Only `pub` and `req-seq` are implemented.
+//! Only `pub`, `req-seq` and `req-64` are implemented.
 
 use std::time::Instant;
 
@@ -21,6 +21,7 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
     match spec.scenario {
         Scenario::Pub => publish(spec).await,
         Scenario::ReqSeq => request_sequential(spec).await,
+        Scenario::Req64 => request_concurrent(spec).await,
         other => Err(format!("raw-tcp does not implement {}", other.name()).into()),
     }
 }
@@ -230,6 +231,59 @@ async fn request_sequential(spec: &Spec) -> Result<Outcome, BoxError> {
         }
     }
     let outcome = Outcome::latency(samples, 0, start.elapsed(), spec.size);
+    responder_task.abort();
+    Ok(outcome)
+}
+
+/// 64 requests in flight on one connection, against the raw echo responder on another: the
+/// first 64 are written at once; every read then answers each reply that arrived with a new
+/// request, all of them in one write. The ceiling of `req-64` on this machine and server.
+async fn request_concurrent(spec: &Spec) -> Result<Outcome, BoxError> {
+    const IN_FLIGHT: u64 = 64;
+    let mut responder = Conn::open(&spec.url).await?;
+    responder
+        .stream
+        .write_all(format!("SUB {ECHO_SUBJECT} 1\r\nPING\r\n").as_bytes())
+        .await?;
+    responder.wait_pong().await?;
+    let responder_task = tokio::spawn(echo_responder(responder));
+
+    let mut conn = Conn::open(&spec.url).await?;
+    conn.stream
+        .write_all(format!("SUB {INBOX} 1\r\nPING\r\n").as_bytes())
+        .await?;
+    conn.wait_pong().await?;
+    let mut frame = format!("PUB {ECHO_SUBJECT} {INBOX} {}\r\n", spec.size).into_bytes();
+    frame.extend_from_slice(&payload(spec.size));
+    frame.extend_from_slice(b"\r\n");
+
+    let start = Instant::now();
+    let first = IN_FLIGHT.min(spec.count);
+    conn.stream.write_all(&frame.repeat(first as usize)).await?;
+    let (mut sent, mut answered) = (first, 0u64);
+    let mut out = Vec::with_capacity(64 * frame.len());
+    while answered < spec.count {
+        conn.fill().await?;
+        while let Some((parsed, len)) = parse_frame(&conn.buf)? {
+            match parsed {
+                Frame::Msg { .. } => {
+                    answered += 1;
+                    if sent < spec.count {
+                        out.extend_from_slice(&frame);
+                        sent += 1;
+                    }
+                }
+                Frame::Ping => out.extend_from_slice(b"PONG\r\n"),
+                Frame::Other => {}
+            }
+            conn.buf.advance(len);
+        }
+        if !out.is_empty() {
+            conn.stream.write_all(&out).await?;
+            out.clear();
+        }
+    }
+    let outcome = Outcome::throughput(answered, spec.size, start.elapsed());
     responder_task.abort();
     Ok(outcome)
 }
