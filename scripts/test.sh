@@ -58,3 +58,5 @@ pytest_suite() {
     return $rc
 }
 step pytest_suite
+# The same suite on the wheel users install, under the oldest and newest CPython it claims.
+step bash "$ROOT/scripts/check-pythons.sh"
