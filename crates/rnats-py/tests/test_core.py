@@ -327,7 +327,7 @@ async def test_connect_failures():
     with pytest.raises(ValueError):
         await w(rnats.connect("nats://127.0.0.1:1", connect_timeout=-1))
     with pytest.raises(NotImplementedError):
-        await w(rnats.connect("nats://127.0.0.1:1", nkeys_seed="/nope"))
+        await w(rnats.connect("nats://127.0.0.1:1", ws_connection_headers={"x": ["y"]}))
 
 
 async def test_auth_user_password_and_token(make_server):
