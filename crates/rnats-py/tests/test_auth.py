@@ -385,6 +385,18 @@ async def test_jwt_creds_file_raw_tuple_and_callbacks(make_server, tmp_path):
     with pytest.raises(ValueError):
         await w(rnats.connect(server.url, signature_cb=signature_cb))
 
+    # Raising callables: a clear auth error naming the callable, never the JWT or seed.
+    def no_jwt():
+        raise KeyError("jwt store")
+
+    err = await refused(server.url, user_jwt_cb=no_jwt, signature_cb=signature_cb)
+    assert isinstance(err, errors.AuthorizationError) and "user_jwt_cb callable raised KeyError" in str(err)
+    err = await refused(server.url, user_jwt_cb=lambda: jwt.encode(), signature_cb=lambda nonce: 1 / 0)
+    assert isinstance(err, errors.AuthorizationError)
+    assert "signature_cb callable raised ZeroDivisionError" in str(err) and jwt not in str(err)
+    err = await refused(server.url, user_jwt_cb=lambda: jwt.encode(), signature_cb=lambda nonce: b"not base64!")
+    assert isinstance(err, errors.AuthorizationError) and "base64" in str(err)
+
 
 # ---------------------------------------------------------------------------- TLS
 
@@ -403,6 +415,10 @@ async def test_tls_with_a_ca_signed_certificate(make_server, tmp_path):
     err = await refused(tls_url(server), tls=ctx)
     assert isinstance(err, ssl.SSLCertVerificationError) and isinstance(err, ssl.SSLError), repr(err)
     assert isinstance(err, errors.SecureConnFailedError)
+    # A nats:// URL to a server that requires TLS is upgraded, with the context.
+    nc = await w(rnats.connect(server.url, tls=ctx, tls_hostname="nats.test"))
+    await round_trip(nc)
+    await w(nc.close())
     # check_hostname off: the chain is still verified, the name is not.
     ctx2 = ssl.create_default_context(cafile=str(ca.pem))
     ctx2.check_hostname = False
@@ -487,7 +503,7 @@ async def test_tls_handshake_first(make_server, tmp_path):
     assert nc.options["tls_handshake_first"] is True
     await w(nc.close())
     # Without it the client waits for an INFO that a handshake-first server never sends.
-    with pytest.raises(Exception):
+    with pytest.raises(errors.NoServersError):
         await w(rnats.connect(tls_url(server), tls=ctx, allow_reconnect=False, connect_timeout=0.5))
 
 

@@ -450,10 +450,13 @@ async def test_discovered_server_cb(make_server):
         discovered.set()
 
     async with connected(a, discovered_server_cb=discovered_server_cb) as nc:
+        assert nc.discovered_servers == []
         b = make_server("--cluster_name", "c", "--cluster", f"nats://127.0.0.1:{free_port()}",
                         "--routes", f"nats://127.0.0.1:{route_a}")
         await w(discovered.wait(), 10)
         assert any(u.port == b.port for u in nc.servers)
+        # Only the learned server is "discovered", not the one given.
+        assert [u.port for u in nc.discovered_servers] == [b.port]
 
 
 async def test_lame_duck_mode_cb(make_server, tmp_path):
