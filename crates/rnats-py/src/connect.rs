@@ -31,6 +31,9 @@ use crate::{complete_later, duration, forward_event, with_python, Client, Fail};
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Calls a Python callable on a blocking thread with the GIL; `what` names it in errors.
+///
+/// Unlike nats-py (which calls credential callables on the event loop's thread), the
+/// callable runs on a tokio blocking thread: it must not use loop-bound objects.
 async fn call_python<T, F>(what: &'static str, f: F) -> Result<T, BoxError>
 where
     T: Send + 'static,
@@ -477,7 +480,7 @@ pub(crate) fn connect(
     } else if let Some(path) = nkeys_seed {
         opts = opts.nkey_file(path);
     } else if let Some(seed) = nkeys_seed_str {
-        opts = opts.nkey(seed.trim().to_owned());
+        opts = opts.nkey(seed); // trimmed by the core when used; moved, not copied
     } else {
         match (user_jwt_cb, signature_cb) {
             (Some(jwt_cb), Some(sig_cb)) => {

@@ -162,11 +162,7 @@ fn fail_to_py(py: Python<'_>, fail: Fail) -> PyErr {
             if e.kind() == ErrorKind::Authorization {
                 detail = with_causes(&e);
             }
-            if let Some(tls) = rustls_cause(&e) {
-                let class = match tls {
-                    rustls::Error::InvalidCertificate(_) => "CertificateVerificationError",
-                    _ => "TLSError",
-                };
+            if let Some(class) = tls_class(&e) {
                 // A connect failure's text already lists each server's causes.
                 let text = if e.kind() == ErrorKind::ConnectFailed {
                     e.to_string()
@@ -221,6 +217,14 @@ fn rustls_cause(e: &rnats::Error) -> Option<&rustls::Error> {
         source = s.source();
     }
     None
+}
+
+/// The `ssl.SSLError` subclass of `rnats.errors` for a TLS failure, if `e` is one.
+fn tls_class(e: &rnats::Error) -> Option<&'static str> {
+    rustls_cause(e).map(|tls| match tls {
+        rustls::Error::InvalidCertificate(_) => "CertificateVerificationError",
+        _ => "TLSError",
+    })
 }
 
 fn to_py(e: rnats::Error) -> PyErr {
@@ -385,9 +389,17 @@ pub(crate) fn forward_event(sink: &(Py<PyAny>, Py<PyAny>), event: Event) {
         ),
         Event::ServerError(e) | Event::ClientError(e) => (
             "error",
-            Some(match class_for(&e) {
-                Some(class) => Fail::Class(class, e.to_string()),
-                None => Fail::Class("Error", e.to_string()),
+            Some(if let Some(class) = tls_class(&e) {
+                // A TLS failure on reconnect: the ssl.SSLError subclasses, as at connect.
+                Fail::Class(class, with_causes(&e))
+            } else {
+                // An auth failure's causes say why (e.g. which credential callable raised).
+                let detail = if e.kind() == ErrorKind::Authorization {
+                    with_causes(&e)
+                } else {
+                    e.to_string()
+                };
+                Fail::Class(class_for(&e).unwrap_or("Error"), detail)
             }),
         ),
         _ => return,

@@ -269,6 +269,7 @@ async def test_token_string_and_wrong_token(make_server, tmp_path):
     server = server_with(make_server, tmp_path, 'authorization { token: "tok-right" }')
     nc = await w(rnats.connect(server.url, token="tok-right"))
     await round_trip(nc)
+    assert "tok-right" not in repr(nc) + repr(nc.options) + str(nc.servers)
     await w(nc.close())
     err = await refused(server.url, token="tok-wrong")
     assert isinstance(err, errors.AuthorizationError)
@@ -320,6 +321,28 @@ async def test_a_raising_credential_callable_is_a_clear_error(make_server, tmp_p
     err = await refused(server.url, token=token)
     assert isinstance(err, errors.AuthorizationError), repr(err)
     assert "token callable raised RuntimeError: vault unreachable" in str(err)
+    # On reconnect, the failure reaches error_cb with the same explanation.
+    calls = []
+    reported = asyncio.Queue()
+
+    def rotating():
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("rotated out")
+        return "tok"
+
+    async def on_error(e):
+        await reported.put(e)
+
+    nc = await w(rnats.connect(server.url, token=rotating, error_cb=on_error, reconnect_time_wait=0.05))
+    server.stop()
+    server.start()
+    while True:
+        e = await w(reported.get(), 10)
+        if isinstance(e, errors.AuthorizationError):
+            break
+    assert "token callable raised RuntimeError: rotated out" in str(e), str(e)
+    await w(nc.close())
     err = await refused(server.url, token=lambda: 42)
     assert isinstance(err, errors.AuthorizationError) and "must return str" in str(err)
     with pytest.raises(TypeError):
