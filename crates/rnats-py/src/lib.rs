@@ -688,6 +688,7 @@ impl Client {
         d.set_item("max_payload", info.max_payload)?;
         d.set_item("proto", info.proto)?;
         d.set_item("client_id", info.client_id)?;
+        d.set_item("client_ip", info.client_ip)?;
         d.set_item("auth_required", info.auth_required)?;
         d.set_item("tls_required", info.tls_required)?;
         d.set_item("jetstream", info.jetstream)?;

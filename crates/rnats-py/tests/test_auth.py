@@ -265,12 +265,24 @@ async def test_wrong_password_is_an_authorization_error_as_in_nats_py(make_serve
     assert "pw-WRONG-secret" not in caplog.text
 
 
-async def test_token_string_and_wrong_token(make_server, tmp_path):
+async def test_token_string_and_wrong_token(make_server, tmp_path, caplog):
     server = server_with(make_server, tmp_path, 'authorization { token: "tok-right" }')
-    nc = await w(rnats.connect(server.url, token="tok-right"))
+    caplog.set_level(logging.DEBUG)
+    nc = await w(rnats.connect(server.url, token="tok-right", reconnect_time_wait=0.05))
     await round_trip(nc)
     assert "tok-right" not in repr(nc) + repr(nc.options) + str(nc.servers)
+    # The server comes back wanting another token: the refusals are logged (no error_cb),
+    # never with the token.
+    server.stop()
+    other = server_with(make_server, tmp_path, 'authorization { token: "tok-other" }', port=server.port)
+    deadline = time.monotonic() + 10
+    while "authorization" not in caplog.text.lower():
+        assert time.monotonic() < deadline, caplog.text
+        await asyncio.sleep(0.02)
+    assert "tok-right" not in caplog.text
     await w(nc.close())
+    other.stop()
+    server.start()
     err = await refused(server.url, token="tok-wrong")
     assert isinstance(err, errors.AuthorizationError)
     assert "tok-wrong" not in f"{err} {err!r}"
@@ -547,6 +559,7 @@ async def test_connection_properties(server):
     assert isinstance(v.dev, str)
     assert nc.max_payload == 1024 * 1024
     assert isinstance(nc.client_id, int) and nc.client_id > 0
+    assert nc.client_ip == "127.0.0.1"
     assert nc.discovered_servers == []
     assert nc.pending_data_size == 0
     assert set(nc.stats) >= {"in_msgs", "out_msgs", "in_bytes", "out_bytes", "reconnects", "errors_received"}

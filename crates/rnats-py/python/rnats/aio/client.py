@@ -654,6 +654,13 @@ class Client:
         return None if self._c is None else self._c.client_id()
 
     @property
+    def client_ip(self) -> Optional[str]:
+        """The client's IP address as the server sees it (INFO ``client_ip``), or ``None``."""
+        if self._c is None:
+            return None
+        return self._c.server_info().get("client_ip") or None
+
+    @property
     def last_error(self) -> Optional[Exception]:
         """The last error reported to ``error_cb`` (or raised by ``connect``)."""
         return self._last_error
