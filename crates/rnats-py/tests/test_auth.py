@@ -468,6 +468,10 @@ async def test_tls_verification_failures_and_cert_none(make_server, tmp_path):
     other = CA(tmp_path, "other CA")
     err = await refused(tls_url(server), tls=ssl.create_default_context(cafile=str(other.pem)))
     assert isinstance(err, ssl.SSLCertVerificationError), repr(err)
+    # nats-py raises the same class for the same call.
+    with pytest.raises(ssl.SSLCertVerificationError):
+        await w(nats.connect(tls_url(server), tls=ssl.create_default_context(cafile=str(other.pem)),
+                             allow_reconnect=False))
     try:
         await w(rnats.connect(tls_url(server), tls=ssl.create_default_context(), allow_reconnect=False))
     except ssl.SSLError:
@@ -501,6 +505,9 @@ async def test_mutual_tls(make_server, tmp_path):
     nc = await w(rnats.connect(tls_url(server), tls=ctx))
     await round_trip(nc)
     await w(nc.close())
+    # The recording wrapper leaves the context working for OpenSSL users (nats-py here).
+    theirs = await w(nats.connect(tls_url(server), tls=ctx, allow_reconnect=False))
+    await w(theirs.close())
     # The same certificate given explicitly.
     bare = ssl.create_default_context(cafile=str(ca.pem))
     nc = await w(rnats.connect(tls_url(server), tls=bare, tls_cert_file=str(cert), tls_key_file=str(key)))
