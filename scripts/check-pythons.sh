@@ -12,8 +12,8 @@ WHEELS="$ROOT/crates/rnats-py/target/wheels"
 
 # Per interpreter: the newest test tools that still support it (pytest 9 needs 3.10).
 declare -A PINS=(
-    [3.9]="pytest==8.4.2 pytest-asyncio==1.2.0 nats-py==2.16.0 uvloop==0.23.0"
-    [3.13]="pytest==9.2.0 pytest-asyncio==1.5.0 nats-py==2.16.0 uvloop==0.23.0"
+    [3.9]="pytest==8.4.2 pytest-asyncio==1.2.0 nats-py==2.16.0 uvloop==0.23.0 cryptography==50.0.2"
+    [3.13]="pytest==9.2.0 pytest-asyncio==1.5.0 nats-py==2.16.0 uvloop==0.23.0 cryptography==50.0.2"
 )
 
 find_python() {

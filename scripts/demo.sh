@@ -11,6 +11,7 @@ BIN="$ROOT/.tools/bin/nats-server"
 
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 LOG="$(mktemp "${TMPDIR:-/tmp}/rnats-demo-server.XXXXXX")"
+STORE="$(mktemp -d "${TMPDIR:-/tmp}/rnats-demo-js.XXXXXX")"
 
 SERVER_PID=""
 cleanup() {
@@ -19,12 +20,13 @@ cleanup() {
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     rm -f "$LOG"
+    rm -rf "$STORE"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$BIN" -a 127.0.0.1 -p "$PORT" >"$LOG" 2>&1 &
+"$BIN" -a 127.0.0.1 -p "$PORT" -js -sd "$STORE" >"$LOG" 2>&1 &
 SERVER_PID=$!
 
 # Wait (up to ~10 s) until the server accepts connections.
@@ -46,4 +48,9 @@ if [[ -z "$ready" ]]; then
 fi
 
 echo "demo: nats-server $("$BIN" --version | sed 's/^nats-server: //') listening on nats://127.0.0.1:$PORT" >&2
+echo "demo: the Rust quickstart (crates/rnats/examples/quickstart.rs)" >&2
 cargo run -q -p rnats --example quickstart -- "nats://127.0.0.1:$PORT"
+if [[ "${RNATS_SKIP_PYTHON:-}" != "1" ]]; then
+    echo "demo: the Python quickstart (crates/rnats-py/examples/quickstart.py: nats-py's, with rnats imports)" >&2
+    "$ROOT/.venv/bin/python" "$ROOT/crates/rnats-py/examples/quickstart.py" "nats://127.0.0.1:$PORT"
+fi

@@ -13,8 +13,9 @@ VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 CRATE="$ROOT/crates/rnats-py"
 
-# Pinned: the versions the bindings were tested with.
-PINS=(maturin==1.16.0 pytest==9.2.0 pytest-asyncio==1.5.0 nats-py==2.16.0 uvloop==0.23.0)
+# Pinned: the versions the bindings were tested with (cryptography: tests/test_auth.py makes its
+# TLS certificates, NKeys and JWTs with it).
+PINS=(maturin==1.16.0 pytest==9.2.0 pytest-asyncio==1.5.0 nats-py==2.16.0 cryptography==50.0.2 uvloop==0.23.0)
 
 if [[ ! -x "$PY" ]]; then
     echo "setup: creating the virtualenv $VENV" >&2

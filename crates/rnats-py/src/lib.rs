@@ -35,11 +35,12 @@ use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
-use rnats::{ConnectionState, ErrorKind, Event, HeaderMap};
-
+mod connect;
 mod wake;
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+use rnats::{ConnectionState, ErrorKind, Event, HeaderMap};
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// Most messages a subscription buffers on the Rust side before Python takes them, unless
 /// its pending limit is lower; beyond this the subscription's own queue (bounded by the same
@@ -57,7 +58,7 @@ static ATTACHING: AtomicUsize = AtomicUsize::new(0);
 /// aborts a Rust thread (seen as SIGABRT at exit). The `atexit` hook (`shutdown`) sets
 /// `SHUTTING_DOWN` and then, with the GIL released, waits for the threads already counted in
 /// `ATTACHING`; a thread counts itself before checking the flag, so none can slip through.
-fn with_python<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
+pub(crate) fn with_python<R>(f: impl FnOnce(Python<'_>) -> R) -> Option<R> {
     ATTACHING.fetch_add(1, Ordering::SeqCst);
     let out = if SHUTTING_DOWN.load(Ordering::SeqCst) {
         None
@@ -100,7 +101,7 @@ fn poll_now<T>(mut fut: BoxFuture<T>) -> Result<T, BoxFuture<T>> {
 
 /// A failure to be raised in Python: an rnats error (mapped by kind), or a named class of
 /// `rnats.errors` with a detail text.
-enum Fail {
+pub(crate) enum Fail {
     Rnats(rnats::Error),
     Class(&'static str, String),
 }
@@ -147,7 +148,7 @@ fn error_class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> 
     module.bind(py).getattr(name)
 }
 
-fn make_err(py: Python<'_>, class: &str, detail: String) -> PyErr {
+pub(crate) fn make_err(py: Python<'_>, class: &str, detail: String) -> PyErr {
     match error_class(py, class).and_then(|cls| cls.call1((detail,))) {
         Ok(obj) => PyErr::from_value(obj),
         Err(e) => e,
@@ -158,8 +159,21 @@ fn fail_to_py(py: Python<'_>, fail: Fail) -> PyErr {
     match fail {
         Fail::Class(class, detail) => make_err(py, class, detail),
         Fail::Rnats(e) => {
-            // `Display` of rnats errors never carries secrets (pinned by its tests).
-            let detail = e.to_string();
+            // `Display` of rnats errors never carries secrets (pinned by its tests), nor do
+            // their causes (the core's own errors, and the binding's callable failures).
+            let mut detail = e.to_string();
+            if e.kind() == ErrorKind::Authorization {
+                detail = with_causes(&e);
+            }
+            if let Some(class) = tls_class(&e) {
+                // A connect failure's text already lists each server's causes.
+                let text = if e.kind() == ErrorKind::ConnectFailed {
+                    e.to_string()
+                } else {
+                    with_causes(&e)
+                };
+                return make_err(py, class, text);
+            }
             match class_for(&e) {
                 Some(class) => make_err(py, class, detail),
                 None if e.kind() == ErrorKind::Io => PyOSError::new_err(detail),
@@ -167,6 +181,53 @@ fn fail_to_py(py: Python<'_>, fail: Fail) -> PyErr {
             }
         }
     }
+}
+
+/// The message of `e` followed by its causes (`a: b: c`), a cause that repeats the text
+/// before it left out.
+fn with_causes(e: &rnats::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// The rustls error behind a TLS failure (directly, or inside an `io::Error` from the TLS
+/// stream), if any.
+fn rustls_cause(e: &rnats::Error) -> Option<&rustls::Error> {
+    if !matches!(e.kind(), ErrorKind::Tls | ErrorKind::ConnectFailed) {
+        return None;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        if let Some(r) = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            return Some(r);
+        }
+        source = s.source();
+    }
+    None
+}
+
+/// The `ssl.SSLError` subclass of `rnats.errors` for a TLS failure, if `e` is one.
+fn tls_class(e: &rnats::Error) -> Option<&'static str> {
+    rustls_cause(e).map(|tls| match tls {
+        rustls::Error::InvalidCertificate(_) => "CertificateVerificationError",
+        _ => "TLSError",
+    })
 }
 
 fn to_py(e: rnats::Error) -> PyErr {
@@ -196,7 +257,7 @@ fn call_soon<'py>(
 }
 
 /// Awaits `fut` on the runtime, converts its output with `conv` and completes `pyfut`.
-fn complete_later<T, F, C>(event_loop: Py<PyAny>, pyfut: Py<PyAny>, fut: F, conv: C)
+pub(crate) fn complete_later<T, F, C>(event_loop: Py<PyAny>, pyfut: Py<PyAny>, fut: F, conv: C)
 where
     T: Send + 'static,
     F: Future<Output = Result<T, Fail>> + Send + 'static,
@@ -245,7 +306,7 @@ fn none(py: Python<'_>, _: ()) -> PyResult<Py<PyAny>> {
     Ok(py.None())
 }
 
-fn duration(seconds: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
+pub(crate) fn duration(seconds: Option<f64>, what: &str) -> PyResult<Option<Duration>> {
     match seconds {
         None => Ok(None),
         Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Ok(Some(Duration::from_secs_f64(s))),
@@ -340,108 +401,7 @@ fn message_tuple<'py>(py: Python<'py>, m: &rnats::Message) -> PyResult<Bound<'py
 // ---------------------------------------------------------------------------------------------
 // Connect
 
-/// Connects and completes `fut` with a `Client`. `on_event(kind, error)` is scheduled on
-/// `event_loop` for every connection event (`kind` one of "disconnected", "reconnected",
-/// "closed", "error", "lame_duck", "discovered", "slow_consumer"; `error` an exception or
-/// `None`).
-#[pyfunction]
-#[pyo3(signature = (event_loop, fut, servers, on_event, *, name=None, no_echo=false,
-    connect_timeout=2.0, allow_reconnect=true, max_reconnect_attempts=60,
-    reconnect_time_wait=2.0, ping_interval=120.0, max_outstanding_pings=2,
-    dont_randomize=false, user=None, password=None, token=None, inbox_prefix=None,
-    pending_size=2_097_152, flusher_queue_size=None, pending_msgs_limit=None,
-    pending_bytes_limit=None, retry_on_initial_connect=false))]
-#[allow(clippy::too_many_arguments)]
-fn connect(
-    py: Python<'_>,
-    event_loop: Py<PyAny>,
-    fut: Py<PyAny>,
-    servers: Vec<String>,
-    on_event: Py<PyAny>,
-    name: Option<String>,
-    no_echo: bool,
-    connect_timeout: f64,
-    allow_reconnect: bool,
-    max_reconnect_attempts: i64,
-    reconnect_time_wait: f64,
-    ping_interval: f64,
-    max_outstanding_pings: usize,
-    dont_randomize: bool,
-    user: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-    inbox_prefix: Option<String>,
-    pending_size: usize,
-    flusher_queue_size: Option<usize>,
-    pending_msgs_limit: Option<usize>,
-    pending_bytes_limit: Option<usize>,
-    retry_on_initial_connect: bool,
-) -> PyResult<()> {
-    let _ = flusher_queue_size; // accepted for nats-py compatibility; rnats batches writes itself
-    if servers.is_empty() {
-        return Err(PyValueError::new_err("servers must not be empty"));
-    }
-    let mut opts = rnats::ConnectOptions::new()
-        .no_echo(no_echo)
-        .retain_servers_order(dont_randomize)
-        .retry_on_initial_connect(retry_on_initial_connect)
-        .max_pings_out(max_outstanding_pings.max(1))
-        .reconnect_buffer_size(pending_size);
-    if let Some(t) = duration(Some(connect_timeout), "connect_timeout")? {
-        opts = opts.connection_timeout(t);
-    }
-    if let Some(t) = duration(Some(ping_interval), "ping_interval")? {
-        opts = opts.ping_interval(t);
-    }
-    if let Some(name) = name {
-        opts = opts.name(name);
-    }
-    if let Some(prefix) = inbox_prefix {
-        opts = opts.inbox_prefix(prefix);
-    }
-    if pending_msgs_limit.is_some() || pending_bytes_limit.is_some() {
-        opts = opts.subscription_capacity(
-            pending_msgs_limit.unwrap_or(512 * 1024).max(1),
-            pending_bytes_limit.unwrap_or(128 * 1024 * 1024).max(1),
-        );
-    }
-    opts = if !allow_reconnect {
-        opts.max_reconnects(Some(0))
-    } else if max_reconnect_attempts < 0 {
-        opts.max_reconnects(None)
-    } else {
-        opts.max_reconnects(Some(max_reconnect_attempts as usize))
-    };
-    let wait = duration(Some(reconnect_time_wait), "reconnect_time_wait")?
-        .unwrap_or(Duration::from_secs(2));
-    // nats-py waits reconnect_time_wait between rounds; the first round starts at once.
-    opts =
-        opts.reconnect_delay_callback(move |round| if round == 0 { Duration::ZERO } else { wait });
-    match (user, password, token) {
-        (Some(u), Some(p), _) => opts = opts.user_and_password(u, p),
-        (Some(_), None, _) | (None, Some(_), _) => {
-            return Err(PyValueError::new_err(
-                "user and password must be given together",
-            ))
-        }
-        (None, None, Some(t)) => opts = opts.token(t),
-        (None, None, None) => {}
-    }
-    let sink = Arc::new((event_loop.clone_ref(py), on_event));
-    opts = opts.event_callback(move |event| {
-        let sink = Arc::clone(&sink);
-        async move { forward_event(&sink, event) }
-    });
-    complete_later(
-        event_loop,
-        fut,
-        async move { opts.connect(servers).await.map_err(Fail::from) },
-        |py, client| Ok(Py::new(py, Client { client })?.into_any()),
-    );
-    Ok(())
-}
-
-fn forward_event(sink: &(Py<PyAny>, Py<PyAny>), event: Event) {
+pub(crate) fn forward_event(sink: &(Py<PyAny>, Py<PyAny>), event: Event) {
     let (kind, err): (&str, Option<Fail>) = match event {
         Event::Disconnected { .. } => ("disconnected", None),
         Event::Reconnected { .. } => ("reconnected", None),
@@ -457,9 +417,17 @@ fn forward_event(sink: &(Py<PyAny>, Py<PyAny>), event: Event) {
         ),
         Event::ServerError(e) | Event::ClientError(e) => (
             "error",
-            Some(match class_for(&e) {
-                Some(class) => Fail::Class(class, e.to_string()),
-                None => Fail::Class("Error", e.to_string()),
+            Some(if let Some(class) = tls_class(&e) {
+                // A TLS failure on reconnect: the ssl.SSLError subclasses, as at connect.
+                Fail::Class(class, with_causes(&e))
+            } else {
+                // An auth failure's causes say why (e.g. which credential callable raised).
+                let detail = if e.kind() == ErrorKind::Authorization {
+                    with_causes(&e)
+                } else {
+                    e.to_string()
+                };
+                Fail::Class(class_for(&e).unwrap_or("Error"), detail)
             }),
         ),
         _ => return,
@@ -478,8 +446,8 @@ fn forward_event(sink: &(Py<PyAny>, Py<PyAny>), event: Event) {
 
 /// A connected rnats client (`rnats.aio.client.Client` wraps it).
 #[pyclass(frozen, module = "rnats._rnats")]
-struct Client {
-    client: rnats::Client,
+pub(crate) struct Client {
+    pub(crate) client: rnats::Client,
 }
 
 /// The rest of a publish that could not finish at once (write buffer full).
@@ -747,6 +715,7 @@ impl Client {
         d.set_item("max_payload", info.max_payload)?;
         d.set_item("proto", info.proto)?;
         d.set_item("client_id", info.client_id)?;
+        d.set_item("client_ip", info.client_ip)?;
         d.set_item("auth_required", info.auth_required)?;
         d.set_item("tls_required", info.tls_required)?;
         d.set_item("jetstream", info.jetstream)?;
@@ -942,7 +911,7 @@ impl Subscription {
 
 #[pymodule(gil_used = true)]
 fn _rnats(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(connect, m)?)?;
+    m.add_function(wrap_pyfunction!(connect::connect, m)?)?;
     let shutdown = wrap_pyfunction!(_shutdown, m)?;
     m.py()
         .import("atexit")?

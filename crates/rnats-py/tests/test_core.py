@@ -327,7 +327,7 @@ async def test_connect_failures():
     with pytest.raises(ValueError):
         await w(rnats.connect("nats://127.0.0.1:1", connect_timeout=-1))
     with pytest.raises(NotImplementedError):
-        await w(rnats.connect("nats://127.0.0.1:1", nkeys_seed="/nope"))
+        await w(rnats.connect("nats://127.0.0.1:1", ws_connection_headers={"x": ["y"]}))
 
 
 async def test_auth_user_password_and_token(make_server):
@@ -450,10 +450,13 @@ async def test_discovered_server_cb(make_server):
         discovered.set()
 
     async with connected(a, discovered_server_cb=discovered_server_cb) as nc:
+        assert nc.discovered_servers == []
         b = make_server("--cluster_name", "c", "--cluster", f"nats://127.0.0.1:{free_port()}",
                         "--routes", f"nats://127.0.0.1:{route_a}")
         await w(discovered.wait(), 10)
         assert any(u.port == b.port for u in nc.servers)
+        # Only the learned server is "discovered", not the one given.
+        assert [u.port for u in nc.discovered_servers] == [b.port]
 
 
 async def test_lame_duck_mode_cb(make_server, tmp_path):

@@ -26,6 +26,9 @@ type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
 /// Asked for a token before every connect and reconnect.
 pub(crate) type TokenCallback = Arc<dyn Fn() -> BoxFuture<Result<String, BoxError>> + Send + Sync>;
+/// Asked for the user name and password before every connect and reconnect.
+pub(crate) type UserPasswordCallback =
+    Arc<dyn Fn() -> BoxFuture<Result<(String, String), BoxError>> + Send + Sync>;
 /// Asked for the user JWT before every connect and reconnect.
 pub(crate) type JwtCallback = Arc<dyn Fn() -> BoxFuture<Result<String, BoxError>> + Send + Sync>;
 /// Signs the server nonce: raw nonce bytes in, raw Ed25519 signature out.
@@ -137,7 +140,17 @@ pub(crate) async fn fill(
     nonce: Option<&str>,
     ci: &mut ConnectInfo,
 ) -> Result<(), Error> {
-    if let (Some(user), Some(pass)) = (&options.user, &options.password) {
+    if let Some(f) = &options.user_password_callback {
+        let (user, pass) = f().await.map_err(|e| {
+            Error::with_source(
+                ErrorKind::Authorization,
+                "the user/password callback failed",
+                e,
+            )
+        })?;
+        ci.user = Some(user);
+        ci.pass = Some(pass);
+    } else if let (Some(user), Some(pass)) = (&options.user, &options.password) {
         ci.user = Some(user.clone());
         ci.pass = Some(pass.expose().to_owned());
     } else if let Some(token) = &options.token {

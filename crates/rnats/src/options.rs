@@ -11,6 +11,7 @@ pub use rnats_proto::Backoff;
 use crate::addr::ToServerAddrs;
 use crate::auth::{
     BoxError, CredsSource, JwtSource, KeyAuth, Secret, SeedSource, SignCallback, TokenSource,
+    UserPasswordCallback,
 };
 use crate::error::Error;
 use crate::events::{Callback, Event};
@@ -78,6 +79,7 @@ pub struct ConnectOptions {
     pub(crate) event_callback: Option<Callback>,
     pub(crate) user: Option<String>,
     pub(crate) password: Option<Secret>,
+    pub(crate) user_password_callback: Option<UserPasswordCallback>,
     pub(crate) token: Option<TokenSource>,
     pub(crate) auth: Option<KeyAuth>,
     pub(crate) tls: TlsOptions,
@@ -106,6 +108,7 @@ impl Default for ConnectOptions {
             event_callback: None,
             user: None,
             password: None,
+            user_password_callback: None,
             token: None,
             auth: None,
             tls: TlsOptions::default(),
@@ -283,6 +286,34 @@ impl ConnectOptions {
     ) -> Self {
         self.user = Some(user.into());
         self.password = Some(Secret::new(password));
+        self
+    }
+
+    /// Authenticate with a user name and password asked for anew before every connect and
+    /// reconnect (rotated passwords). Wins over [`ConnectOptions::user_and_password`] and
+    /// credentials in URLs. A callback error fails that attempt as an auth error.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), rnats::Error> {
+    /// let client = rnats::ConnectOptions::new()
+    ///     .user_and_password_callback(|| async {
+    ///         Ok::<_, std::io::Error>(("alice".to_string(), "fresh-password".to_string()))
+    ///     })
+    ///     .connect("nats://127.0.0.1:4222")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn user_and_password_callback<F, Fut, E>(mut self, callback: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(String, String), E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        let callback = Arc::new(callback);
+        self.user_password_callback = Some(Arc::new(move || {
+            let fut = callback();
+            Box::pin(async move { fut.await.map_err(Into::into) })
+        }));
         self
     }
 
@@ -593,6 +624,10 @@ impl fmt::Debug for ConnectOptions {
             )
             .field("user", &self.user)
             .field("password", &self.password)
+            .field(
+                "user_password_callback",
+                &self.user_password_callback.as_ref().map(|_| "<fn>"),
+            )
             .field("token", &self.token)
             .field("auth", &self.auth)
             .field("tls", &self.tls)

@@ -22,16 +22,36 @@ def connect(
     ping_interval: float = ...,
     max_outstanding_pings: int = ...,
     dont_randomize: bool = ...,
-    user: Optional[str] = ...,
-    password: Optional[str] = ...,
-    token: Optional[str] = ...,
+    user: Optional[Union[str, Callable[[], str]]] = ...,
+    password: Optional[Union[str, Callable[[], str]]] = ...,
+    token: Optional[Union[str, Callable[[], str]]] = ...,
     inbox_prefix: Optional[str] = ...,
     pending_size: int = ...,
     flusher_queue_size: Optional[int] = ...,
     pending_msgs_limit: Optional[int] = ...,
     pending_bytes_limit: Optional[int] = ...,
     retry_on_initial_connect: bool = ...,
-) -> None: ...
+    creds_file: Optional[str] = ...,
+    creds_text: Optional[str] = ...,
+    creds_pair: Optional[Tuple[str, str]] = ...,
+    nkeys_seed: Optional[str] = ...,
+    nkeys_seed_str: Optional[str] = ...,
+    user_jwt_cb: Optional[Callable[[], Union[str, bytes, bytearray]]] = ...,
+    signature_cb: Optional[Callable[[str], Union[str, bytes, bytearray]]] = ...,
+    tls: Optional[Tuple[List[bytes], bool, bool, Optional[Tuple[str, Optional[str]]]]] = ...,
+    tls_hostname: Optional[str] = ...,
+    tls_required: bool = ...,
+    tls_handshake_first: bool = ...,
+) -> None:
+    """Connects and completes ``fut`` with a :class:`Client`.
+
+    ``user``/``password``/``token``: a ``str`` or a callable asked at every connect.
+    ``creds_file``/``creds_text``/``creds_pair`` (JWT file, seed file), ``nkeys_seed`` (file)
+    / ``nkeys_seed_str``, or ``user_jwt_cb`` with ``signature_cb`` (nonce in, base64
+    signature out) for NKey/JWT. ``tls``: ``rnats._tls.read_context``'s answer (CA
+    certificates in DER, verify, check_hostname, client certificate files); ``tls_hostname``
+    the name verified; ``tls_required`` TLS on every server; ``tls_handshake_first``.
+    """
 
 class Pending:
     def wait(self, event_loop: asyncio.AbstractEventLoop, fut: "asyncio.Future[None]") -> None: ...

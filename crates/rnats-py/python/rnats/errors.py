@@ -6,6 +6,7 @@ after a colon.
 """
 
 import asyncio
+import ssl
 
 
 class Error(Exception):
@@ -78,6 +79,24 @@ class SecureConnFailedError(Error):
     """The TLS handshake or configuration failed."""
 
     _text = "nats: secure connection failed"
+
+
+class TLSError(ssl.SSLError, SecureConnFailedError):
+    """The TLS handshake failed (an alert from the server, a protocol mismatch). Also an
+    ``ssl.SSLError`` (so ``except ssl.SSLError`` and ``except OSError`` catch it) and a
+    :class:`SecureConnFailedError`. rnats-only name."""
+
+    def __str__(self) -> str:
+        return Error.__str__(self)
+
+
+class CertificateVerificationError(ssl.SSLCertVerificationError, SecureConnFailedError):
+    """The server's certificate did not verify (unknown issuer, expired, wrong name). Also
+    an ``ssl.SSLCertVerificationError`` (hence ``ssl.SSLError``), as nats-py's handshake
+    raises it, and a :class:`SecureConnFailedError`. rnats-only name."""
+
+    def __str__(self) -> str:
+        return Error.__str__(self)
 
 
 class BadSubscriptionError(Error):

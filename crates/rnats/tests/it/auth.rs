@@ -80,6 +80,40 @@ async fn user_password_from_url_and_options() {
 }
 
 #[tokio::test]
+async fn user_password_callback_is_asked_on_every_connect() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::builder()
+        .config(r#"authorization { user: "alice", password: "pw-right" }"#)
+        .start();
+    let calls = Arc::new(Mutex::new(0));
+    let opts = {
+        let calls = calls.clone();
+        options().user_and_password_callback(move || {
+            *calls.lock().unwrap() += 1;
+            async { Ok::<_, std::io::Error>(("alice".to_owned(), "pw-right".to_owned())) }
+        })
+    };
+    // The callback wins over credentials in the URL.
+    let url = format!("nats://alice:pw-wrong@127.0.0.1:{}", server.port());
+    let client = works(opts, &url).await;
+    assert_eq!(*calls.lock().unwrap(), 1);
+    client.force_reconnect().await.unwrap();
+    let mut sub = client.subscribe("after.reconnect").await.unwrap();
+    client.publish("after.reconnect", "ok").await.unwrap();
+    assert_eq!(next_msg(&mut sub).await.payload, "ok");
+    assert_eq!(*calls.lock().unwrap(), 2);
+    // A failing callback is an auth error that says so.
+    let err = refused(
+        options().user_and_password_callback(|| async {
+            Err::<(String, String), _>(std::io::Error::other("vault down"))
+        }),
+        &server.url(),
+    )
+    .await;
+    assert!(err.to_string().contains("user/password callback"), "{err}");
+}
+
+#[tokio::test]
 async fn token() {
     let _shared = crate::shared().await;
     let server = NatsServer::builder()

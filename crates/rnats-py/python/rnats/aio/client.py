@@ -2,11 +2,16 @@
 
 import asyncio
 import logging
+import os
+import re
+import ssl
 import weakref
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Union
+from collections import UserString
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import ParseResult, urlparse
 
-from .. import _rnats, errors
+from .. import _rnats, _tls, errors
 from .msg import Msg
 from .subscription import (
     DEFAULT_SUB_PENDING_BYTES_LIMIT,
@@ -31,10 +36,99 @@ DEFAULT_DRAIN_TIMEOUT = 30
 
 Callback = Callable[[], Awaitable[None]]
 ErrorCallback = Callable[[Exception], Awaitable[None]]
+JWTCallback = Callable[[], Union[bytearray, bytes]]
+SignatureCallback = Callable[[str], bytes]
+TokenCallback = Callable[[], str]
+CredentialCallback = Callable[[], str]
+
+
+class RawCredentials(UserString):
+    """The text of a ``.creds`` file (user JWT and NKey seed), for ``user_credentials=``
+    when it is not in a file. Its ``repr`` never shows the text."""
+
+    def __repr__(self) -> str:
+        return "RawCredentials(<redacted>)"
+
+
+Credentials = Union[str, Tuple[str, str], RawCredentials, Path]
+
+_SEMVER = re.compile(
+    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>0|[1-9]\d*)\.(?P<patch>0|[1-9]\d*)"
+    r"(?:-(?P<prerelease>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
+    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+
+
+class ServerVersion:
+    """The server's version (INFO ``version``) as nats-py's ``ServerVersion``: ``major``,
+    ``minor``, ``patch``, ``prerelease``, ``build``, ``dev``; parsed on first use
+    (``ValueError`` if it is not semantic versioning)."""
+
+    def __init__(self, server_version: str) -> None:
+        self._server_version = server_version
+        self._parts: Optional[Dict[str, Any]] = None
+
+    def parse_version(self) -> None:
+        """Parse the version string (done on first access to a part)."""
+        m = _SEMVER.match(self._server_version)
+        if m is None:
+            raise ValueError(f"{self._server_version} is not a valid Semantic Version")
+        pre = m.group("prerelease") or ""
+        build = m.group("build") or ""
+        self._parts = {
+            "major": int(m.group("major")),
+            "minor": int(m.group("minor")),
+            "patch": int(m.group("patch")),
+            "prerelease": pre,
+            "build": build,
+            "dev": f"{pre}+{build}" if build else pre,
+        }
+
+    def _get(self, key: str) -> Any:
+        if self._parts is None:
+            self.parse_version()
+        assert self._parts is not None
+        return self._parts[key]
+
+    @property
+    def major(self) -> int:
+        """The major version."""
+        return self._get("major")
+
+    @property
+    def minor(self) -> int:
+        """The minor version."""
+        return self._get("minor")
+
+    @property
+    def patch(self) -> int:
+        """The patch version."""
+        return self._get("patch")
+
+    @property
+    def prerelease(self) -> str:
+        """The pre-release part (after ``-``), or ``""``."""
+        return self._get("prerelease")
+
+    @property
+    def build(self) -> str:
+        """The build metadata (after ``+``), or ``""``."""
+        return self._get("build")
+
+    @property
+    def dev(self) -> str:
+        """``prerelease``, with ``+build`` when there is build metadata."""
+        return self._get("dev")
+
+    def __repr__(self) -> str:
+        return f"<nats server v{self._server_version}>"
 
 _logger = logging.getLogger("rnats.aio.client")
 
-__all__ = ["Client", "Msg", "Subscription", "DEFAULT_SUB_PENDING_MSGS_LIMIT", "DEFAULT_SUB_PENDING_BYTES_LIMIT"]
+__all__ = [
+    "Client", "Msg", "Subscription", "ServerVersion", "RawCredentials",
+    "DEFAULT_SUB_PENDING_MSGS_LIMIT", "DEFAULT_SUB_PENDING_BYTES_LIMIT",
+]
 
 
 def _check_cb(name: str, cb: Any) -> None:
@@ -46,6 +140,12 @@ def _url(server: str) -> str:
     if "://" not in server:
         server = "nats://" + server
     return server
+
+
+def _host_port(url: str) -> str:
+    """``host:port`` of ``url`` (default port 4222), to tell given servers from discovered."""
+    u = urlparse(_url(url))
+    return f"{(u.hostname or '').lower()}:{u.port or 4222}"
 
 
 def _redacted(url: str) -> ParseResult:
@@ -113,6 +213,8 @@ class Client:
         self._cb_subs: "weakref.WeakSet[Subscription]" = weakref.WeakSet()
         self._tasks: set = set()
         self.options: Dict[str, Any] = {}
+        self._connecting = False
+        self._given_servers: set = set()
         self._stats = {"in_msgs": 0, "out_msgs": 0, "in_bytes": 0, "out_bytes": 0, "reconnects": 0, "errors_received": 0}
 
     def __repr__(self) -> str:
@@ -146,16 +248,16 @@ class Client:
         dont_randomize: bool = False,
         flusher_queue_size: int = DEFAULT_MAX_FLUSHER_QUEUE_SIZE,
         no_echo: bool = False,
-        tls: Any = None,
+        tls: Optional[ssl.SSLContext] = None,
         tls_hostname: Optional[str] = None,
         tls_handshake_first: bool = False,
-        user: Optional[str] = None,
-        password: Optional[str] = None,
-        token: Optional[str] = None,
+        user: Optional[Union[str, CredentialCallback]] = None,
+        password: Optional[Union[str, CredentialCallback]] = None,
+        token: Optional[Union[str, TokenCallback]] = None,
         drain_timeout: float = DEFAULT_DRAIN_TIMEOUT,
-        signature_cb: Any = None,
-        user_jwt_cb: Any = None,
-        user_credentials: Any = None,
+        signature_cb: Optional[SignatureCallback] = None,
+        user_jwt_cb: Optional[JWTCallback] = None,
+        user_credentials: Optional[Credentials] = None,
         nkeys_seed: Optional[str] = None,
         nkeys_seed_str: Optional[str] = None,
         inbox_prefix: Union[str, bytes] = DEFAULT_INBOX_PREFIX,
@@ -165,32 +267,61 @@ class Client:
         reconnect_to_server_handler: Any = None,
         lame_duck_mode_cb: Optional[Callback] = None,
         skip_subject_validation: bool = False,
+        tls_cert_file: Optional[str] = None,
+        tls_key_file: Optional[str] = None,
     ) -> None:
         """Connect to ``servers`` (a URL or a list of URLs).
 
-        Supported now: ``name``, ``servers``, ``connect_timeout``, ``allow_reconnect``,
-        ``max_reconnect_attempts``, ``reconnect_time_wait``, ``ping_interval``,
-        ``max_outstanding_pings``, ``dont_randomize``, ``no_echo``, ``user``/``password``,
-        ``token``, ``inbox_prefix``, ``pending_size``, ``drain_timeout`` and the callbacks
-        ``error_cb``, ``disconnected_cb``, ``reconnected_cb``, ``closed_cb``,
-        ``discovered_server_cb``, ``lame_duck_mode_cb``. TLS contexts, NKeys, JWT/creds and callables for credentials
-        raise ``NotImplementedError`` (not yet bound).
+        Authentication (as nats-py): ``user``/``password`` and ``token``, each a ``str`` or a
+        zero-argument callable returning one, asked again at every connect and reconnect;
+        ``user_credentials`` (a ``.creds`` file path, a ``(jwt_file, seed_file)`` tuple, or
+        :class:`RawCredentials`); ``nkeys_seed`` (a seed file) or ``nkeys_seed_str``;
+        ``user_jwt_cb`` (returns the user JWT as bytes) with ``signature_cb`` (gets the
+        nonce as ``str``, returns the base64 signature as bytes). A raising credential
+        callable fails that connection attempt with an ``AuthorizationError`` naming it.
+
+        TLS: ``tls`` (an ``ssl.SSLContext``; its CA certificates, ``verify_mode``,
+        ``check_hostname`` and the client certificate of ``load_cert_chain`` are honoured,
+        see :mod:`rnats._tls`), ``tls_hostname`` (the name verified), ``tls_handshake_first``.
+        rnats-only: ``tls_cert_file``/``tls_key_file`` give the client certificate
+        explicitly (PEM files). A ``tls://`` URL without a context verifies against the
+        system roots. A certificate that does not verify raises
+        :class:`rnats.errors.CertificateVerificationError` (an
+        ``ssl.SSLCertVerificationError``).
+
+        Not supported (``NotImplementedError``): ``ws_connection_headers``,
+        ``reconnect_to_server_handler``.
         """
-        unsupported = {
-            "tls": tls, "tls_hostname": tls_hostname, "signature_cb": signature_cb,
-            "user_jwt_cb": user_jwt_cb, "user_credentials": user_credentials,
-            "nkeys_seed": nkeys_seed, "nkeys_seed_str": nkeys_seed_str,
-            "ws_connection_headers": ws_connection_headers,
-            "reconnect_to_server_handler": reconnect_to_server_handler,
-        }
-        for key, value in unsupported.items():
+        for key, value in (("ws_connection_headers", ws_connection_headers),
+                           ("reconnect_to_server_handler", reconnect_to_server_handler)):
             if value is not None:
                 raise NotImplementedError(f"rnats: the {key!r} option is not supported yet")
-        if tls_handshake_first:
-            raise NotImplementedError("rnats: the 'tls_handshake_first' option is not supported yet")
         for key, value in (("user", user), ("password", password), ("token", token)):
-            if value is not None and not isinstance(value, str):
-                raise NotImplementedError(f"rnats: {key} must be a str (callables are not supported yet)")
+            if value is not None and not isinstance(value, str) and not callable(value):
+                raise TypeError(f"{key} must be a str or a callable returning one, not {type(value).__name__}")
+        for key, value in (("signature_cb", signature_cb), ("user_jwt_cb", user_jwt_cb)):
+            if value is not None and not callable(value):
+                raise TypeError(f"{key} must be callable")
+        creds_file: Optional[str] = None
+        creds_text: Optional[str] = None
+        creds_pair: Optional[Tuple[str, str]] = None
+        if user_credentials is not None:
+            if isinstance(user_credentials, UserString):
+                creds_text = str(user_credentials.data)
+            elif isinstance(user_credentials, (str, os.PathLike)):
+                creds_file = os.fspath(user_credentials)
+            elif isinstance(user_credentials, tuple) and len(user_credentials) == 2:
+                creds_pair = (os.fspath(user_credentials[0]), os.fspath(user_credentials[1]))
+            else:
+                raise TypeError(
+                    "user_credentials must be a .creds file path, a (jwt_file, seed_file) tuple or RawCredentials"
+                )
+        tls_args = None
+        if tls is not None:
+            tls_args = _tls.read_context(tls, tls_cert_file, tls_key_file)
+        elif tls_cert_file is not None or tls_key_file is not None or tls_hostname is not None:
+            # No context: the default verification (system roots), with these additions.
+            tls_args = _tls.read_context(ssl.create_default_context(), tls_cert_file, tls_key_file)
         for cb_name, cb in (
             ("error_cb", error_cb), ("disconnected_cb", disconnected_cb), ("closed_cb", closed_cb),
             ("reconnected_cb", reconnected_cb), ("discovered_server_cb", discovered_server_cb),
@@ -219,7 +350,13 @@ class Client:
             "max_outstanding_pings": max_outstanding_pings, "dont_randomize": dont_randomize,
             "no_echo": no_echo, "inbox_prefix": inbox_prefix, "pending_size": pending_size,
             "drain_timeout": drain_timeout, "verbose": verbose, "pedantic": pedantic,
+            "tls_handshake_first": tls_handshake_first,
         }
+        # Never a secret here: no user, password, token, seed, JWT or callable.
+        if tls is not None:
+            self.options["tls"] = tls
+        if tls_hostname:
+            self.options["tls_hostname"] = tls_hostname
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         _rnats.connect(
@@ -229,8 +366,13 @@ class Client:
             reconnect_time_wait=float(reconnect_time_wait), ping_interval=float(ping_interval),
             max_outstanding_pings=int(max_outstanding_pings), dont_randomize=dont_randomize,
             user=user, password=password, token=token, inbox_prefix=inbox_prefix,
-            pending_size=int(pending_size),
+            pending_size=int(pending_size), creds_file=creds_file, creds_text=creds_text,
+            creds_pair=creds_pair, nkeys_seed=None if nkeys_seed is None else os.fspath(nkeys_seed),
+            nkeys_seed_str=nkeys_seed_str, user_jwt_cb=user_jwt_cb, signature_cb=signature_cb,
+            tls=tls_args, tls_hostname=tls_hostname, tls_handshake_first=bool(tls_handshake_first),
         )
+        self._connecting = True
+        self._given_servers = {_host_port(s) for s in servers}
         try:
             self._c = await fut
         except errors.Error as e:
@@ -238,6 +380,8 @@ class Client:
             if self._error_cb is not None:
                 await self._error_cb(e)
             raise
+        finally:
+            self._connecting = False
         self._hub = _hub_for(loop)
         self._loop = loop
         self._closed = False
@@ -494,8 +638,8 @@ class Client:
 
     @property
     def is_connecting(self) -> bool:
-        """True during the first connect."""
-        return False
+        """True while ``connect()`` is waiting for its first connection."""
+        return self._connecting
 
     @property
     def is_draining(self) -> bool:
@@ -533,14 +677,47 @@ class Client:
         return None if self._c is None else self._c.client_id()
 
     @property
+    def client_ip(self) -> Optional[str]:
+        """The client's IP address as the server sees it (INFO ``client_ip``), or ``None``."""
+        if self._c is None:
+            return None
+        return self._c.server_info().get("client_ip") or None
+
+    @property
     def last_error(self) -> Optional[Exception]:
         """The last error reported to ``error_cb`` (or raised by ``connect``)."""
         return self._last_error
 
     @property
     def pending_data_size(self) -> int:
-        """Bytes waiting to be written (not tracked yet: 0)."""
+        """Bytes buffered for writing. Always 0 in rnats: the Rust core keeps its write
+        buffer behind its connection lock and does not expose its size, and a publish
+        returns once buffered there (nats-py counts its own pending list)."""
         return 0
+
+    @property
+    def discovered_servers(self) -> List[ParseResult]:
+        """The servers learned from the cluster (INFO ``connect_urls``), not given to
+        ``connect``; without credentials."""
+        if self._c is None:
+            return []
+        return [_redacted(s) for s in self._c.servers() if _host_port(s) not in self._given_servers]
+
+    @property
+    def connected_server_version(self) -> ServerVersion:
+        """The version of the server connected to (``0.0.0-unknown`` before connecting)."""
+        if self._c is None:
+            return ServerVersion("0.0.0-unknown")
+        return ServerVersion(self._c.server_info().get("version") or "0.0.0-unknown")
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The ``ssl.SSLContext`` given as ``tls``, else a new default context (as nats-py;
+        rnats itself verifies with rustls against the system roots then)."""
+        ctx = self.options.get("tls")
+        if ctx is None:
+            ctx = ssl.create_default_context()
+        return ctx
 
     @property
     def stats(self) -> Dict[str, int]:
