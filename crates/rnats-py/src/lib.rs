@@ -35,6 +35,8 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 use rnats::{ConnectionState, ErrorKind, Event, HeaderMap};
 
+mod js;
+
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
 /// Most messages a subscription buffers on the Rust side before Python takes them, unless
@@ -919,5 +921,6 @@ fn _rnats(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Client>()?;
     m.add_class::<Subscription>()?;
     m.add_class::<Pending>()?;
+    js::register(m)?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 import asyncio
 import logging
 import weakref
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Union
 from urllib.parse import ParseResult, urlparse
 
 from .. import _rnats, errors
@@ -13,6 +13,9 @@ from .subscription import (
     DEFAULT_SUB_PENDING_MSGS_LIMIT,
     Subscription,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..js import JetStreamContext, JetStreamManager
 
 __version__ = "2.16.0"
 __lang__ = "python3"
@@ -444,6 +447,21 @@ class Client:
         await fut
         self._closed = True
         await self._after_close()
+
+    # ------------------------------------------------------------------ JetStream
+
+    def jetstream(self, **opts: Any) -> "JetStreamContext":
+        """A JetStream context on this connection (keywords: ``prefix``, ``domain``,
+        ``timeout``, ``publish_async_max_pending``)."""
+        from ..js import JetStreamContext
+
+        return JetStreamContext(self, **opts)
+
+    def jsm(self, **opts: Any) -> "JetStreamManager":
+        """A JetStream manager on this connection (keywords: ``prefix``, ``timeout``)."""
+        from ..js import JetStreamManager
+
+        return JetStreamManager(self, **opts)
 
     # ------------------------------------------------------------------ properties
 
