@@ -158,11 +158,13 @@ class Base:
     """Common behaviour of the API data classes.
 
     Subclasses declare their wire conversions: ``_nanos`` (seconds here, nanoseconds on the
-    wire), ``_times`` (datetimes), ``_nested`` (field → class; lists of them are converted
-    item by item) and ``_enums`` (field → enum class).
+    wire; ``None`` sent as 0 unless listed in ``_nanos_omit_none``), ``_times``
+    (datetimes), ``_nested`` (field → class; lists of them are converted item by item) and
+    ``_enums`` (field → enum class).
     """
 
     _nanos: ClassVar[Tuple[str, ...]] = ()
+    _nanos_omit_none: ClassVar[Tuple[str, ...]] = ()
     _times: ClassVar[Tuple[str, ...]] = ()
     _nested: ClassVar[Dict[str, Any]] = {}
     _enums: ClassVar[Dict[str, Any]] = {}
@@ -206,7 +208,7 @@ class Base:
         out: Dict[str, object] = {}
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
-            if f.name in self._nanos:
+            if f.name in self._nanos and not (value is None and f.name in self._nanos_omit_none):
                 if isinstance(value, list):
                     value = [int(v * _NANOSECOND) for v in value]
                 else:
@@ -405,6 +407,7 @@ class StreamConfig(Base):
     subject_delete_marker_ttl: Optional[float] = None
 
     _nanos = ("max_age", "duplicate_window", "subject_delete_marker_ttl")
+    _nanos_omit_none = ("subject_delete_marker_ttl",)
     _nested = {
         "placement": Placement,
         "mirror": StreamSource,
