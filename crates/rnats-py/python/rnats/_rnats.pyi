@@ -77,3 +77,116 @@ class Subscription:
     def pending(self) -> int: ...
     def dropped(self) -> int: ...
     def set_pending_limits(self, messages: int, bytes: int) -> None: ...
+
+# ---------------------------------------------------------------------------------------------
+# JetStream (src/js.rs). Configs and infos cross as JSON strings; `fut` is completed with the
+# value named in its annotation.
+
+_Loop = asyncio.AbstractEventLoop
+# (stream, seq, duplicate, domain, val)
+_PubAckTuple = Tuple[str, int, bool, Optional[str], Optional[str]]
+# (subject, seq, data, headers as (name, value) pairs, time in ns since the epoch)
+_RawMsgTuple = Tuple[str, int, bytes, List[Tuple[str, str]], int]
+
+def jetstream(client: Client, prefix: str, timeout: float, max_pending: int) -> JetStream: ...
+def ack_payload(kind: str, delay: Optional[float] = ...) -> bytes: ...
+def ack_metadata(reply: str) -> Tuple[str, str, int, int, int, int, int, Optional[str]]: ...
+
+class JetStream:
+    def prefix(self) -> str: ...
+    def account_info(self, event_loop: _Loop, fut: "asyncio.Future[str]") -> None: ...
+    def add_stream(self, event_loop: _Loop, fut: "asyncio.Future[str]", config: str) -> None: ...
+    def update_stream(self, event_loop: _Loop, fut: "asyncio.Future[str]", config: str) -> None: ...
+    def delete_stream(self, event_loop: _Loop, fut: "asyncio.Future[bool]", name: str) -> None: ...
+    def stream_info(
+        self,
+        event_loop: _Loop,
+        fut: "asyncio.Future[str]",
+        name: str,
+        subjects_filter: Optional[str] = ...,
+        deleted_details: bool = ...,
+    ) -> None: ...
+    def streams_info(self, event_loop: _Loop, fut: "asyncio.Future[str]", subject: Optional[str] = ...) -> None: ...
+    def find_stream(self, event_loop: _Loop, fut: "asyncio.Future[str]", subject: str) -> None: ...
+    def purge_stream(
+        self,
+        event_loop: _Loop,
+        fut: "asyncio.Future[bool]",
+        name: str,
+        seq: Optional[int] = ...,
+        subject: Optional[str] = ...,
+        keep: Optional[int] = ...,
+    ) -> None: ...
+    def add_consumer(self, event_loop: _Loop, fut: "asyncio.Future[str]", stream: str, config: str) -> None: ...
+    def delete_consumer(self, event_loop: _Loop, fut: "asyncio.Future[bool]", stream: str, consumer: str) -> None: ...
+    def consumer_info(self, event_loop: _Loop, fut: "asyncio.Future[str]", stream: str, consumer: str) -> None: ...
+    def consumers_info(self, event_loop: _Loop, fut: "asyncio.Future[str]", stream: str) -> None: ...
+    def get_msg(
+        self,
+        event_loop: _Loop,
+        fut: "asyncio.Future[_RawMsgTuple]",
+        stream: str,
+        seq: Optional[int] = ...,
+        subject: Optional[str] = ...,
+        next: bool = ...,
+        direct: bool = ...,
+    ) -> None: ...
+    def delete_msg(self, event_loop: _Loop, fut: "asyncio.Future[bool]", stream: str, seq: int) -> None: ...
+    def publish(
+        self,
+        event_loop: _Loop,
+        fut: "asyncio.Future[_PubAckTuple]",
+        subject: str,
+        payload: _Payload,
+        headers: _Headers = ...,
+        timeout: Optional[float] = ...,
+        ttl: Optional[float] = ...,
+    ) -> None: ...
+    def publish_async(
+        self,
+        event_loop: _Loop,
+        wake: Callable[[], None],
+        id: int,
+        subject: str,
+        payload: _Payload,
+        headers: _Headers = ...,
+        ttl: Optional[float] = ...,
+    ) -> None: ...
+    def take_acks(self) -> List[Tuple[int, bool, Union[_PubAckTuple, BaseException]]]: ...
+    def pull_bind(self, event_loop: _Loop, fut: "asyncio.Future[PullSub]", stream: str, consumer: str) -> None: ...
+    def push_bind(
+        self,
+        event_loop: _Loop,
+        fut: "asyncio.Future[JsSubscription]",
+        stream: str,
+        consumer: str,
+        wake: Callable[[], None],
+    ) -> None: ...
+    def ordered(
+        self,
+        event_loop: _Loop,
+        fut: "asyncio.Future[JsSubscription]",
+        stream: str,
+        config: str,
+        wake: Callable[[], None],
+        heartbeat: Optional[float] = ...,
+    ) -> None: ...
+
+class PullSub:
+    def name(self) -> str: ...
+    def fetch(
+        self,
+        event_loop: _Loop,
+        fut: "asyncio.Future[List[_MsgTuple]]",
+        batch: int,
+        expires: Optional[float] = ...,
+        heartbeat: Optional[float] = ...,
+    ) -> None: ...
+
+class JsSubscription:
+    def take(self) -> Tuple[List[_MsgTuple], bool]: ...
+    def unsubscribe(self, limit: int) -> None: ...
+    def drain(self, event_loop: _Loop, fut: "asyncio.Future[None]") -> None: ...
+    def pending(self) -> int: ...
+    def dropped(self) -> int: ...
+    def set_pending_limits(self, messages: int, bytes: int) -> None: ...
