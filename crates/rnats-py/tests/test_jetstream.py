@@ -568,3 +568,111 @@ async def test_interop_with_nats_py(nc, js_server, name):
         assert ours_info.config.name == theirs_info.config.name
     finally:
         await w(pnc.close())
+
+
+# ---------------------------------------------------------------------------------------------
+# A nats-py JetStream program, run with only its imports changed
+
+JS_PROGRAM = '''
+import asyncio
+import sys
+
+import nats
+from nats.errors import TimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType
+from nats.js.errors import NoStreamResponseError, NotFoundError
+
+
+async def main():
+    url, name = sys.argv[1], sys.argv[2]
+    subj = name.lower()
+    nc = await nats.connect(url)
+    js = nc.jetstream()
+    try:
+        await js.stream_info(name)
+    except NotFoundError as e:
+        print("not found:", e.code, e.err_code)
+    info = await js.add_stream(name=name, subjects=[subj + ".>"], storage=StorageType.MEMORY, max_msgs=1000)
+    print("stream:", info.config.name, info.config.subjects, info.config.storage, info.config.max_msgs)
+    for i in range(5):
+        ack = await js.publish(subj + ".orders", f"order {i}".encode(), headers={"Nats-Msg-Id": str(i)})
+        print("ack:", ack.stream, ack.seq, ack.duplicate)
+    dup = await js.publish(subj + ".orders", b"again", headers={"Nats-Msg-Id": "0"})
+    print("dup:", dup.seq, dup.duplicate)
+    try:
+        await js.publish("nobody.stores.this", b"x")
+    except NoStreamResponseError:
+        print("no stream")
+    futs = [await js.publish_async(subj + ".bulk", b"bulk %d" % i) for i in range(50)]
+    await js.publish_async_completed()
+    print("async:", [f.result().seq for f in futs][:3], futs[-1].result().seq)
+
+    psub = await js.pull_subscribe(subj + ".orders", "worker")
+    msgs = await psub.fetch(3, timeout=2)
+    for msg in msgs:
+        md = msg.metadata
+        print("pulled:", msg.data, md.sequence.stream, md.sequence.consumer, md.num_pending, md.num_delivered)
+        await msg.ack()
+    msgs = await psub.fetch(10, timeout=2)
+    print("rest:", [m.data for m in msgs])
+    await msgs[0].nak()
+    for m in msgs[1:]:
+        await m.ack_sync()
+    (m,) = await psub.fetch(1, timeout=2)
+    print("redelivered:", m.data, m.metadata.num_delivered)
+    await m.term()
+    try:
+        await psub.fetch(1, timeout=0.5)
+    except TimeoutError:
+        print("fetch timed out")
+    ci = await psub.consumer_info()
+    print("consumer:", ci.name, ci.num_pending, ci.config.ack_policy)
+
+    done = asyncio.Event()
+    seen = []
+
+    async def cb(msg):
+        seen.append(msg.data)
+        if len(seen) == 50:
+            done.set()
+
+    sub = await js.subscribe(subj + ".bulk", cb=cb, durable="push", deliver_policy=DeliverPolicy.ALL)
+    await asyncio.wait_for(done.wait(), 5)
+    print("pushed:", len(seen), seen[0], seen[-1])
+    await sub.unsubscribe()
+
+    osub = await js.subscribe(subj + ".orders", ordered_consumer=True)
+    print("ordered:", [(await osub.next_msg(2)).data for _ in range(5)])
+
+    got = await js.get_msg(name, seq=2)
+    print("get_msg:", got.subject == subj + ".orders", got.seq, got.data)
+    last = await js.get_last_msg(name, subj + ".bulk")
+    print("last:", last.seq, last.data)
+    await js.delete_consumer(name, "worker")
+    print("purged:", await js.purge_stream(name))
+    print("state:", (await js.stream_info(name)).state.messages)
+    print("deleted:", await js.delete_stream(name))
+    await nc.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
+'''
+
+
+def _run(program: str, *args: str) -> str:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", program, *args], capture_output=True, text=True, timeout=40)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_nats_py_jetstream_program_runs_with_only_the_imports_changed(js_server, name):
+    original = _run(JS_PROGRAM, js_server.url, name)  # nats-py 2.16.0 itself
+    changed = JS_PROGRAM.replace("import nats\n", "import rnats as nats\n").replace("from nats.", "from rnats.")
+    assert "from nats" not in changed and "import nats\n" not in changed
+    ported = _run(changed, js_server.url, name)
+    assert ported == original
+    assert "redelivered: b'order 3' 2" in ported and "pushed: 50" in ported

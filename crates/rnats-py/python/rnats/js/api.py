@@ -158,16 +158,16 @@ class Base:
     """Common behaviour of the API data classes.
 
     Subclasses declare their wire conversions: ``_nanos`` (seconds here, nanoseconds on the
-    wire; ``None`` sent as 0 unless listed in ``_nanos_omit_none``), ``_times``
-    (datetimes), ``_nested`` (field → class; lists of them are converted item by item) and
-    ``_enums`` (field → enum class).
+    wire; ``None`` sent as 0 unless listed in ``_nanos_omit_none``), ``_times`` (datetimes)
+    and ``_nested`` (field → class; lists of them are converted item by item). Enum fields
+    read from the wire stay plain strings, as in nats-py (the enums are ``str`` subclasses:
+    they compare equal).
     """
 
     _nanos: ClassVar[Tuple[str, ...]] = ()
     _nanos_omit_none: ClassVar[Tuple[str, ...]] = ()
     _times: ClassVar[Tuple[str, ...]] = ()
     _nested: ClassVar[Dict[str, Any]] = {}
-    _enums: ClassVar[Dict[str, Any]] = {}
 
     @classmethod
     def from_response(cls: Type[_B], resp: Dict[str, Any]) -> _B:
@@ -190,11 +190,6 @@ class Base:
                         value = {k: kind.from_response(v) for k, v in value.items()}
                     else:
                         value = kind.from_response(value)
-                elif key in cls._enums:
-                    try:
-                        value = cls._enums[key](value)
-                    except ValueError:
-                        pass
             params[key] = value
         return cls(**params)
 
@@ -416,13 +411,6 @@ class StreamConfig(Base):
         "subject_transform": SubjectTransform,
         "consumer_limits": StreamConsumerLimits,
     }
-    _enums = {
-        "retention": RetentionPolicy,
-        "discard": DiscardPolicy,
-        "storage": StorageType,
-        "compression": StoreCompression,
-        "persist_mode": PersistMode,
-    }
 
 
 @dataclass
@@ -527,7 +515,6 @@ class ConsumerConfig(Base):
 
     _nanos = ("ack_wait", "idle_heartbeat", "inactive_threshold", "backoff")
     _times = ("opt_start_time",)
-    _enums = {"deliver_policy": DeliverPolicy, "ack_policy": AckPolicy, "replay_policy": ReplayPolicy}
 
     def as_dict(self) -> Dict[str, object]:
         """The JSON form (see :meth:`Base.as_dict`); no ``backoff`` when it is ``None``."""
