@@ -338,6 +338,8 @@ async def test_fetch_timeout_and_bad_args(nc, name):
     with pytest.raises(asyncio.TimeoutError):
         await w(psub.fetch(10, timeout=0.3))
     assert 0.5 <= time.monotonic() - start < 2.5
+    with pytest.raises(jserrors.FetchTimeoutError):  # heartbeats came, messages did not
+        await w(psub.fetch(2, timeout=0.6, heartbeat=0.1))
     with pytest.raises(ValueError):
         await psub.fetch(0)
     with pytest.raises(ValueError):
@@ -570,6 +572,37 @@ async def test_interop_with_nats_py(nc, js_server, name):
         await w(pnc.close())
 
 
+def _flat(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k not in ("metadata", "subjects"):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+async def test_infos_read_the_same_as_nats_py(nc, js_server, name):
+    pnc = await w(nats.connect(js_server.url))
+    try:
+        pjs, js = pnc.jetstream(), nc.jetstream()
+        await w(pjs.add_stream(name=name, subjects=[f"{name.lower()}.>"], max_msgs=10, max_age=30))
+        await w(pjs.publish(f"{name.lower()}.a", b"x"))
+        await w(pjs.add_consumer(name, durable_name="pull1", ack_wait=2, max_deliver=3))
+        await w(pjs.add_consumer(name, durable_name="push1", deliver_subject="dlv." + name, idle_heartbeat=5,
+                                 flow_control=True, ack_policy="none"))
+        moving = ("last_active", "created", "ts", "leader_since")
+        for method, args in (("stream_info", (name,)), ("consumer_info", (name, "pull1")),
+                             ("consumer_info", (name, "push1"))):
+            theirs = _flat(dataclasses.asdict(await w(getattr(pjs, method)(*args))))
+            ours = _flat(dataclasses.asdict(await w(getattr(js, method)(*args))))
+            diff = {k: (theirs.get(k), ours.get(k)) for k in set(theirs) | set(ours)
+                    if theirs.get(k) != ours.get(k) and not k.endswith(moving)}
+            assert diff == {}, (method, args)
+    finally:
+        await w(pnc.close())
+
+
 # ---------------------------------------------------------------------------------------------
 # A nats-py JetStream program, run with only its imports changed
 
@@ -676,3 +709,25 @@ def test_nats_py_jetstream_program_runs_with_only_the_imports_changed(js_server,
     ported = _run(changed, js_server.url, name)
     assert ported == original
     assert "redelivered: b'order 3' 2" in ported and "pushed: 50" in ported
+
+
+async def test_close_with_outstanding_acks_and_push_subscription(js_server, name):
+    nc = await w(rnats.connect(js_server.url))
+    js = nc.jetstream()
+    await make_stream(js, name)
+    got = []
+
+    async def cb(msg):
+        got.append(msg.data)
+
+    sub = await w(js.subscribe(f"{name.lower()}.c", cb=cb))
+    futs = [await w(js.publish_async(f"{name.lower()}.c", b"%d" % i)) for i in range(200)]
+    await w(nc.close())
+    # Every future is settled: an ack, or the connection's end.
+    done, pending = await w(asyncio.wait(futs, timeout=4))
+    assert not pending
+    for f in done:
+        assert f.exception() is None or isinstance(f.exception(), errors.Error)
+    with pytest.raises(errors.ConnectionClosedError):
+        await sub.unsubscribe()
+    assert nc.is_closed

@@ -19,6 +19,45 @@ if TYPE_CHECKING:  # pragma: no cover
 _BAD_NAME_CHARS = (">", "*", ".", " ", "/", "\\", "\t", "\r", "\n")
 
 
+# rnats re-serializes the server's answers from its own types: a few fields come out where the
+# server leaves them out (Go's omitempty), others are left out at a value the server sends.
+# These tables put them back the way the server (and so nats-py) shows them.
+_STREAM_DROP_EMPTY = ("sources",)
+_STATE_DROP_ZERO = ("num_deleted",)
+_STREAM_CONFIG_DEFAULTS = {"compression": "none", "allow_direct": False, "mirror_direct": False, "allow_msg_ttl": False}
+_CONSUMER_DROP_FALSE = ("paused", "push_bound")
+_CONSUMER_CONFIG_DEFAULTS = {"num_replicas": 0}
+
+
+def _stream_info(d: Dict[str, Any]) -> api.StreamInfo:
+    for k in _STREAM_DROP_EMPTY:
+        if d.get(k) == []:
+            del d[k]
+    state = d.get("state") or {}
+    for k in _STATE_DROP_ZERO:
+        if state.get(k) == 0:
+            del state[k]
+    cluster = d.get("cluster")
+    if isinstance(cluster, dict) and cluster.get("replicas") == []:
+        del cluster["replicas"]
+    config = d.get("config")
+    if isinstance(config, dict):
+        for k, v in _STREAM_CONFIG_DEFAULTS.items():
+            config.setdefault(k, v)
+    return api.StreamInfo.from_response(d)
+
+
+def _consumer_info(d: Dict[str, Any]) -> api.ConsumerInfo:
+    for k in _CONSUMER_DROP_FALSE:
+        if d.get(k) is False:
+            del d[k]
+    config = d.get("config")
+    if isinstance(config, dict):
+        for k, v in _CONSUMER_CONFIG_DEFAULTS.items():
+            config.setdefault(k, v)
+    return api.ConsumerInfo.from_response(d)
+
+
 def _check_name(kind: str, name: Any) -> None:
     if not isinstance(name, str):
         raise TypeError(f"nats: {kind} name must be a str, not {type(name).__name__}")
@@ -55,21 +94,21 @@ class JetStreamManager:
         """A stream's configuration and state (per-subject counts for ``subjects_filter``)."""
         _check_name("stream", name)
         raw = await self._call("stream_info", name, subjects_filter=subjects_filter)
-        return api.StreamInfo.from_response(json.loads(raw))
+        return _stream_info(json.loads(raw))
 
     async def add_stream(self, config: Optional[api.StreamConfig] = None, **params: Any) -> api.StreamInfo:
         """Create a stream from ``config`` and/or keyword fields of :class:`api.StreamConfig`."""
         config = config.evolve(**params) if config is not None else api.StreamConfig(**params)
         _check_name("stream", config.name)
         raw = await self._call("add_stream", json.dumps(config.as_dict()))
-        return api.StreamInfo.from_response(json.loads(raw))
+        return _stream_info(json.loads(raw))
 
     async def update_stream(self, config: Optional[api.StreamConfig] = None, **params: Any) -> api.StreamInfo:
         """Update a stream's configuration."""
         config = config.evolve(**params) if config is not None else api.StreamConfig(**params)
         _check_name("stream", config.name)
         raw = await self._call("update_stream", json.dumps(config.as_dict()))
-        return api.StreamInfo.from_response(json.loads(raw))
+        return _stream_info(json.loads(raw))
 
     async def delete_stream(self, name: str) -> bool:
         """Delete a stream with its messages and consumers; ``True``."""
@@ -87,12 +126,12 @@ class JetStreamManager:
     async def streams_info(self, offset: int = 0) -> List[api.StreamInfo]:
         """The info of every stream (from ``offset``)."""
         items = json.loads(await self._call("streams_info"))
-        return [api.StreamInfo.from_response(i) for i in items[offset:]]
+        return [_stream_info(i) for i in items[offset:]]
 
     async def streams_info_iterator(self, offset: int = 0) -> Iterable[api.StreamInfo]:
         """The info of every stream as a :class:`api.StreamsListIterator`."""
         items = json.loads(await self._call("streams_info"))
-        return api.StreamsListIterator(offset, len(items), items[offset:])
+        return api.StreamsListIterator(offset, len(items), [_stream_info(i) for i in items[offset:]])
 
     async def add_consumer(
         self, stream: str, config: Optional[api.ConsumerConfig] = None, timeout: Optional[float] = None, **params: Any
@@ -105,7 +144,7 @@ class JetStreamManager:
             if name is not None:
                 _check_name(kind, name)
         raw = await self._call("add_consumer", stream, json.dumps(config.as_dict()))
-        return api.ConsumerInfo.from_response(json.loads(raw))
+        return _consumer_info(json.loads(raw))
 
     async def delete_consumer(self, stream: str, consumer: str) -> bool:
         """Delete a consumer; ``True``."""
@@ -117,13 +156,13 @@ class JetStreamManager:
         """A consumer's configuration and state."""
         _check_name("stream", stream)
         _check_name("consumer", consumer)
-        return api.ConsumerInfo.from_response(json.loads(await self._call("consumer_info", stream, consumer)))
+        return _consumer_info(json.loads(await self._call("consumer_info", stream, consumer)))
 
     async def consumers_info(self, stream: str, offset: Optional[int] = None) -> List[api.ConsumerInfo]:
         """The info of every consumer of ``stream`` (from ``offset``)."""
         _check_name("stream", stream)
         items = json.loads(await self._call("consumers_info", stream))
-        return [api.ConsumerInfo.from_response(i) for i in items[offset or 0 :]]
+        return [_consumer_info(i) for i in items[offset or 0 :]]
 
     async def get_msg(
         self,
