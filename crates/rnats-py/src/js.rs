@@ -546,6 +546,55 @@ impl JetStream {
         Ok(())
     }
 
+    /// Pauses consumer `consumer` of `stream` until `pause_until` (RFC 3339); completes `fut`
+    /// with the answer as JSON.
+    fn pause_consumer(
+        &self,
+        event_loop: Py<PyAny>,
+        fut: Py<PyAny>,
+        stream: &str,
+        consumer: String,
+        pause_until: &str,
+    ) -> PyResult<()> {
+        check_stream_name(stream)?;
+        let until = time::OffsetDateTime::parse(
+            pause_until,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .map_err(|e| {
+            invalid(format!(
+                "pause_until {pause_until:?} is not an RFC 3339 time: {e}"
+            ))
+        })?;
+        let stream = self.ctx.get_stream_no_info(stream);
+        js_complete(
+            event_loop,
+            fut,
+            async move { json(&stream.pause_consumer(&consumer, until).await?) },
+            py_str,
+        );
+        Ok(())
+    }
+
+    /// Resumes a paused consumer; completes `fut` with the answer as JSON.
+    fn resume_consumer(
+        &self,
+        event_loop: Py<PyAny>,
+        fut: Py<PyAny>,
+        stream: &str,
+        consumer: String,
+    ) -> PyResult<()> {
+        check_stream_name(stream)?;
+        let stream = self.ctx.get_stream_no_info(stream);
+        js_complete(
+            event_loop,
+            fut,
+            async move { json(&stream.resume_consumer(&consumer).await?) },
+            py_str,
+        );
+        Ok(())
+    }
+
     /// Reads one message of a stream (by `seq`, the last or, with `next`, the next one of
     /// `subject`; through Direct Get with `direct`); completes `fut` with `(subject, seq,
     /// data, headers as a list of pairs, time in ns)`.

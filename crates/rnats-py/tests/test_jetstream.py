@@ -198,6 +198,13 @@ async def test_manager_consumers(nc, name):
     assert ci2.config.deliver_policy == api.DeliverPolicy.NEW
     assert (await w(js.consumer_info(name, "dur"))).config.filter_subject == f"{name.lower()}.a"
     assert sorted(c.name for c in await w(js.consumers_info(name))) == ["dur", "eph"]
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    paused = await w(js.pause_consumer(name, "dur", api._format_time(until)))
+    assert isinstance(paused, api.ConsumerPause) and paused.paused
+    assert (await w(js.consumer_info(name, "dur"))).paused is True
+    assert (await w(js.resume_consumer(name, "dur"))).paused is False
+    with pytest.raises(ValueError):
+        await js.pause_consumer(name, "dur", "tomorrow")
     assert await w(js.delete_consumer(name, "eph")) is True
     with pytest.raises(jserrors.NotFoundError) as e:
         await w(js.consumer_info(name, "eph"))

@@ -164,6 +164,23 @@ class JetStreamManager:
         items = json.loads(await self._call("consumers_info", stream))
         return [_consumer_info(i) for i in items[offset or 0 :]]
 
+    async def pause_consumer(
+        self, stream: str, consumer: str, pause_until: str, timeout: Optional[float] = None
+    ) -> api.ConsumerPause:
+        """Pause a consumer until ``pause_until`` (an RFC 3339 time; server 2.11+)."""
+        _check_name("stream", stream)
+        _check_name("consumer", consumer)
+        if isinstance(pause_until, datetime.datetime):
+            pause_until = api._format_time(pause_until)
+        raw = await self._call("pause_consumer", stream, consumer, pause_until)
+        return api.ConsumerPause.from_response(json.loads(raw))
+
+    async def resume_consumer(self, stream: str, consumer: str, timeout: Optional[float] = None) -> api.ConsumerPause:
+        """Resume a paused consumer (server 2.11+)."""
+        _check_name("stream", stream)
+        _check_name("consumer", consumer)
+        return api.ConsumerPause.from_response(json.loads(await self._call("resume_consumer", stream, consumer)))
+
     async def get_msg(
         self,
         stream_name: str,
