@@ -864,8 +864,13 @@ impl JetStream {
             event_loop,
             fut,
             async move { Ok(stream.ordered_messages(oc).await?) },
-            move |py, messages| {
-                Ok(Py::new(py, JsSubscription::start(messages, loop2, wake))?.into_any())
+            move |py, inner| {
+                let sub = JsSubscription::start_with(loop2, wake, |shared| TrackConsumer {
+                    inner,
+                    shared: Arc::clone(shared),
+                    resets: None,
+                });
+                Ok(Py::new(py, sub)?.into_any())
             },
         );
         Ok(())
@@ -1062,6 +1067,35 @@ struct JsSubShared {
     /// Messages handed over so far, and the most to hand over (0: no limit).
     delivered: AtomicU64,
     max: AtomicU64,
+    /// An ordered consumer's current consumer (it changes when one is recreated).
+    consumer: Mutex<Option<String>>,
+}
+
+/// An ordered consumer's messages, keeping [`JsSubShared::consumer`] up to date.
+struct TrackConsumer {
+    inner: consumer::Ordered,
+    shared: Arc<JsSubShared>,
+    resets: Option<u64>,
+}
+
+impl FuturesStream for TrackConsumer {
+    type Item = Result<rnats::jetstream::Message, rnats::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let out = this.inner.poll_next_unpin(cx);
+        let resets = this.inner.resets();
+        if this.resets != Some(resets) {
+            if let Some(name) = this.inner.consumer_name() {
+                *this.shared.consumer.lock() = Some(name.to_owned());
+                this.resets = Some(resets);
+            }
+        }
+        out
+    }
 }
 
 /// A push (or ordered) consumer's messages, buffered for Python as a core subscription's are
@@ -1082,6 +1116,21 @@ impl JsSubscription {
             + Unpin
             + 'static,
     {
+        Self::start_with(event_loop, wake, |_| messages)
+    }
+
+    /// Starts reading the stream `make` returns (given the shared state, for adapters).
+    fn start_with<S>(
+        event_loop: Py<PyAny>,
+        wake: Py<PyAny>,
+        make: impl FnOnce(&Arc<JsSubShared>) -> S,
+    ) -> Self
+    where
+        S: FuturesStream<Item = Result<rnats::jetstream::Message, rnats::Error>>
+            + Send
+            + Unpin
+            + 'static,
+    {
         let shared = Arc::new(JsSubShared {
             state: SubState {
                 inbox: Mutex::new(Inbox {
@@ -1094,7 +1143,9 @@ impl JsSubscription {
             },
             delivered: AtomicU64::new(0),
             max: AtomicU64::new(0),
+            consumer: Mutex::new(None),
         });
+        let messages = make(&shared);
         let (loop2, wake2) = Python::attach(|py| (event_loop.clone_ref(py), wake.clone_ref(py)));
         let task = runtime()
             .spawn(js_read_loop(messages, Arc::clone(&shared), loop2, wake2))
@@ -1228,6 +1279,11 @@ impl JsSubscription {
     /// Messages received but not yet taken by Python.
     fn pending(&self) -> usize {
         self.shared.state.inbox.lock().msgs.len()
+    }
+
+    /// An ordered consumer's current consumer name (`None` for other subscriptions).
+    fn consumer_name(&self) -> Option<String> {
+        self.shared.consumer.lock().clone()
     }
 
     /// Messages dropped (none: the reader waits when the buffer is full).

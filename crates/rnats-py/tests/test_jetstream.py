@@ -486,14 +486,18 @@ async def test_ordered_consumer_recovers_across_a_gap(nc, name):
     got = [await w(sub.next_msg(timeout=2)) for _ in range(5)]
     assert [m.data for m in got] == [b"%d" % i for i in range(5)]
     assert got[-1].metadata.sequence.stream == 5
+    first = await w(sub.consumer_info())
+    assert first.config.ack_policy == api.AckPolicy.NONE and first.config.mem_storage
+    assert [c.name for c in await w(js.consumers_info(name))] == [first.name]
     # Delete the consumer under it: the ordered consumer recreates one from stream seq 6.
-    for ci in await w(js.consumers_info(name)):
-        await w(js.delete_consumer(name, ci.name))
+    await w(js.delete_consumer(name, first.name))
     for i in range(5, 10):
         await w(js.publish(subj, b"%d" % i))
     more = [await w(sub.next_msg(timeout=5), 6) for _ in range(5)]
     assert [m.data for m in more] == [b"%d" % i for i in range(5, 10)]
     assert [m.metadata.sequence.stream for m in more] == list(range(6, 11))
+    second = await w(sub.consumer_info())
+    assert second.name != first.name and second.name == more[-1].metadata.consumer
     await w(sub.unsubscribe())
 
 

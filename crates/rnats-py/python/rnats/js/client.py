@@ -427,11 +427,12 @@ class JetStreamContext(JetStreamManager):
             self._consumer = consumer
 
         async def consumer_info(self) -> api.ConsumerInfo:
-            """The consumer's current info (not available for ordered consumers, whose
-            consumer is replaced as needed)."""
-            if self._consumer is None:
-                raise js_errors.Error("nats: consumer_info is not available on an ordered consumer")
-            return await self._js.consumer_info(self._stream, self._consumer)
+            """The consumer's current info (for an ordered consumer: the consumer serving
+            it now, which is replaced after a gap)."""
+            consumer = self._consumer or self._rsub.consumer_name()
+            if consumer is None:
+                raise js_errors.Error("nats: the ordered consumer is being recreated")
+            return await self._js.consumer_info(self._stream, consumer)
 
         @property
         def delivered(self) -> int:
