@@ -742,3 +742,54 @@ async def test_close_with_outstanding_acks_and_push_subscription(js_server, name
     with pytest.raises(errors.ConnectionClosedError):
         await sub.unsubscribe()
     assert nc.is_closed
+
+
+async def test_push_flow_control_and_queue_group(nc, name):
+    js = nc.jetstream()
+    await make_stream(js, name)
+    subj = f"{name.lower()}.fc"
+    for i in range(300):
+        await js.publish_async(subj, b"x" * 1024)
+    await w(js.publish_async_completed())
+    # Flow control and heartbeats are answered by rnats; all 300 arrive.
+    sub = await w(js.subscribe(subj, flow_control=True, idle_heartbeat=0.5, manual_ack=True))
+    ci = await w(sub.consumer_info())
+    assert ci.config.flow_control is True and ci.config.idle_heartbeat == 0.5
+    n = 0
+    while n < 300:
+        m = await w(sub.next_msg(timeout=3))
+        await m.ack()
+        n += 1
+    await w(sub.unsubscribe())
+    # Two members of one queue group share the consumer "workers".
+    counts = [0, 0]
+    done = asyncio.Event()
+
+    def counter(i):
+        async def cb(msg):
+            counts[i] += 1
+            if sum(counts) == 300:
+                done.set()
+        return cb
+
+    q1 = await w(js.subscribe(subj, queue="workers", cb=counter(0)))
+    q2 = await w(js.subscribe(subj, queue="workers", cb=counter(1)))
+    await w(done.wait())
+    assert sum(counts) == 300
+    info = await w(q1.consumer_info())
+    assert info.name == "workers" and info.config.deliver_group == "workers"
+    with pytest.raises(jserrors.Error):
+        await js.subscribe(subj, queue="workers", durable="other")
+    await w(q1.unsubscribe())
+    await w(q2.unsubscribe())
+
+
+async def test_publish_msg_ttl(nc, name):
+    js = nc.jetstream()
+    await make_stream(js, name, allow_msg_ttl=True)
+    subj = f"{name.lower()}.ttl"
+    ack = await w(js.publish(subj, b"short-lived", msg_ttl=60))
+    m = await w(js.get_msg(name, seq=ack.seq))
+    assert m.headers["Nats-TTL"] in ("60", "1m0s", "60s")
+    fut = await w(js.publish_async(subj, b"also", msg_ttl=60))
+    assert (await w(fut)).seq == ack.seq + 1
