@@ -1013,39 +1013,55 @@ impl PullSub {
         if batch == 0 {
             return Err(invalid("nats: invalid batch size"));
         }
-        let mut builder = self.consumer.fetch().max_messages(batch);
-        if let Some(e) = duration(expires, "timeout")? {
-            builder = builder.expires(e);
-        }
+        // No timeout: nats-py waits until a message comes; here as pulls of 30 s, repeated
+        // while nothing came and the caller still waits.
+        let wait_forever = expires.is_none();
+        let expires = duration(expires, "timeout")?.unwrap_or(Duration::from_secs(30));
+        let mut builder = self.consumer.fetch().max_messages(batch).expires(expires);
         let hb = duration(heartbeat, "heartbeat")?;
         if let Some(hb) = hb {
             builder = builder.heartbeat(hb);
         }
+        let waiting = Python::attach(|py| fut.clone_ref(py));
         js_complete(
             event_loop,
             fut,
             async move {
-                let mut pull = builder.messages().await?;
-                let mut msgs = Vec::with_capacity(batch.min(1024));
-                let mut failed = None;
-                while let Some(item) = pull.next().await {
-                    match item {
-                        Ok(m) => msgs.push(m.message),
-                        Err(e) => {
-                            failed = Some(e);
-                            break;
+                loop {
+                    let mut pull = builder.clone().messages().await?;
+                    let mut msgs = Vec::with_capacity(batch.min(1024));
+                    let mut failed = None;
+                    while let Some(item) = pull.next().await {
+                        match item {
+                            Ok(m) => msgs.push(m.message),
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
                         }
                     }
-                }
-                if msgs.is_empty() {
+                    if !msgs.is_empty() {
+                        return Ok(msgs);
+                    }
+                    let still_waiting = || {
+                        with_python(|py| {
+                            waiting
+                                .bind(py)
+                                .call_method0("done")
+                                .and_then(|d| d.extract::<bool>())
+                                .map(|done| !done)
+                                .unwrap_or(false)
+                        })
+                        .unwrap_or(false)
+                    };
                     return Err(match failed {
+                        None if wait_forever && still_waiting() => continue,
                         Some(e) if e.is_timeout() => JsFail::Js("FetchTimeoutError", String::new()),
                         Some(e) => JsFail::Rnats(e),
                         None if hb.is_some() => JsFail::Js("FetchTimeoutError", String::new()),
                         None => JsFail::Core("TimeoutError", String::new()),
                     });
                 }
-                Ok(msgs)
             },
             |py, msgs: Vec<rnats::Message>| {
                 let list = PyList::empty(py);

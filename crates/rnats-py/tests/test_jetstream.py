@@ -793,3 +793,16 @@ async def test_publish_msg_ttl(nc, name):
     assert m.headers["Nats-TTL"] in ("60", "1m0s", "60s")
     fut = await w(js.publish_async(subj, b"also", msg_ttl=60))
     assert (await w(fut)).seq == ack.seq + 1
+
+
+async def test_fetch_without_timeout_waits_for_a_message(nc, name):
+    js = nc.jetstream()
+    await make_stream(js, name)
+    subj = f"{name.lower()}.wait"
+    psub = await w(js.pull_subscribe(subj, "waiter"))
+    fetching = asyncio.ensure_future(psub.fetch(5, timeout=None))
+    await asyncio.sleep(0.3)
+    assert not fetching.done()
+    await w(js.publish(subj, b"late"))
+    msgs = await w(fetching, 3)
+    assert [m.data for m in msgs] == [b"late"]

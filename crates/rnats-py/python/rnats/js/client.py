@@ -483,8 +483,11 @@ class JetStreamContext(JetStreamManager):
 
         async def fetch(self, batch: int = 1, timeout: Optional[float] = 5, heartbeat: Optional[float] = None) -> List[Msg]:
             """Up to ``batch`` messages: those available now, else waiting up to ``timeout``
-            seconds for the first. ``rnats.errors.TimeoutError`` when none came
-            (``FetchTimeoutError`` when only heartbeats did)."""
+            seconds (``None``: as long as it takes) for the first. ``rnats.errors.TimeoutError``
+            when none came (``FetchTimeoutError`` when only heartbeats did).
+
+            Each fetch is one pull with its own inbox: a fetch cancelled while messages are on
+            their way leaves them to be redelivered after the consumer's ack wait."""
             if self._closed:
                 raise ValueError("nats: invalid subscription")
             if not isinstance(batch, int) or isinstance(batch, bool):
