@@ -227,6 +227,8 @@ async def test_get_and_delete_msg(nc, name):
         assert (await w(js.get_msg(name, seq=2, direct=direct))).data == b"two"
         assert (await w(js.get_last_msg(name, f"{s}.b", direct=direct))).seq == 2
     assert await w(js.delete_msg(name, 2)) is True
+    info = await w(js.stream_info(name, deleted_details=True))
+    assert info.state.deleted == [2] and info.state.num_deleted == 1
     with pytest.raises(jserrors.NotFoundError):
         await w(js.get_msg(name, seq=2))
 

@@ -90,10 +90,14 @@ class JetStreamManager:
             raise ValueError("nats: invalid subject")
         return await self._call("find_stream", subject)
 
-    async def stream_info(self, name: str, subjects_filter: Optional[str] = None) -> api.StreamInfo:
-        """A stream's configuration and state (per-subject counts for ``subjects_filter``)."""
+    async def stream_info(
+        self, name: str, subjects_filter: Optional[str] = None, deleted_details: bool = False
+    ) -> api.StreamInfo:
+        """A stream's configuration and state: per-subject counts for ``subjects_filter``
+        (every page fetched), the deleted sequences with ``deleted_details`` (an rnats
+        addition)."""
         _check_name("stream", name)
-        raw = await self._call("stream_info", name, subjects_filter=subjects_filter)
+        raw = await self._call("stream_info", name, subjects_filter=subjects_filter, deleted_details=deleted_details)
         return _stream_info(json.loads(raw))
 
     async def add_stream(self, config: Optional[api.StreamConfig] = None, **params: Any) -> api.StreamInfo:
