@@ -283,13 +283,18 @@ async def test_publish_async_pipelined(nc, name):
 
 
 async def test_publish_async_stall(nc, name):
-    js = nc.jetstream(publish_async_max_pending=1)
-    await make_stream(js, name)
-    await nc.flush()
-    # Fill the window with a publish whose ack cannot come back yet, then stall.
-    js._publish_async_pending_semaphore._value = 0
+    js = nc.jetstream(publish_async_max_pending=1, timeout=0.5)
+    # Someone listens on the subject but never answers: the ack stays outstanding.
+    silent = await w(nc.subscribe(f"{name.lower()}.silent"))
+    first = await w(js.publish_async(f"{name.lower()}.silent", b"x"))
+    assert js.publish_async_pending() == 1
     with pytest.raises(jserrors.TooManyStalledMsgsError):
-        await w(js.publish_async(f"{name.lower()}.x", b"x", wait_stall=0.05))
+        await w(js.publish_async(f"{name.lower()}.silent", b"y", wait_stall=0.05))
+    with pytest.raises(errors.TimeoutError):
+        await w(first)
+    await w(js.publish_async_completed())
+    assert js.publish_async_pending() == 0
+    await w(silent.unsubscribe())
 
 
 # ---------------------------------------------------------------------------------------------
