@@ -36,6 +36,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 mod connect;
+mod js;
 mod wake;
 
 use rnats::{ConnectionState, ErrorKind, Event, HeaderMap};
@@ -921,5 +922,6 @@ fn _rnats(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Subscription>()?;
     m.add_class::<Pending>()?;
     m.add_class::<wake::Hub>()?;
+    js::register(m)?;
     Ok(())
 }

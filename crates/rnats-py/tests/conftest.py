@@ -109,3 +109,13 @@ def hang_guard():
     faulthandler.dump_traceback_later(TEST_LIMIT_S, exit=True, file=sys.stderr)
     yield
     faulthandler.cancel_dump_traceback_later()
+
+
+@pytest.fixture(scope="session")
+def js_server(tmp_path_factory):
+    """A JetStream-enabled server (``-js``, its store in a temporary directory) shared by the
+    JetStream tests; each test uses streams of its own names."""
+    store = tmp_path_factory.mktemp("js-store")
+    s = Server("-js", "-sd", str(store)).start()
+    yield s
+    s.stop()

@@ -44,7 +44,9 @@ pub enum AckKind {
 }
 
 impl AckKind {
-    fn body(&self) -> Bytes {
+    /// The acknowledgement's payload as sent to the message's reply subject (`+ACK`,
+    /// `-NAK {"delay":…}`, `+WPI`, `+TERM <reason>`, `+NXT`).
+    pub fn body(&self) -> Bytes {
         match self {
             AckKind::Ack => Bytes::from_static(b"+ACK"),
             AckKind::Nak(None) => Bytes::from_static(b"-NAK"),
@@ -179,7 +181,10 @@ impl Message {
 
 /// Parses `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>` (v1) or
 /// `$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>[.<token>…]` (v2).
-pub(crate) fn parse_info(reply: &str) -> Result<Info<'_>, Error> {
+///
+/// Public for bindings and tools that hold only the reply subject (a message read from a
+/// plain subscription on a push consumer's deliver subject, say).
+pub fn parse_info(reply: &str) -> Result<Info<'_>, Error> {
     let bad = || {
         Error::new(
             ErrorKind::InvalidArgument,

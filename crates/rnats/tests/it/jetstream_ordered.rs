@@ -46,6 +46,7 @@ async fn ordered_consumer_recovers_from_deletion_in_order() {
     assert_eq!(info.config.ack_policy, AckPolicy::None);
     assert!(info.config.mem_storage);
     assert_eq!(messages.resets(), 0);
+    assert_eq!(messages.consumer_name(), Some(names[0].as_str()));
     stream.delete_consumer(&names[0]).await.unwrap();
     read_ordered(&mut messages, 201, 300, |_| {}).await;
     // New messages keep coming, from the recreated consumer.
@@ -56,6 +57,10 @@ async fn ordered_consumer_recovers_from_deletion_in_order() {
     let (prefix, serial) = names[0].rsplit_once('_').unwrap();
     assert_eq!(serial, "1");
     assert_eq!(consumer_names(&stream).await, [format!("{prefix}_2")]);
+    assert_eq!(
+        messages.consumer_name(),
+        Some(format!("{prefix}_2").as_str())
+    );
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ import ssl
 import weakref
 from collections import UserString
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Tuple, Union
 from urllib.parse import ParseResult, urlparse
 
 from .. import _rnats, _tls, errors
@@ -18,6 +18,9 @@ from .subscription import (
     DEFAULT_SUB_PENDING_MSGS_LIMIT,
     Subscription,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..js import JetStreamContext, JetStreamManager
 
 __version__ = "2.16.0"
 __lang__ = "python3"
@@ -611,6 +614,21 @@ class Client:
         await fut
         self._closed = True
         await self._after_close()
+
+    # ------------------------------------------------------------------ JetStream
+
+    def jetstream(self, **opts: Any) -> "JetStreamContext":
+        """A JetStream context on this connection (keywords: ``prefix``, ``domain``,
+        ``timeout``, ``publish_async_max_pending``)."""
+        from ..js import JetStreamContext
+
+        return JetStreamContext(self, **opts)
+
+    def jsm(self, **opts: Any) -> "JetStreamManager":
+        """A JetStream manager on this connection (keywords: ``prefix``, ``timeout``)."""
+        from ..js import JetStreamManager
+
+        return JetStreamManager(self, **opts)
 
     # ------------------------------------------------------------------ properties
 

@@ -217,6 +217,11 @@ impl Ordered {
         self.serial.saturating_sub(1)
     }
 
+    /// The name of the consumer serving now (`None` while one is being recreated).
+    pub fn consumer_name(&self) -> Option<&str> {
+        self.consumer.as_deref()
+    }
+
     fn backoff(&self) -> Duration {
         let exp = u32::try_from(self.failures.min(4)).unwrap_or(4);
         (Duration::from_millis(250) * 2u32.pow(exp)).min(Duration::from_secs(2))
