@@ -7,11 +7,11 @@
 //! - **Management calls** take a stream or consumer configuration as JSON (the Python
 //!   dataclass's `as_dict()`), deserialize it into rnats' typed config (which validates it),
 //!   call the typed rnats API, and answer with the info serialized back to JSON for the
-//!   Python dataclass's `from_response`. One `call_soon_threadsafe` per call, as the core
-//!   request path.
+//!   Python dataclass's `from_response`. Answers reach the loop through its completion hub
+//!   (`wake.rs`), as the core request path's do.
 //! - **`publish_async`** sends at once on the loop thread (`poll_now`); the acknowledgement
 //!   futures go to one collector task per context, which completes them in batches: results
-//!   are queued here and Python is woken once per batch (`take_acks`), not once per ack.
+//!   are queued here and one `wake()` job per batch goes to the hub (`take_acks`), not one per ack.
 //! - **Pull fetch** runs one rnats pull (`fetch`: no-wait with an expiry, the request nats-py
 //!   sends first) and hands the whole batch over in one completion.
 //! - **Push and ordered subscriptions** read rnats' push `Messages` / `Ordered` streams into
@@ -38,6 +38,8 @@ use rnats::jetstream::consumer::{self, pull, push, OrderedConfig};
 use rnats::jetstream::message::AckKind;
 use rnats::jetstream::{stream, ContextBuilder, PubAck, PubAckFuture, Publish};
 use tokio::sync::mpsc;
+
+use crate::wake::{self, HubInner};
 
 use super::{
     call_soon, completer, duration, fail_to_py, header_map, message_tuple, payload_bytes, poll_now,
@@ -123,8 +125,9 @@ fn invalid(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
-/// Awaits `fut` on the runtime and completes `pyfut` with `conv` of its output.
-fn js_complete<T, F, C>(event_loop: Py<PyAny>, pyfut: Py<PyAny>, fut: F, conv: C)
+/// Awaits `fut` on the runtime; converting its output with `conv` and completing `pyfut`
+/// happen on the loop thread, in a job of the loop's completion hub (see `wake.rs`).
+fn js_complete<T, F, C>(hub: Arc<HubInner>, pyfut: Py<PyAny>, fut: F, conv: C)
 where
     T: Send + 'static,
     F: std::future::Future<Output = Result<T, JsFail>> + Send + 'static,
@@ -132,7 +135,7 @@ where
 {
     runtime().spawn(async move {
         let out = fut.await;
-        let _ = with_python(|py| {
+        let _ = hub.push(Box::new(move |py| {
             let converted = out
                 .map_err(|f| js_fail_to_py(py, f))
                 .and_then(|v| conv(py, v));
@@ -141,10 +144,22 @@ where
                 Err(e) => (false, e.into_value(py).into_any()),
             };
             if let Ok(complete) = completer(py) {
-                call_soon(py, &event_loop, (complete, pyfut, ok, value));
+                if let Err(e) = complete.call1((pyfut, ok, value)) {
+                    e.write_unraisable(py, None);
+                }
             }
-        });
+        }));
     });
+}
+
+/// A hub job that calls `wake()`.
+fn wake_job(wake: &Arc<Py<PyAny>>) -> crate::wake::Job {
+    let wake = Arc::clone(wake);
+    Box::new(move |py| {
+        if let Err(e) = wake.call0(py) {
+            e.write_unraisable(py, None);
+        }
+    })
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, JsFail> {
@@ -327,10 +342,10 @@ impl JetStream {
     }
 
     /// Completes `fut` with the account info as JSON.
-    fn account_info(&self, event_loop: Py<PyAny>, fut: Py<PyAny>) {
+    fn account_info(&self, hub: &wake::Hub, fut: Py<PyAny>) {
         let ctx = self.ctx.clone();
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { json(&ctx.account_info().await?) },
             py_str,
@@ -338,12 +353,12 @@ impl JetStream {
     }
 
     /// Creates a stream from its JSON config; completes `fut` with the stream info as JSON.
-    fn add_stream(&self, event_loop: Py<PyAny>, fut: Py<PyAny>, config: &str) -> PyResult<()> {
+    fn add_stream(&self, hub: &wake::Hub, fut: Py<PyAny>, config: &str) -> PyResult<()> {
         let config = parse_stream_config(config)?;
         check_stream_name(&config.name)?;
         let ctx = self.ctx.clone();
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { json(ctx.create_stream(config).await?.cached_info()) },
             py_str,
@@ -352,12 +367,12 @@ impl JetStream {
     }
 
     /// Updates a stream from its JSON config; completes `fut` with the stream info as JSON.
-    fn update_stream(&self, event_loop: Py<PyAny>, fut: Py<PyAny>, config: &str) -> PyResult<()> {
+    fn update_stream(&self, hub: &wake::Hub, fut: Py<PyAny>, config: &str) -> PyResult<()> {
         let config = parse_stream_config(config)?;
         check_stream_name(&config.name)?;
         let ctx = self.ctx.clone();
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { json(&ctx.update_stream(config).await?) },
             py_str,
@@ -366,11 +381,11 @@ impl JetStream {
     }
 
     /// Deletes a stream; completes `fut` with `True`.
-    fn delete_stream(&self, event_loop: Py<PyAny>, fut: Py<PyAny>, name: &str) -> PyResult<()> {
+    fn delete_stream(&self, hub: &wake::Hub, fut: Py<PyAny>, name: &str) -> PyResult<()> {
         check_stream_name(name)?;
         let (ctx, name) = (self.ctx.clone(), name.to_owned());
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { Ok(ctx.delete_stream(name).await.map(|_| true)?) },
             py_bool,
@@ -380,10 +395,10 @@ impl JetStream {
 
     /// Completes `fut` with the stream's info as JSON (with per-subject counts for
     /// `subjects_filter`, deleted sequences with `deleted_details`).
-    #[pyo3(signature = (event_loop, fut, name, subjects_filter=None, deleted_details=false))]
+    #[pyo3(signature = (hub, fut, name, subjects_filter=None, deleted_details=false))]
     fn stream_info(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         name: &str,
         subjects_filter: Option<String>,
@@ -392,7 +407,7 @@ impl JetStream {
         check_stream_name(name)?;
         let (ctx, name) = (self.ctx.clone(), name.to_owned());
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move {
                 if subjects_filter.is_none() && !deleted_details {
@@ -411,11 +426,11 @@ impl JetStream {
 
     /// Completes `fut` with the info of every stream (optionally those storing `subject`) as a
     /// JSON array.
-    #[pyo3(signature = (event_loop, fut, subject=None))]
-    fn streams_info(&self, event_loop: Py<PyAny>, fut: Py<PyAny>, subject: Option<String>) {
+    #[pyo3(signature = (hub, fut, subject=None))]
+    fn streams_info(&self, hub: &wake::Hub, fut: Py<PyAny>, subject: Option<String>) {
         let ctx = self.ctx.clone();
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move {
                 let mut paged = ctx.streams();
@@ -429,10 +444,10 @@ impl JetStream {
     }
 
     /// Completes `fut` with the name of the stream that stores `subject`.
-    fn find_stream(&self, event_loop: Py<PyAny>, fut: Py<PyAny>, subject: String) {
+    fn find_stream(&self, hub: &wake::Hub, fut: Py<PyAny>, subject: String) {
         let ctx = self.ctx.clone();
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { Ok(ctx.stream_by_subject(subject).await?) },
             py_str,
@@ -441,10 +456,10 @@ impl JetStream {
 
     /// Purges a stream (all, below `seq`, matching `subject`, keeping `keep`); completes `fut`
     /// with `True`.
-    #[pyo3(signature = (event_loop, fut, name, seq=None, subject=None, keep=None))]
+    #[pyo3(signature = (hub, fut, name, seq=None, subject=None, keep=None))]
     fn purge_stream(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         name: &str,
         seq: Option<u64>,
@@ -463,7 +478,7 @@ impl JetStream {
             purge = purge.keep(keep);
         }
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { Ok(purge.await.map(|_| true)?) },
             py_bool,
@@ -475,7 +490,7 @@ impl JetStream {
     /// JSON.
     fn add_consumer(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         stream: &str,
         config: &str,
@@ -484,7 +499,7 @@ impl JetStream {
         let config = parse_consumer_config(config)?;
         let stream = self.ctx.get_stream_no_info(stream);
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move {
                 let c = stream.create_or_update_consumer(config).await?;
@@ -498,7 +513,7 @@ impl JetStream {
     /// Deletes a consumer; completes `fut` with `True`.
     fn delete_consumer(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         stream: &str,
         consumer: String,
@@ -506,7 +521,7 @@ impl JetStream {
         check_stream_name(stream)?;
         let stream = self.ctx.get_stream_no_info(stream);
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { Ok(stream.delete_consumer(&consumer).await.map(|_| true)?) },
             py_bool,
@@ -517,7 +532,7 @@ impl JetStream {
     /// Completes `fut` with a consumer's info as JSON.
     fn consumer_info(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         stream: &str,
         consumer: String,
@@ -525,7 +540,7 @@ impl JetStream {
         check_stream_name(stream)?;
         let stream = self.ctx.get_stream_no_info(stream);
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { json(&stream.consumer_info(&consumer).await?) },
             py_str,
@@ -534,11 +549,11 @@ impl JetStream {
     }
 
     /// Completes `fut` with the info of every consumer of `stream` as a JSON array.
-    fn consumers_info(&self, event_loop: Py<PyAny>, fut: Py<PyAny>, stream: &str) -> PyResult<()> {
+    fn consumers_info(&self, hub: &wake::Hub, fut: Py<PyAny>, stream: &str) -> PyResult<()> {
         check_stream_name(stream)?;
         let stream = self.ctx.get_stream_no_info(stream);
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { json(&collect(stream.consumers()).await?) },
             py_str,
@@ -550,7 +565,7 @@ impl JetStream {
     /// with the answer as JSON.
     fn pause_consumer(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         stream: &str,
         consumer: String,
@@ -568,7 +583,7 @@ impl JetStream {
         })?;
         let stream = self.ctx.get_stream_no_info(stream);
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { json(&stream.pause_consumer(&consumer, until).await?) },
             py_str,
@@ -579,7 +594,7 @@ impl JetStream {
     /// Resumes a paused consumer; completes `fut` with the answer as JSON.
     fn resume_consumer(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         stream: &str,
         consumer: String,
@@ -587,7 +602,7 @@ impl JetStream {
         check_stream_name(stream)?;
         let stream = self.ctx.get_stream_no_info(stream);
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { json(&stream.resume_consumer(&consumer).await?) },
             py_str,
@@ -598,11 +613,11 @@ impl JetStream {
     /// Reads one message of a stream (by `seq`, the last or, with `next`, the next one of
     /// `subject`; through Direct Get with `direct`); completes `fut` with `(subject, seq,
     /// data, headers as a list of pairs, time in ns)`.
-    #[pyo3(signature = (event_loop, fut, stream, seq=None, subject=None, next=false, direct=false))]
+    #[pyo3(signature = (hub, fut, stream, seq=None, subject=None, next=false, direct=false))]
     #[allow(clippy::too_many_arguments)]
     fn get_msg(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         stream: &str,
         seq: Option<u64>,
@@ -616,7 +631,7 @@ impl JetStream {
         }
         let stream = self.ctx.get_stream_no_info(stream);
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move {
                 let m = match (subject, direct) {
@@ -650,17 +665,11 @@ impl JetStream {
     }
 
     /// Deletes one message of a stream; completes `fut` with `True`.
-    fn delete_msg(
-        &self,
-        event_loop: Py<PyAny>,
-        fut: Py<PyAny>,
-        stream: &str,
-        seq: u64,
-    ) -> PyResult<()> {
+    fn delete_msg(&self, hub: &wake::Hub, fut: Py<PyAny>, stream: &str, seq: u64) -> PyResult<()> {
         check_stream_name(stream)?;
         let stream = self.ctx.get_stream_no_info(stream);
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { Ok(stream.delete_message(seq).await.map(|_| true)?) },
             py_bool,
@@ -670,11 +679,11 @@ impl JetStream {
 
     /// Publishes and completes `fut` with the acknowledgement `(stream, seq, duplicate,
     /// domain, val)`. `timeout` (seconds) bounds the wait for the acknowledgement.
-    #[pyo3(signature = (event_loop, fut, subject, payload, headers=None, timeout=None, ttl=None))]
+    #[pyo3(signature = (hub, fut, subject, payload, headers=None, timeout=None, ttl=None))]
     #[allow(clippy::too_many_arguments)]
     fn publish(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         subject: String,
         payload: &Bound<'_, PyAny>,
@@ -699,10 +708,10 @@ impl JetStream {
         };
         let conv = |py: Python<'_>, ack: PubAck| Ok(pub_ack_tuple(py, &ack)?.into_any().unbind());
         match poll_now(send) {
-            Ok(Ok(ack)) => js_complete(event_loop, fut, wait(ack), conv),
+            Ok(Ok(ack)) => js_complete(Arc::clone(&hub.inner), fut, wait(ack), conv),
             Ok(Err(e)) => return Err(rnats_to_py(payload.py(), e, true)),
             Err(rest) => js_complete(
-                event_loop,
+                Arc::clone(&hub.inner),
                 fut,
                 async move { wait(rest.await.map_err(JsFail::Publish)?).await },
                 conv,
@@ -712,12 +721,12 @@ impl JetStream {
     }
 
     /// Publishes without waiting: the acknowledgement of publish `id` is later returned by
-    /// `take_acks`, after `wake()` was scheduled on `event_loop` (once per batch).
-    #[pyo3(signature = (event_loop, wake, id, subject, payload, headers=None, ttl=None))]
+    /// `take_acks`, after a `wake()` job was queued in `hub` (once per batch).
+    #[pyo3(signature = (hub, wake, id, subject, payload, headers=None, ttl=None))]
     #[allow(clippy::too_many_arguments)]
     fn publish_async(
         &self,
-        event_loop: &Bound<'_, PyAny>,
+        hub: &wake::Hub,
         wake: &Bound<'_, PyAny>,
         id: u64,
         subject: String,
@@ -726,7 +735,7 @@ impl JetStream {
         ttl: Option<f64>,
     ) -> PyResult<()> {
         let publish = make_publish(payload, headers, ttl)?;
-        let tx = self.ack_sender(event_loop, wake);
+        let tx = self.ack_sender(hub, wake);
         let ctx = self.ctx.clone();
         let send: BoxFuture<Result<PubAckFuture, rnats::Error>> =
             Box::pin(async move { ctx.publish_with(subject, publish).await });
@@ -739,14 +748,14 @@ impl JetStream {
                 // The write buffer is full: finish sending on the runtime; a failed send is
                 // that publish's result.
                 let acks = Arc::clone(&self.acks);
-                let (loop_, wake) = (event_loop.clone().unbind(), wake.clone().unbind());
+                let (hub, wake) = (Arc::clone(&hub.inner), Arc::new(wake.clone().unbind()));
                 runtime().spawn(async move {
                     match rest.await {
                         Ok(ack) => {
                             let _ = tx.send((id, ack));
                         }
                         Err(e) => {
-                            push_results(&acks, vec![(id, Err(e))], &loop_, &wake);
+                            push_results(&acks, vec![(id, Err(e))], &hub, &wake);
                         }
                     }
                 });
@@ -780,7 +789,7 @@ impl JetStream {
     /// Binds to pull consumer `consumer` of `stream`: completes `fut` with a `PullSub`.
     fn pull_bind(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         stream: &str,
         consumer: String,
@@ -788,7 +797,7 @@ impl JetStream {
         check_stream_name(stream)?;
         let stream = self.ctx.get_stream_no_info(stream);
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { Ok(stream.get_consumer::<pull::Config>(&consumer).await?) },
             |py, consumer| Ok(Py::new(py, PullSub { consumer })?.into_any()),
@@ -797,10 +806,10 @@ impl JetStream {
     }
 
     /// Binds to push consumer `consumer` of `stream`: completes `fut` with a `JsSubscription`
-    /// whose arrivals schedule `wake()` on `event_loop`.
+    /// whose arrivals queue a `wake()` job in `hub`.
     fn push_bind(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         stream: &str,
         consumer: String,
@@ -808,16 +817,16 @@ impl JetStream {
     ) -> PyResult<()> {
         check_stream_name(stream)?;
         let stream = self.ctx.get_stream_no_info(stream);
-        let loop2 = Python::attach(|py| event_loop.clone_ref(py));
+        let hub2 = Arc::clone(&hub.inner);
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move {
                 let c = stream.get_consumer::<push::Config>(&consumer).await?;
                 Ok(c.messages().await?)
             },
             move |py, messages| {
-                Ok(Py::new(py, JsSubscription::start(messages, loop2, wake))?.into_any())
+                Ok(Py::new(py, JsSubscription::start(messages, hub2, wake))?.into_any())
             },
         );
         Ok(())
@@ -826,10 +835,10 @@ impl JetStream {
     /// An ordered consumer on `stream` (rnats' ordered consumer: recreated on gaps) with the
     /// filters and start of the JSON consumer `config`; completes `fut` with a
     /// `JsSubscription`.
-    #[pyo3(signature = (event_loop, fut, stream, config, wake, heartbeat=None))]
+    #[pyo3(signature = (hub, fut, stream, config, wake, heartbeat=None))]
     fn ordered(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         stream: &str,
         config: &str,
@@ -859,13 +868,13 @@ impl JetStream {
             oc.heartbeat = hb;
         }
         let stream = self.ctx.get_stream_no_info(stream);
-        let loop2 = Python::attach(|py| event_loop.clone_ref(py));
+        let hub2 = Arc::clone(&hub.inner);
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move { Ok(stream.ordered_messages(oc).await?) },
             move |py, inner| {
-                let sub = JsSubscription::start_with(loop2, wake, |shared| TrackConsumer {
+                let sub = JsSubscription::start_with(hub2, wake, |shared| TrackConsumer {
                     inner,
                     shared: Arc::clone(shared),
                     resets: None,
@@ -899,7 +908,7 @@ impl JetStream {
     /// The sender to the acknowledgement collector, started on first use.
     fn ack_sender(
         &self,
-        event_loop: &Bound<'_, PyAny>,
+        hub: &wake::Hub,
         wake: &Bound<'_, PyAny>,
     ) -> mpsc::UnboundedSender<(u64, PubAckFuture)> {
         let mut tx = self.acks.tx.lock();
@@ -910,8 +919,8 @@ impl JetStream {
         runtime().spawn(collect_acks(
             rx,
             Arc::clone(&self.acks),
-            event_loop.clone().unbind(),
-            wake.clone().unbind(),
+            Arc::clone(&hub.inner),
+            Arc::new(wake.clone().unbind()),
         ));
         *tx = Some(sender.clone());
         sender
@@ -922,8 +931,8 @@ impl JetStream {
 fn push_results(
     acks: &Acks,
     results: Vec<AckResult>,
-    event_loop: &Py<PyAny>,
-    wake: &Py<PyAny>,
+    hub: &HubInner,
+    wake: &Arc<Py<PyAny>>,
 ) -> bool {
     let need_wake = {
         let mut d = acks.done.lock();
@@ -933,7 +942,7 @@ fn push_results(
         need
     };
     if need_wake {
-        return with_python(|py| call_soon(py, event_loop, (wake.bind(py),))).unwrap_or(false);
+        return hub.push(wake_job(wake));
     }
     true
 }
@@ -943,8 +952,8 @@ fn push_results(
 async fn collect_acks(
     mut rx: mpsc::UnboundedReceiver<(u64, PubAckFuture)>,
     acks: Arc<Acks>,
-    event_loop: Py<PyAny>,
-    wake: Py<PyAny>,
+    hub: Arc<HubInner>,
+    wake: Arc<Py<PyAny>>,
 ) {
     let mut pending = FuturesUnordered::new();
     loop {
@@ -976,7 +985,7 @@ async fn collect_acks(
         })
         .await;
         let Some(batch) = batch else { return };
-        if !push_results(&acks, batch, &event_loop, &wake) {
+        if !push_results(&acks, batch, &hub, &wake) {
             return; // the loop is gone
         }
     }
@@ -1001,10 +1010,10 @@ impl PullSub {
     /// One pull of up to `batch` messages, waiting up to `expires` seconds for the first;
     /// completes `fut` with a list of message tuples (never empty: `TimeoutError`, or
     /// `FetchTimeoutError` when only heartbeats came).
-    #[pyo3(signature = (event_loop, fut, batch, expires=None, heartbeat=None))]
+    #[pyo3(signature = (hub, fut, batch, expires=None, heartbeat=None))]
     fn fetch(
         &self,
-        event_loop: Py<PyAny>,
+        hub: &wake::Hub,
         fut: Py<PyAny>,
         batch: usize,
         expires: Option<f64>,
@@ -1024,7 +1033,7 @@ impl PullSub {
         }
         let waiting = Python::attach(|py| fut.clone_ref(py));
         js_complete(
-            event_loop,
+            Arc::clone(&hub.inner),
             fut,
             async move {
                 loop {
@@ -1120,24 +1129,24 @@ impl FuturesStream for TrackConsumer {
 struct JsSubscription {
     shared: Arc<JsSubShared>,
     task: tokio::task::AbortHandle,
-    event_loop: Py<PyAny>,
-    wake: Py<PyAny>,
+    hub: Arc<HubInner>,
+    wake: Arc<Py<PyAny>>,
 }
 
 impl JsSubscription {
-    fn start<S>(messages: S, event_loop: Py<PyAny>, wake: Py<PyAny>) -> Self
+    fn start<S>(messages: S, hub: Arc<HubInner>, wake: Py<PyAny>) -> Self
     where
         S: FuturesStream<Item = Result<rnats::jetstream::Message, rnats::Error>>
             + Send
             + Unpin
             + 'static,
     {
-        Self::start_with(event_loop, wake, |_| messages)
+        Self::start_with(hub, wake, |_| messages)
     }
 
     /// Starts reading the stream `make` returns (given the shared state, for adapters).
     fn start_with<S>(
-        event_loop: Py<PyAny>,
+        hub: Arc<HubInner>,
         wake: Py<PyAny>,
         make: impl FnOnce(&Arc<JsSubShared>) -> S,
     ) -> Self
@@ -1162,20 +1171,25 @@ impl JsSubscription {
             consumer: Mutex::new(None),
         });
         let messages = make(&shared);
-        let (loop2, wake2) = Python::attach(|py| (event_loop.clone_ref(py), wake.clone_ref(py)));
+        let wake = Arc::new(wake);
         let task = runtime()
-            .spawn(js_read_loop(messages, Arc::clone(&shared), loop2, wake2))
+            .spawn(js_read_loop(
+                messages,
+                Arc::clone(&shared),
+                Arc::clone(&hub),
+                Arc::clone(&wake),
+            ))
             .abort_handle();
         Self {
             shared,
             task,
-            event_loop,
+            hub,
             wake,
         }
     }
 
     /// Stops reading, marks the buffer ended and wakes the consumer.
-    fn end(&self, py: Python<'_>) {
+    fn end(&self) {
         self.task.abort();
         let need_wake = {
             let mut inbox = self.shared.state.inbox.lock();
@@ -1185,7 +1199,7 @@ impl JsSubscription {
             need
         };
         if need_wake {
-            call_soon(py, &self.event_loop, (self.wake.bind(py),));
+            let _ = self.hub.push(wake_job(&self.wake));
         }
     }
 }
@@ -1193,8 +1207,8 @@ impl JsSubscription {
 async fn js_read_loop<S>(
     mut messages: S,
     shared: Arc<JsSubShared>,
-    event_loop: Py<PyAny>,
-    wake: Py<PyAny>,
+    hub: Arc<HubInner>,
+    wake: Arc<Py<PyAny>>,
 ) where
     S: FuturesStream<Item = Result<rnats::jetstream::Message, rnats::Error>> + Send + Unpin,
 {
@@ -1243,12 +1257,8 @@ async fn js_read_loop<S>(
             }
             (need, inbox.ended)
         };
-        if need_wake {
-            let alive =
-                with_python(|py| call_soon(py, &event_loop, (wake.bind(py),))).unwrap_or(false);
-            if !alive {
-                return;
-            }
+        if need_wake && !hub.push(wake_job(&wake)) {
+            return; // the loop is gone
         }
         if ended {
             return;
@@ -1276,9 +1286,9 @@ impl JsSubscription {
     }
 
     /// Stops now (`limit == 0`) or after `limit` messages in total.
-    fn unsubscribe(&self, py: Python<'_>, limit: u64) {
+    fn unsubscribe(&self, limit: u64) {
         if limit == 0 || self.shared.delivered.load(Ordering::Relaxed) >= limit {
-            self.end(py);
+            self.end();
         } else {
             self.shared.max.store(limit, Ordering::Relaxed);
         }
@@ -1286,7 +1296,7 @@ impl JsSubscription {
 
     /// Stops reading; messages already buffered are still delivered. Completes `fut`.
     fn drain(&self, py: Python<'_>, event_loop: Py<PyAny>, fut: Py<PyAny>) -> PyResult<()> {
-        self.end(py);
+        self.end();
         let complete = completer(py)?;
         call_soon(py, &event_loop, (complete, fut, true, py.None()));
         Ok(())

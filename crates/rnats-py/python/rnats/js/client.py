@@ -110,7 +110,7 @@ class JetStreamContext(JetStreamManager):
             raise _core_errors.BadTimeoutError()
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._js.publish(loop, fut, subject, payload, _with_expectations(headers, stream), float(timeout), _ttl(msg_ttl))
+        self._js.publish(self._nc._hub, fut, subject, payload, _with_expectations(headers, stream), float(timeout), _ttl(msg_ttl))
         return _pub_ack(await fut)
 
     async def publish_async(
@@ -135,15 +135,14 @@ class JetStreamContext(JetStreamManager):
                 raise js_errors.TooManyStalledMsgsError() from None
         self._publish_async_id += 1
         pid = self._publish_async_id
-        loop = asyncio.get_running_loop()
         try:
             self._js.publish_async(
-                loop, self._on_acks, pid, subject, payload, _with_expectations(headers, stream), _ttl(msg_ttl)
+                self._nc._hub, self._on_acks, pid, subject, payload, _with_expectations(headers, stream), _ttl(msg_ttl)
             )
         except BaseException:
             sem.release()
             raise
-        future = loop.create_future()
+        future = asyncio.get_running_loop().create_future()
         self._publish_async_futures[pid] = future
         self._publish_async_completed_event.clear()
         return future
@@ -297,7 +296,7 @@ class JetStreamContext(JetStreamManager):
                               pending_msgs_limit, pending_bytes_limit)
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._js.push_bind(loop, fut, stream, consumer, psub._wake)
+        self._js.push_bind(self._nc._hub, fut, stream, consumer, psub._wake)
         return self._start_push(psub, await fut)
 
     async def _ordered(self, stream, config, cb, idle_heartbeat, pending_msgs_limit, pending_bytes_limit):
@@ -306,7 +305,7 @@ class JetStreamContext(JetStreamManager):
         psub = self._push_sub(subject, "", cb, stream, None, pending_msgs_limit, pending_bytes_limit)
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._js.ordered(loop, fut, stream, json.dumps(config.as_dict()), psub._wake, heartbeat=idle_heartbeat)
+        self._js.ordered(self._nc._hub, fut, stream, json.dumps(config.as_dict()), psub._wake, heartbeat=idle_heartbeat)
         return self._start_push(psub, await fut)
 
     def _push_sub(self, subject, queue, cb, stream, consumer, msgs_limit, bytes_limit):
@@ -404,7 +403,7 @@ class JetStreamContext(JetStreamManager):
         _check_name("consumer", consumer_name)
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._js.pull_bind(loop, fut, stream, consumer_name)
+        self._js.pull_bind(self._nc._hub, fut, stream, consumer_name)
         return JetStreamContext.PullSubscription(self, await fut, stream, consumer_name, b"")
 
     @classmethod
@@ -504,7 +503,7 @@ class JetStreamContext(JetStreamManager):
             expires = timeout - 0.0001 if timeout else None
             loop = asyncio.get_running_loop()
             fut = loop.create_future()
-            self._rsub.fetch(loop, fut, batch, expires, None if heartbeat is None else float(heartbeat))
+            self._rsub.fetch(self._js._nc._hub, fut, batch, expires, None if heartbeat is None else float(heartbeat))
             raw = await fut
             nc = self._js._nc
             msgs = [Msg(nc, s, r, d, h) for (s, r, d, h) in raw]

@@ -77,7 +77,7 @@ class JetStreamManager:
     async def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        getattr(self._js, method)(loop, fut, *args, **kwargs)
+        getattr(self._js, method)(self._nc._hub, fut, *args, **kwargs)
         return await fut
 
     async def account_info(self) -> api.AccountInfo:
