@@ -200,3 +200,18 @@ asyncio.run(main(sys.argv[1]))
     for _ in range(12):
         out = subprocess.run([sys.executable, "-c", program, server.url], capture_output=True, text=True, timeout=30)
         assert out.returncode == 0, (out.returncode, out.stderr)
+
+
+def test_quickstart_example_prints_what_nats_py_prints(js_server):
+    """The demo's Python quickstart (crates/rnats-py/examples/quickstart.py, run by
+    scripts/demo.sh) gives the same output on rnats as on nats-py itself."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "quickstart.py"
+    program = path.read_text()
+    assert "import rnats as nats  #" in program
+    ours = run(program, js_server.url)
+    theirs = run(program.replace("import rnats as nats  #", "import nats  #"), js_server.url)
+    assert ours == theirs
+    assert "request answered: b'I can help with NATS'" in ours
+    assert "pulled b'order 2' (stream sequence 3)" in ours
