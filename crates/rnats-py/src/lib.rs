@@ -289,18 +289,27 @@ where
 {
     runtime().spawn(async move {
         let out = fut.await;
-        let _ = hub.push(Box::new(move |py| {
-            let (ok, value) = match out.map_err(|f| fail_to_py(py, f)).and_then(|v| conv(py, v)) {
-                Ok(v) => (true, v),
-                Err(e) => (false, e.into_value(py).into_any()),
-            };
-            if let Ok(complete) = completer(py) {
-                if let Err(e) = complete.call1((pyfut, ok, value)) {
-                    e.write_unraisable(py, None);
-                }
-            }
-        }));
+        let _ = hub.push(settle_job(pyfut, out, conv));
     });
+}
+
+/// The job that converts `out` with `conv` and completes `pyfut` (on the loop thread).
+fn settle_job<T, C>(pyfut: Py<PyAny>, out: Result<T, Fail>, conv: C) -> wake::Job
+where
+    T: Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    Box::new(move |py| {
+        let (ok, value) = match out.map_err(|f| fail_to_py(py, f)).and_then(|v| conv(py, v)) {
+            Ok(v) => (true, v),
+            Err(e) => (false, e.into_value(py).into_any()),
+        };
+        if let Ok(complete) = completer(py) {
+            if let Err(e) = complete.call1((pyfut, ok, value)) {
+                e.write_unraisable(py, None);
+            }
+        }
+    })
 }
 
 fn none(py: Python<'_>, _: ()) -> PyResult<Py<PyAny>> {
@@ -570,7 +579,14 @@ impl Client {
             Box::pin(async move { client.send_request(subject, req).await });
         let hub = Arc::clone(&hub.inner);
         match poll_now(send) {
-            Ok(Ok(response)) => complete_on(hub, fut, async move { Ok(response.await?) }, conv),
+            Ok(Ok(response)) => {
+                // Polled on the loop thread (see `wake::LoopTask`): no tokio task per request.
+                let answer: BoxFuture<wake::Job> = Box::pin(async move {
+                    let out = response.await.map_err(Fail::from);
+                    settle_job(fut, out, conv)
+                });
+                wake::LoopTask::start(payload.py(), hub, answer);
+            }
             Ok(Err(e)) => return Err(to_py(e)),
             Err(rest) => complete_on(hub, fut, async move { Ok(rest.await?.await?) }, conv),
         }

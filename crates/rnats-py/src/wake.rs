@@ -160,3 +160,79 @@ impl Hub {
         self.inner.queue.lock().len()
     }
 }
+
+/// A future polled on the loop thread instead of on a tokio task: first by the caller (on the
+/// loop thread, right after the work started), then by a hub job each time it is woken. Its
+/// output is a [`Job`] (typically: complete an `asyncio.Future`), run at once.
+///
+/// For a request this saves the task a tokio worker would otherwise be woken for (a cross-thread
+/// wake-up competing for the CPU with the server while the request is in flight) and the task
+/// hop when the answer comes: the driver's wake of the answer's channel queues the job
+/// directly. Meant for futures whose every step is cheap (no blocking, little CPU): each step
+/// runs with the GIL, on the loop.
+pub(crate) struct LoopTask {
+    hub: Arc<HubInner>,
+    /// A poll job is queued and has not started yet: further wakes need not queue another.
+    queued: AtomicBool,
+    fut: Mutex<Option<crate::BoxFuture<Job>>>,
+}
+
+impl LoopTask {
+    /// Polls `fut` now (the caller is on the loop thread); queues its later polls in `hub`.
+    pub(crate) fn start(py: Python<'_>, hub: Arc<HubInner>, fut: crate::BoxFuture<Job>) {
+        let task = Arc::new(LoopTask {
+            hub,
+            queued: AtomicBool::new(false),
+            fut: Mutex::new(Some(fut)),
+        });
+        task.run(py);
+    }
+
+    /// One poll, in the runtime's context (tokio timers); the output's job runs at once.
+    fn run(self: &Arc<Self>, py: Python<'_>) {
+        let job = {
+            let mut slot = self.fut.lock();
+            let Some(fut) = slot.as_mut() else {
+                return; // done already (a late, spurious wake)
+            };
+            let waker = std::task::Waker::from(Arc::clone(self));
+            let _guard = crate::runtime().enter();
+            match fut
+                .as_mut()
+                .poll(&mut std::task::Context::from_waker(&waker))
+            {
+                std::task::Poll::Ready(job) => {
+                    *slot = None;
+                    job
+                }
+                std::task::Poll::Pending => return,
+            }
+        };
+        job(py);
+    }
+}
+
+impl std::task::Wake for LoopTask {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if self.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let task = Arc::clone(self);
+        let queued = self.hub.push(Box::new(move |py| {
+            task.queued.store(false, Ordering::Release);
+            task.run(py);
+        }));
+        if !queued {
+            // The loop is gone: nobody will poll again. Dropping the future breaks the cycle
+            // future -> channel -> waker -> this task.
+            // (`try_lock`: a wake from inside this task's own poll must not deadlock.)
+            if let Some(mut slot) = self.fut.try_lock() {
+                drop(slot.take());
+            }
+        }
+    }
+}
