@@ -197,8 +197,11 @@ pub async fn serve_echo(url: &str, subject: &str) -> Result<(), BoxError> {
     echo_responder(conn).await
 }
 
-/// Sequential requests: SUB on an inbox, PUB with that reply subject, read the MSG back.
-async fn request_sequential(spec: &Spec) -> Result<Outcome, BoxError> {
+/// The echo responder (on its own connection and task) and a requester connection
+/// subscribed to its inbox, both ready; and the request frame (`PUB` with the inbox as reply).
+async fn echo_pair(
+    spec: &Spec,
+) -> Result<(tokio::task::JoinHandle<Result<(), BoxError>>, Conn, Vec<u8>), BoxError> {
     let mut responder = Conn::open(&spec.url).await?;
     responder
         .stream
@@ -215,6 +218,12 @@ async fn request_sequential(spec: &Spec) -> Result<Outcome, BoxError> {
     let mut frame = format!("PUB {ECHO_SUBJECT} {INBOX} {}\r\n", spec.size).into_bytes();
     frame.extend_from_slice(&payload(spec.size));
     frame.extend_from_slice(b"\r\n");
+    Ok((responder_task, conn, frame))
+}
+
+/// Sequential requests: SUB on an inbox, PUB with that reply subject, read the MSG back.
+async fn request_sequential(spec: &Spec) -> Result<Outcome, BoxError> {
+    let (responder_task, mut conn, frame) = echo_pair(spec).await?;
 
     let warmup = (spec.count / 10).clamp(1, 1000);
     let mut samples = Vec::with_capacity(spec.count as usize);
@@ -240,22 +249,7 @@ async fn request_sequential(spec: &Spec) -> Result<Outcome, BoxError> {
 /// request, all of them in one write. The ceiling of `req-64` on this machine and server.
 async fn request_concurrent(spec: &Spec) -> Result<Outcome, BoxError> {
     const IN_FLIGHT: u64 = 64;
-    let mut responder = Conn::open(&spec.url).await?;
-    responder
-        .stream
-        .write_all(format!("SUB {ECHO_SUBJECT} 1\r\nPING\r\n").as_bytes())
-        .await?;
-    responder.wait_pong().await?;
-    let responder_task = tokio::spawn(echo_responder(responder));
-
-    let mut conn = Conn::open(&spec.url).await?;
-    conn.stream
-        .write_all(format!("SUB {INBOX} 1\r\nPING\r\n").as_bytes())
-        .await?;
-    conn.wait_pong().await?;
-    let mut frame = format!("PUB {ECHO_SUBJECT} {INBOX} {}\r\n", spec.size).into_bytes();
-    frame.extend_from_slice(&payload(spec.size));
-    frame.extend_from_slice(b"\r\n");
+    let (responder_task, mut conn, frame) = echo_pair(spec).await?;
 
     let start = Instant::now();
     let first = IN_FLIGHT.min(spec.count);

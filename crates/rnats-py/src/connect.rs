@@ -26,7 +26,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 
-use crate::{complete_later, duration, forward_event, with_python, Client, Fail};
+use crate::{complete_on, duration, forward_event, wake, with_python, Client, Fail};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -308,7 +308,7 @@ fn client_config(spec: TlsSpec) -> PyResult<rustls::ClientConfig> {
 }
 
 /// Connects and completes `fut` with a `Client`. `on_event(kind, error)` is scheduled on
-/// `event_loop` for every connection event (`kind` one of "disconnected", "reconnected",
+/// `hub`'s loop for every connection event (`kind` one of "disconnected", "reconnected",
 /// "closed", "error", "lame_duck", "discovered", "slow_consumer"; `error` an exception or
 /// `None`).
 ///
@@ -319,7 +319,7 @@ fn client_config(spec: TlsSpec) -> PyResult<rustls::ClientConfig> {
 /// client certificate files) when a TLS context applies; `tls_required` for `tls://` URLs
 /// and contexts given; `tls_handshake_first`.
 #[pyfunction]
-#[pyo3(signature = (event_loop, fut, servers, on_event, *, name=None, no_echo=false,
+#[pyo3(signature = (hub, fut, servers, on_event, *, name=None, no_echo=false,
     connect_timeout=2.0, allow_reconnect=true, max_reconnect_attempts=60,
     reconnect_time_wait=2.0, ping_interval=120.0, max_outstanding_pings=2,
     dont_randomize=false, user=None, password=None, token=None, inbox_prefix=None,
@@ -330,8 +330,7 @@ fn client_config(spec: TlsSpec) -> PyResult<rustls::ClientConfig> {
     tls_required=false, tls_handshake_first=false))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn connect(
-    py: Python<'_>,
-    event_loop: Py<PyAny>,
+    hub: &wake::Hub,
     fut: Py<PyAny>,
     servers: Vec<String>,
     on_event: Py<PyAny>,
@@ -525,13 +524,13 @@ pub(crate) fn connect(
         opts = opts.tls_first(true);
     }
 
-    let sink = Arc::new((event_loop.clone_ref(py), on_event));
+    let sink = Arc::new((Arc::clone(&hub.inner), Arc::new(on_event)));
     opts = opts.event_callback(move |event| {
         let sink = Arc::clone(&sink);
         async move { forward_event(&sink, event) }
     });
-    complete_later(
-        event_loop,
+    complete_on(
+        Arc::clone(&hub.inner),
         fut,
         async move { opts.connect(servers).await.map_err(Fail::from) },
         |py, client| Ok(Py::new(py, Client { client })?.into_any()),

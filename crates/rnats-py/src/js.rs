@@ -42,8 +42,8 @@ use tokio::sync::mpsc;
 use crate::wake::{self, HubInner};
 
 use super::{
-    call_soon, completer, duration, fail_to_py, header_map, message_tuple, payload_bytes, poll_now,
-    runtime, with_python, BoxFuture, Client, Fail, Inbox, SubState, MAX_BUFFERED,
+    completer, duration, fail_to_py, header_map, message_tuple, payload_bytes, poll_now, runtime,
+    with_python, BoxFuture, Client, Fail, Inbox, SubState, MAX_BUFFERED,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1270,19 +1270,7 @@ async fn js_read_loop<S>(
 impl JsSubscription {
     /// Takes every buffered message: `(list of message tuples, ended)`.
     fn take<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyList>, bool)> {
-        let (msgs, ended) = {
-            let mut inbox = self.shared.state.inbox.lock();
-            inbox.scheduled = false;
-            (std::mem::take(&mut inbox.msgs), inbox.ended)
-        };
-        if !msgs.is_empty() {
-            self.shared.state.taken.notify_one();
-        }
-        let list = PyList::empty(py);
-        for m in &msgs {
-            list.append(message_tuple(py, m)?)?;
-        }
-        Ok((list, ended))
+        self.shared.state.take(py)
     }
 
     /// Stops now (`limit == 0`) or after `limit` messages in total.
@@ -1295,10 +1283,10 @@ impl JsSubscription {
     }
 
     /// Stops reading; messages already buffered are still delivered. Completes `fut`.
-    fn drain(&self, py: Python<'_>, event_loop: Py<PyAny>, fut: Py<PyAny>) -> PyResult<()> {
+    fn drain(&self, py: Python<'_>, hub: &wake::Hub, fut: Py<PyAny>) -> PyResult<()> {
+        let _ = hub;
         self.end();
-        let complete = completer(py)?;
-        call_soon(py, &event_loop, (complete, fut, true, py.None()));
+        completer(py)?.call1((fut, true, py.None()))?;
         Ok(())
     }
 

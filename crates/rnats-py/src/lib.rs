@@ -8,17 +8,15 @@
 //!   once, right here on the event loop's thread, inside the process-wide tokio runtime's
 //!   context. Only when that poll is pending (a full write buffer) is the rest handed to a
 //!   tokio task. No task and no asyncio future per publish.
-//! - **Answers and messages** (a request's answer, a subscription's messages) reach the loop
-//!   through its completion hub ([`wake`]): the tokio side queues a job without the GIL and
-//!   wakes the loop with one byte on a socket pair only when the hub was idle; the loop runs
-//!   the whole queue on its next turn. Messages are buffered per subscription on the Rust
-//!   side and the Python consumer takes the whole batch (`take`).
-//! - **Rarer calls that wait** (connect, flush, drain, close) complete an `asyncio.Future`
-//!   made by the Python side: a tokio task awaits the rnats future, then schedules
-//!   `rnats._bridge.complete(fut, ok, value)` with one `call_soon_threadsafe`.
+//! - **Everything that comes back** (a request's answer, a subscription's messages, the end of
+//!   connect / flush / drain / close, connection events) reaches the loop through its
+//!   completion hub ([`wake`]): the tokio side queues a job without the GIL and wakes the loop
+//!   with one byte on a socket pair only when the hub was idle; the loop runs the whole queue
+//!   on its next turn, converting results to Python objects there. Messages are buffered per
+//!   subscription on the Rust side and the Python consumer takes the whole batch (`take`). A
+//!   request's `Response` is even polled on the loop thread itself (`wake::LoopTask`).
 //!
-//! A closed event loop (`call_soon_threadsafe` raising) means "nobody is listening any more":
-//! the result is dropped silently and the delivering task ends.
+//! A hub whose loop is gone refuses jobs: the delivering task ends and the results are dropped.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -257,31 +255,10 @@ fn call_soon<'py>(
         .is_ok()
 }
 
-/// Awaits `fut` on the runtime, converts its output with `conv` and completes `pyfut`.
-pub(crate) fn complete_later<T, F, C>(event_loop: Py<PyAny>, pyfut: Py<PyAny>, fut: F, conv: C)
-where
-    T: Send + 'static,
-    F: Future<Output = Result<T, Fail>> + Send + 'static,
-    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
-{
-    runtime().spawn(async move {
-        let out = fut.await;
-        let _ = with_python(|py| {
-            let (ok, value) = match out.map_err(|f| fail_to_py(py, f)).and_then(|v| conv(py, v)) {
-                Ok(v) => (true, v),
-                Err(e) => (false, e.into_value(py).into_any()),
-            };
-            if let Ok(complete) = completer(py) {
-                call_soon(py, &event_loop, (complete, pyfut, ok, value));
-            }
-        });
-    });
-}
-
 /// Awaits `fut` on the runtime; the conversion with `conv` and the completion of `pyfut`
 /// happen later on the loop thread, in a [`wake::Hub`] job: no GIL on the tokio side, and one
 /// wake-up for a burst of answers.
-fn complete_on<T, F, C>(hub: Arc<wake::HubInner>, pyfut: Py<PyAny>, fut: F, conv: C)
+pub(crate) fn complete_on<T, F, C>(hub: Arc<wake::HubInner>, pyfut: Py<PyAny>, fut: F, conv: C)
 where
     T: Send + 'static,
     F: Future<Output = Result<T, Fail>> + Send + 'static,
@@ -294,7 +271,7 @@ where
 }
 
 /// The job that converts `out` with `conv` and completes `pyfut` (on the loop thread).
-fn settle_job<T, C>(pyfut: Py<PyAny>, out: Result<T, Fail>, conv: C) -> wake::Job
+pub(crate) fn settle_job<T, C>(pyfut: Py<PyAny>, out: Result<T, Fail>, conv: C) -> wake::Job
 where
     T: Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
@@ -411,7 +388,7 @@ fn message_tuple<'py>(py: Python<'py>, m: &rnats::Message) -> PyResult<Bound<'py
 // ---------------------------------------------------------------------------------------------
 // Connect
 
-pub(crate) fn forward_event(sink: &(Py<PyAny>, Py<PyAny>), event: Event) {
+pub(crate) fn forward_event(sink: &(Arc<wake::HubInner>, Arc<Py<PyAny>>), event: Event) {
     let (kind, err): (&str, Option<Fail>) = match event {
         Event::Disconnected { .. } => ("disconnected", None),
         Event::Reconnected { .. } => ("reconnected", None),
@@ -442,13 +419,16 @@ pub(crate) fn forward_event(sink: &(Py<PyAny>, Py<PyAny>), event: Event) {
         ),
         _ => return,
     };
-    let _ = with_python(|py| {
+    let on_event = Arc::clone(&sink.1);
+    let _ = sink.0.push(Box::new(move |py| {
         let err_obj: Py<PyAny> = match err {
             Some(f) => fail_to_py(py, f).into_value(py).into_any(),
             None => py.None(),
         };
-        call_soon(py, &sink.0, (sink.1.bind(py), kind, err_obj));
-    });
+        if let Err(e) = on_event.call1(py, (kind, err_obj)) {
+            e.write_unraisable(py, None);
+        }
+    }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,10 +448,15 @@ struct Pending {
 
 #[pymethods]
 impl Pending {
-    /// Finishes the publish on the runtime and completes `fut` on `event_loop`.
-    fn wait(&self, event_loop: Py<PyAny>, fut: Py<PyAny>) {
+    /// Finishes the publish on the runtime and completes `fut` through `hub`.
+    fn wait(&self, hub: &wake::Hub, fut: Py<PyAny>) {
         if let Some(rest) = self.fut.lock().take() {
-            complete_later(event_loop, fut, async move { Ok(rest.await?) }, none);
+            complete_on(
+                Arc::clone(&hub.inner),
+                fut,
+                async move { Ok(rest.await?) },
+                none,
+            );
         }
     }
 }
@@ -594,11 +579,11 @@ impl Client {
     }
 
     /// Flushes; `FlushTimeoutError` after `timeout` seconds.
-    fn flush(&self, event_loop: Py<PyAny>, fut: Py<PyAny>, timeout: Option<f64>) -> PyResult<()> {
+    fn flush(&self, hub: &wake::Hub, fut: Py<PyAny>, timeout: Option<f64>) -> PyResult<()> {
         let limit = duration(timeout, "timeout")?;
         let client = self.client.clone();
-        complete_later(
-            event_loop,
+        complete_on(
+            Arc::clone(&hub.inner),
             fut,
             async move {
                 match limit {
@@ -615,11 +600,11 @@ impl Client {
     }
 
     /// Drains every subscription, then closes; `DrainTimeoutError` after `timeout` seconds.
-    fn drain(&self, event_loop: Py<PyAny>, fut: Py<PyAny>, timeout: Option<f64>) -> PyResult<()> {
+    fn drain(&self, hub: &wake::Hub, fut: Py<PyAny>, timeout: Option<f64>) -> PyResult<()> {
         let limit = duration(timeout, "drain_timeout")?;
         let client = self.client.clone();
-        complete_later(
-            event_loop,
+        complete_on(
+            Arc::clone(&hub.inner),
             fut,
             async move {
                 match limit {
@@ -639,10 +624,10 @@ impl Client {
     }
 
     /// Closes: completes `fut` when the connection is closed.
-    fn close(&self, event_loop: Py<PyAny>, fut: Py<PyAny>) {
+    fn close(&self, hub: &wake::Hub, fut: Py<PyAny>) {
         let client = self.client.clone();
-        complete_later(
-            event_loop,
+        complete_on(
+            Arc::clone(&hub.inner),
             fut,
             async move {
                 match client.close().await {
@@ -657,11 +642,11 @@ impl Client {
 
     /// Measures the round trip (PING/PONG): completes `fut` with seconds as a float;
     /// `TimeoutError` after `timeout` seconds.
-    fn rtt(&self, event_loop: Py<PyAny>, fut: Py<PyAny>, timeout: Option<f64>) -> PyResult<()> {
+    fn rtt(&self, hub: &wake::Hub, fut: Py<PyAny>, timeout: Option<f64>) -> PyResult<()> {
         let limit = duration(timeout, "timeout")?;
         let client = self.client.clone();
-        complete_later(
-            event_loop,
+        complete_on(
+            Arc::clone(&hub.inner),
             fut,
             async move {
                 match limit {
@@ -678,10 +663,10 @@ impl Client {
     }
 
     /// Drops the connection and connects again (subscriptions replayed); completes `fut`.
-    fn force_reconnect(&self, event_loop: Py<PyAny>, fut: Py<PyAny>) {
+    fn force_reconnect(&self, hub: &wake::Hub, fut: Py<PyAny>) {
         let client = self.client.clone();
-        complete_later(
-            event_loop,
+        complete_on(
+            Arc::clone(&hub.inner),
             fut,
             async move { Ok(client.force_reconnect().await?) },
             none,
@@ -767,12 +752,32 @@ struct Inbox {
     ended: bool,
 }
 
-struct SubState {
+pub(crate) struct SubState {
     inbox: Mutex<Inbox>,
     /// Signalled when Python takes a batch (the reader waits on it when the buffer is full).
     taken: tokio::sync::Notify,
     /// Most messages buffered here: `min(MAX_BUFFERED, pending_msgs_limit)`.
     limit: AtomicUsize,
+}
+
+impl SubState {
+    /// Takes every buffered message (the consumer's side, on the loop thread): `(list of
+    /// message tuples, ended)`; lets a reader waiting for room go on.
+    pub(crate) fn take<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyList>, bool)> {
+        let (msgs, ended) = {
+            let mut inbox = self.inbox.lock();
+            inbox.scheduled = false;
+            (std::mem::take(&mut inbox.msgs), inbox.ended)
+        };
+        if !msgs.is_empty() {
+            self.taken.notify_one();
+        }
+        let list = PyList::empty(py);
+        for m in &msgs {
+            list.append(message_tuple(py, m)?)?;
+        }
+        Ok((list, ended))
+    }
 }
 
 /// A subscription: a tokio task reads the rnats `Subscriber` into a buffer that Python takes
@@ -867,19 +872,7 @@ async fn read_loop(
 impl Subscription {
     /// Takes every buffered message: `(list of message tuples, ended)`.
     fn take<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyList>, bool)> {
-        let (msgs, ended) = {
-            let mut inbox = self.state.inbox.lock();
-            inbox.scheduled = false;
-            (std::mem::take(&mut inbox.msgs), inbox.ended)
-        };
-        if !msgs.is_empty() {
-            self.state.taken.notify_one();
-        }
-        let list = PyList::empty(py);
-        for m in &msgs {
-            list.append(message_tuple(py, m)?)?;
-        }
-        Ok((list, ended))
+        self.state.take(py)
     }
 
     /// Unsubscribes now (`limit == 0`) or after `limit` messages in total.
@@ -902,9 +895,14 @@ impl Subscription {
     }
 
     /// Drains: completes `fut` once the server confirmed and in-flight messages arrived.
-    fn drain(&self, event_loop: Py<PyAny>, fut: Py<PyAny>) {
+    fn drain(&self, hub: &wake::Hub, fut: Py<PyAny>) {
         let sub = Arc::clone(&self.sub);
-        complete_later(event_loop, fut, async move { Ok(sub.drain().await?) }, none);
+        complete_on(
+            Arc::clone(&hub.inner),
+            fut,
+            async move { Ok(sub.drain().await?) },
+            none,
+        );
     }
 
     /// Messages received but not yet taken by Python.

@@ -362,8 +362,9 @@ class Client:
             self.options["tls_hostname"] = tls_hostname
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
+        hub = _hub_for(loop)
         _rnats.connect(
-            loop, fut, [_url(s) for s in servers], self._on_event,
+            hub, fut, [_url(s) for s in servers], self._on_event,
             name=name, no_echo=no_echo, connect_timeout=float(connect_timeout),
             allow_reconnect=allow_reconnect, max_reconnect_attempts=int(max_reconnect_attempts),
             reconnect_time_wait=float(reconnect_time_wait), ping_interval=float(ping_interval),
@@ -385,7 +386,7 @@ class Client:
             raise
         finally:
             self._connecting = False
-        self._hub = _hub_for(loop)
+        self._hub = hub
         self._loop = loop
         self._closed = False
         self._closed_cb_ran = False
@@ -459,7 +460,7 @@ class Client:
         if pending is not None:  # write buffer full: wait for room
             loop = asyncio.get_running_loop()
             fut = loop.create_future()
-            pending.wait(loop, fut)
+            pending.wait(self._hub, fut)
             await fut
 
     async def subscribe(
@@ -541,7 +542,7 @@ class Client:
             raise errors.ConnectionClosedError()
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        client.rtt(loop, fut, None if timeout is None else float(timeout))
+        client.rtt(self._hub, fut, None if timeout is None else float(timeout))
         return await fut
 
     async def force_reconnect(self) -> None:
@@ -552,7 +553,7 @@ class Client:
             raise errors.ConnectionClosedError()
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        client.force_reconnect(loop, fut)
+        client.force_reconnect(self._hub, fut)
         await fut
 
     def new_inbox(self) -> str:
@@ -574,7 +575,7 @@ class Client:
             raise errors.ConnectionClosedError()
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        client.flush(loop, fut, None if timeout is None else float(timeout))
+        client.flush(self._hub, fut, None if timeout is None else float(timeout))
         await fut
 
     async def drain(self) -> None:
@@ -586,7 +587,7 @@ class Client:
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
         start = loop.time()
-        client.drain(loop, fut, float(self._drain_timeout) if self._drain_timeout else None)
+        client.drain(self._hub, fut, float(self._drain_timeout) if self._drain_timeout else None)
         await fut
         # Every message delivered before the drain is also processed by its callback.
         tasks = [s._task for s in list(self._cb_subs) if s._task is not None and not s._task.done()]
@@ -610,7 +611,7 @@ class Client:
             return
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._c.close(loop, fut)
+        self._c.close(self._hub, fut)
         await fut
         self._closed = True
         await self._after_close()

@@ -188,7 +188,7 @@ class Subscription:
         self._unsubscribed = True
         loop = asyncio.get_running_loop()
         fut = loop.create_future()
-        self._rsub.drain(loop, fut)
+        self._rsub.drain(self._conn._hub, fut)
         await fut
         if self._task is not None:
             await asyncio.shield(self._task)
