@@ -16,6 +16,7 @@ Rows (16-byte payloads):
   pubsub    one client publishes, a callback subscription on a second client counts
   req       sequential `await nc.request`, p50 latency (answered by the echo responder)
   req64     64 coroutines each doing sequential requests: requests per second
+  jspubseq  sequential `await js.publish` (each waits for its ack)
   jspub     `js.publish_async` (at most 4,000 in flight), then `publish_async_completed`
   jsfetch   `fetch(batch=500)` + `ack` from a pull consumer over a pre-filled stream
 """
@@ -42,6 +43,7 @@ ROWS = {
     "pubsub": (200_000, "msg/s", True),
     "req": (5_000, "µs p50", False),
     "req64": (50_000, "req/s", True),
+    "jspubseq": (10_000, "msg/s", True),
     "jspub": (100_000, "msg/s", True),
     "jsfetch": (100_000, "msg/s", True),
 }
@@ -127,6 +129,18 @@ async def _stream(mod, nc, name, subject):
         pass
     await js.add_stream(name=name, subjects=[subject], storage="memory")
     return js
+
+
+async def row_jspubseq(mod, url, n):
+    nc = await mod.connect(url)
+    js = await _stream(mod, nc, "BENCHSEQ", "bench.js.seq")
+    start, cpu = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        await js.publish("bench.js.seq", PAYLOAD)
+    out = n / (time.perf_counter() - start), time.process_time() - cpu
+    await js.delete_stream("BENCHSEQ")
+    await nc.close()
+    return out
 
 
 async def row_jspub(mod, url, n):

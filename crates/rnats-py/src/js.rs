@@ -43,7 +43,7 @@ use crate::wake::{self, HubInner};
 
 use super::{
     completer, duration, fail_to_py, header_map, message_tuple, payload_bytes, poll_now, runtime,
-    with_python, BoxFuture, Client, Fail, Inbox, SubState, MAX_BUFFERED,
+    settle_job_with, with_python, BoxFuture, Client, Fail, Inbox, SubState, MAX_BUFFERED,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -135,20 +135,7 @@ where
 {
     runtime().spawn(async move {
         let out = fut.await;
-        let _ = hub.push(Box::new(move |py| {
-            let converted = out
-                .map_err(|f| js_fail_to_py(py, f))
-                .and_then(|v| conv(py, v));
-            let (ok, value) = match converted {
-                Ok(v) => (true, v),
-                Err(e) => (false, e.into_value(py).into_any()),
-            };
-            if let Ok(complete) = completer(py) {
-                if let Err(e) = complete.call1((pyfut, ok, value)) {
-                    e.write_unraisable(py, None);
-                }
-            }
-        }));
+        let _ = hub.push(settle_job_with(pyfut, out, js_fail_to_py, conv));
     });
 }
 
@@ -708,7 +695,14 @@ impl JetStream {
         };
         let conv = |py: Python<'_>, ack: PubAck| Ok(pub_ack_tuple(py, &ack)?.into_any().unbind());
         match poll_now(send) {
-            Ok(Ok(ack)) => js_complete(Arc::clone(&hub.inner), fut, wait(ack), conv),
+            Ok(Ok(ack)) => {
+                // Polled on the loop thread, as a core request's answer (`wake::LoopTask`).
+                let answer: BoxFuture<wake::Job> =
+                    Box::pin(
+                        async move { settle_job_with(fut, wait(ack).await, js_fail_to_py, conv) },
+                    );
+                wake::LoopTask::start(payload.py(), Arc::clone(&hub.inner), answer);
+            }
             Ok(Err(e)) => return Err(rnats_to_py(payload.py(), e, true)),
             Err(rest) => js_complete(
                 Arc::clone(&hub.inner),

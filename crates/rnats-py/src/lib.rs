@@ -276,8 +276,23 @@ where
     T: Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
+    settle_job_with(pyfut, out, fail_to_py, conv)
+}
+
+/// [`settle_job`] with the failure type's own conversion into a Python exception.
+pub(crate) fn settle_job_with<T, E, C>(
+    pyfut: Py<PyAny>,
+    out: Result<T, E>,
+    to_err: fn(Python<'_>, E) -> PyErr,
+    conv: C,
+) -> wake::Job
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
     Box::new(move |py| {
-        let (ok, value) = match out.map_err(|f| fail_to_py(py, f)).and_then(|v| conv(py, v)) {
+        let (ok, value) = match out.map_err(|f| to_err(py, f)).and_then(|v| conv(py, v)) {
             Ok(v) => (true, v),
             Err(e) => (false, e.into_value(py).into_any()),
         };
