@@ -45,6 +45,8 @@ mod error;
 mod events;
 #[cfg(feature = "jetstream")]
 pub mod jetstream;
+#[cfg(feature = "kv")]
+pub mod kv;
 mod message;
 mod options;
 mod request;

@@ -78,7 +78,7 @@ impl Default for OrderedConfig {
 /// The longest wait for one attempt to create (or recreate) the consumer.
 const RESET_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 
-type Reset = Pin<Box<dyn Future<Output = Result<(String, Messages), Error>> + Send>>;
+type Reset = Pin<Box<dyn Future<Output = Result<(String, Messages, u64), Error>> + Send>>;
 
 impl Stream {
     /// Delivers the stream's messages (matching the filters) in order, each exactly once,
@@ -104,9 +104,11 @@ impl Stream {
             reset: None,
             failures: 0,
             done: false,
+            initial_pending: 0,
         };
         let first = ordered.start_reset(Duration::ZERO);
-        let (name, messages) = first.await?;
+        let (name, messages, pending) = first.await?;
+        ordered.initial_pending = pending;
         ordered.attempt = None;
         ordered.consumer = Some(name);
         ordered.messages = Some(messages);
@@ -140,6 +142,8 @@ pub struct Ordered {
     reset: Option<Reset>,
     failures: usize,
     done: bool,
+    /// Messages the first consumer had to deliver when it was created.
+    initial_pending: u64,
 }
 
 impl Ordered {
@@ -189,6 +193,7 @@ impl Ordered {
         Box::pin(async move {
             tokio::time::sleep(delay).await;
             let consumer: Consumer<pull::Config> = stream.create_consumer(config).await?;
+            let pending = consumer.cached_info().num_pending;
             let messages = consumer
                 .stream()
                 .max_messages_per_batch(batch)
@@ -196,7 +201,7 @@ impl Ordered {
                 .expires(heartbeat.saturating_mul(5).max(Duration::from_secs(1)))
                 .messages()
                 .await?;
-            Ok((name, messages))
+            Ok((name, messages, pending))
         })
     }
 
@@ -210,6 +215,14 @@ impl Ordered {
                 let _ = stream.delete_consumer(&name).await;
             }
         });
+    }
+
+    /// How many messages the first consumer had to deliver when it was created (its
+    /// `num_pending`): 0 means that, at that moment, nothing matched its filters and start
+    /// policy. Each delivered message's [`Info::pending`](crate::jetstream::message::Info)
+    /// counts down from there (and up again as new messages arrive).
+    pub fn initial_pending(&self) -> u64 {
+        self.initial_pending
     }
 
     /// How many times the consumer was recreated (0 while the first one serves).
@@ -235,7 +248,7 @@ impl FuturesStream for Ordered {
             if let Some(reset) = &mut this.reset {
                 match reset.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok((name, messages))) => {
+                    Poll::Ready(Ok((name, messages, _))) => {
                         this.reset = None;
                         this.attempt = None;
                         this.failures = 0;
