@@ -9,7 +9,7 @@ use rnats::jetstream::consumer::{pull, AckPolicy, PullConsumer};
 use rnats::jetstream::{self, stream, Context, Publish};
 
 /// A fresh 3-node JetStream cluster (started off the async runtime).
-async fn start_cluster() -> Arc<rnats_test::Cluster> {
+pub(crate) async fn start_cluster() -> Arc<rnats_test::Cluster> {
     Arc::new(
         tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3))
             .await
@@ -18,7 +18,7 @@ async fn start_cluster() -> Arc<rnats_test::Cluster> {
 }
 
 /// A client that retries a lost server every 50 ms, so recovery is not paced by backoff.
-async fn connect_fast(urls: Vec<String>) -> rnats::Client {
+pub(crate) async fn connect_fast(urls: Vec<String>) -> rnats::Client {
     rnats::ConnectOptions::new()
         .reconnect_delay_callback(|_| Duration::from_millis(50))
         .connect(urls)
@@ -93,7 +93,7 @@ async fn align_stream_leader_with_consumer(stream: &stream::Stream) -> String {
 }
 
 /// The stream's current leader ("" while there is none).
-async fn stream_leader(stream: &stream::Stream) -> String {
+pub(crate) async fn stream_leader(stream: &stream::Stream) -> String {
     stream
         .info_with(Default::default())
         .await
