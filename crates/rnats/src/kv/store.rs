@@ -14,9 +14,10 @@ use time::OffsetDateTime;
 use super::config::{stream_name, subject_prefix, Config, Status};
 use super::keys::{check_bucket, check_filter, check_key, check_key_minimal};
 use super::{kv_error, Reason};
+use crate::jetstream::api::{self, ApiError};
 use crate::jetstream::stream::{self, Stream, StreamMessage};
 use crate::jetstream::{Context, Names, Paged, Publish};
-use crate::{Error, ErrorKind, HeaderMap};
+use crate::{Error, ErrorKind, HeaderMap, StatusCode};
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,6 +89,9 @@ pub(crate) struct Inner {
     /// front for a non-default prefix or domain (ADR-19).
     pub(crate) put_prefix: String,
     pub(crate) use_direct: bool,
+    /// `<api prefix>.DIRECT.GET.<stream>.<read prefix>`: a key's last value is one request
+    /// to this plus the key.
+    pub(crate) direct_last: String,
 }
 
 impl std::fmt::Debug for Store {
@@ -127,8 +131,14 @@ impl Store {
                 _ => format!("{api_prefix}.{read_prefix}"),
             };
         }
+        let direct_last = format!(
+            "{}.DIRECT.GET.{}.{read_prefix}",
+            context.api_prefix(),
+            config.name
+        );
         Store {
             inner: Arc::new(Inner {
+                direct_last,
                 stream: context.get_stream_no_info(config.name.clone()),
                 context,
                 bucket,
@@ -240,11 +250,35 @@ impl Store {
     /// or the last value is a delete or purge.
     pub async fn get(&self, key: impl AsRef<str>) -> Result<Bytes, Error> {
         let key = key.as_ref();
-        let entry = self.entry(key).await?;
-        if entry.operation != Operation::Put {
+        if !self.inner.use_direct {
+            let entry = self.entry(key).await?;
+            if entry.operation != Operation::Put {
+                return Err(self.not_found(key, true));
+            }
+            return Ok(entry.value);
+        }
+        // The value only: one Direct Get request, no entry built.
+        self.check_key(key)?;
+        let mut subject = String::with_capacity(self.inner.direct_last.len() + key.len());
+        subject.push_str(&self.inner.direct_last);
+        subject.push_str(key);
+        let context = &self.inner.context;
+        let msg =
+            api::request_raw(context.client(), &subject, Bytes::new(), context.timeout()).await?;
+        match msg.status {
+            Some(StatusCode::NOT_FOUND) => return Err(self.not_found(key, false)),
+            Some(status) if status != StatusCode::OK => {
+                return Err(Error::jetstream_api(
+                    format!("direct get {subject:?} failed"),
+                    ApiError::from_status(status, msg.description.as_deref()),
+                ))
+            }
+            _ => {}
+        }
+        if operation(msg.headers.as_ref()) != Operation::Put {
             return Err(self.not_found(key, true));
         }
-        Ok(entry.value)
+        Ok(msg.payload)
     }
 
     /// The key's latest entry, deletes and purges included (see [`Entry::operation`]); fails
