@@ -36,6 +36,8 @@ pub const ORDERED_HANG: Duration = Duration::from_secs(60);
 
 /// Keys the Key-Value scenarios cycle through (`k0` … `k999`).
 pub const KV_KEYS: u64 = 1_000;
+/// Keys `kv-watch` writes (`w0` … `w1999`): with a history of 64, 128,000 updates are kept.
+pub const KV_WATCH_KEYS: u64 = 2_000;
 /// Puts made before `kv-put` measures.
 pub const KV_WARM_UP: u64 = 200;
 

@@ -8,7 +8,7 @@ use rnats::kv;
 
 use crate::common::{
     kv_bucket, kv_key, payload, BoxError, CpuMeter, Outcome, Spec, IN_FLIGHT, JS_IN_FLIGHT,
-    KV_KEYS, KV_WARM_UP,
+    KV_KEYS, KV_WARM_UP, KV_WATCH_KEYS,
 };
 use crate::{Scenario, Storage};
 
@@ -132,7 +132,7 @@ async fn watch(
             }
         }
         acks.push_back(
-            js.publish(format!("{prefix}{}", kv_key(i)), data.clone())
+            js.publish(format!("{prefix}w{}", i % KV_WATCH_KEYS), data.clone())
                 .await?,
         );
     }

@@ -95,6 +95,10 @@ impl Core {
         config.filter_subjects = filters;
         config.headers_only = options.meta_only;
         config.inactive_threshold = inactive;
+        // A watcher reads entries as fast as it can: pull up to a byte budget ahead rather
+        // than the ordered consumer's default 500 messages, so the server rarely waits for
+        // the next pull, and memory stays bounded whatever the value sizes.
+        config.max_bytes_per_batch = WATCH_BATCH_BYTES;
         config.deliver_policy = if let Some(revision) = options.resume_from_revision {
             config.opt_start_seq = Some(revision.max(1));
             DeliverPolicy::ByStartSequence
@@ -282,6 +286,9 @@ impl std::fmt::Debug for Keys {
         f.debug_struct("Keys").finish_non_exhaustive()
     }
 }
+
+/// Bytes a watcher's pulls ask for.
+const WATCH_BATCH_BYTES: usize = 8 * 1024 * 1024;
 
 /// How long the server keeps the consumer of a finished listing or history.
 const LISTING_INACTIVE: Duration = Duration::from_secs(30);

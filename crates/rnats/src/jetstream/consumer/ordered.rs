@@ -50,6 +50,9 @@ pub struct OrderedConfig {
     pub inactive_threshold: Duration,
     /// Messages pulled ahead (default 500).
     pub max_messages_per_batch: usize,
+    /// Bytes pulled ahead instead (default 0: the message limit applies). When set, the
+    /// message limit no longer applies: memory stays bounded whatever the message sizes.
+    pub max_bytes_per_batch: usize,
     /// Idle heartbeat of the pulls; two missed ones recreate the consumer (default 2 s).
     pub heartbeat: Duration,
     /// How many times in a row recreating the consumer may fail before the stream gives up
@@ -69,6 +72,7 @@ impl Default for OrderedConfig {
             headers_only: false,
             inactive_threshold: Duration::from_secs(300),
             max_messages_per_batch: 500,
+            max_bytes_per_batch: 0,
             heartbeat: Duration::from_secs(2),
             max_reset_attempts: 20,
         }
@@ -189,14 +193,17 @@ impl Ordered {
         self.next_consumer_seq = 1;
         let stream = self.stream.clone();
         let batch = self.config.max_messages_per_batch;
+        let batch_bytes = self.config.max_bytes_per_batch;
         let heartbeat = self.config.heartbeat;
         Box::pin(async move {
             tokio::time::sleep(delay).await;
             let consumer: Consumer<pull::Config> = stream.create_consumer(config).await?;
             let pending = consumer.cached_info().num_pending;
-            let messages = consumer
-                .stream()
-                .max_messages_per_batch(batch)
+            let mut builder = consumer.stream().max_messages_per_batch(batch);
+            if batch_bytes > 0 {
+                builder = builder.max_bytes_per_batch(batch_bytes);
+            }
+            let messages = builder
                 .heartbeat(heartbeat)
                 .expires(heartbeat.saturating_mul(5).max(Duration::from_secs(1)))
                 .messages()
