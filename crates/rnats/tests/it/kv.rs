@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{StreamExt, TryStreamExt};
+use rnats::jetstream;
 use rnats::jetstream::stream::{Source, StorageType};
-use rnats::jetstream::{self, Context};
 use rnats::kv::{self, Entry, Operation, Store, WatchEvent, WatchOptions};
 
 use crate::jetstream::{js_server, within};
@@ -1147,55 +1147,114 @@ async fn interop_with_nats_py_both_ways() {
     assert_eq!(rs_view, py_view);
 }
 
-#[tokio::test]
-async fn a_domain_context_puts_through_the_api_prefix() {
-    let _shared = crate::shared().await;
-    // Only the subject choice is checked here (ADR-19): no server routes `$JS.hub.API.$KV…`
-    // without a leafnode/import setup, so the put finds no stream.
-    let (server, js) = js_server().await;
-    js.create_key_value(config("dom", StorageType::Memory))
-        .await
-        .unwrap();
-    let client = rnats::connect(server.url()).await.unwrap();
-    let mut sub = client.subscribe("$JS.hub.API.$KV.dom.>").await.unwrap();
-    client.flush().await.unwrap();
-    let hub = jetstream::ContextBuilder::new()
-        .domain("hub")
-        .timeout(Duration::from_millis(500))
-        .build(client.clone());
-    let _ = bind_via(&js, &hub).await.put("k", "v").await;
-    let msg = crate::next_msg(&mut sub).await;
-    assert_eq!(msg.subject.as_str(), "$JS.hub.API.$KV.dom.k");
+/// A hub and a leaf server, each with a JetStream domain of its own (`hub`, `leaf`).
+fn hub_and_leaf() -> (rnats_test::NatsServer, rnats_test::NatsServer) {
+    let leaf_port = crate::free_port();
+    let hub = rnats_test::NatsServer::builder()
+        .jetstream(true)
+        .config(&format!(
+            "jetstream {{ domain: hub }}\nleafnodes {{ listen: \"127.0.0.1:{leaf_port}\" }}\n"
+        ))
+        .start();
+    let leaf = rnats_test::NatsServer::builder()
+        .jetstream(true)
+        .config(&format!(
+            "jetstream {{ domain: leaf }}\nleafnodes {{ remotes: [ {{ url: \"nats-leaf://127.0.0.1:{leaf_port}\" }} ] }}\n"
+        ))
+        .start();
+    (hub, leaf)
 }
 
-/// A store of bucket `dom` bound through `setup` but used through `other`'s prefix.
-async fn bind_via(setup: &Context, other: &Context) -> Store {
-    // Binding asks the server; the domain context's requests would not reach it, so bind
-    // with a context that has the domain prefix but answers from this server: a custom
-    // prefix import is what real deployments use. Here the stream info comes from `setup`.
-    let _ = setup.key_value("dom").await.unwrap();
-    let mut sub = other
-        .client()
-        .subscribe("$JS.hub.API.STREAM.INFO.KV_dom")
+/// A bucket in the leaf's domain mirroring one in the hub's (ADR-57, `external`): it reads
+/// the mirrored keys locally, and its puts go to the origin through the hub's API prefix.
+#[tokio::test]
+async fn a_mirror_of_a_bucket_in_another_domain() {
+    let _shared = crate::shared().await;
+    let (hub, leaf) = tokio::task::spawn_blocking(hub_and_leaf).await.unwrap();
+    let hub_js = jetstream::new(rnats::connect(hub.url()).await.unwrap());
+    let leaf_client = rnats::connect(leaf.url()).await.unwrap();
+    let leaf_js = jetstream::new(leaf_client.clone());
+    // The leaf reaches the hub's JetStream once the leafnode connection is up.
+    let to_hub = jetstream::with_domain(leaf_client.clone(), "hub");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while to_hub.account_info().await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the leafnode never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let origin = hub_js
+        .create_key_value(config("origin", StorageType::File))
         .await
         .unwrap();
-    let setup = setup.clone();
-    tokio::spawn(async move {
-        if let Some(req) = sub.next().await {
-            let info = setup.stream_info("KV_dom").await.unwrap();
-            let mut body = serde_json::to_value(&info).unwrap();
-            body["type"] = "io.nats.jetstream.api.v1.stream_info_response".into();
-            if let Some(reply) = req.reply {
-                setup
-                    .client()
-                    .publish(reply, serde_json::to_vec(&body).unwrap())
-                    .await
-                    .unwrap();
+    origin.put("k", "from the hub").await.unwrap();
+
+    let mut m = config("local", StorageType::File);
+    let mut source = Source::new("origin");
+    source.external = Some(jetstream::stream::External::new("$JS.hub.API"));
+    m.mirror = Some(source);
+    let mirror = leaf_js.create_key_value(m).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match mirror.get("k").await {
+            Ok(v) => {
+                assert_eq!(v, "from the hub");
+                break;
+            }
+            Err(e) => {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "never mirrored: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-    });
-    other.client().flush().await.unwrap();
-    within(5, "binding through the domain", other.key_value("dom"))
-        .await
-        .unwrap()
+    }
+    let r = mirror.put("w", "from the leaf").await.unwrap();
+    assert_eq!(
+        origin.get_revision("w", r).await.unwrap().value,
+        "from the leaf"
+    );
+    let mut watch = mirror.watch("w").await.unwrap();
+    let e = next_entry(&mut watch).await;
+    assert_eq!((e.key.as_str(), e.revision), ("w", r));
+
+    // A store bound through the hub's domain from the leaf: reads and puts (the put subject
+    // carries the domain's API prefix, ADR-19) reach the hub's bucket.
+    let remote = to_hub.key_value("origin").await.unwrap();
+    let r = remote.put("d", "through the domain").await.unwrap();
+    assert_eq!(
+        origin.get_revision("d", r).await.unwrap().value,
+        "through the domain"
+    );
+    assert_eq!(remote.get("d").await.unwrap(), "through the domain");
+    assert_eq!(remote.entry("k").await.unwrap().value, "from the hub");
+}
+
+/// A bucket made before Direct Get (no `allow_direct`): reads go through the stream leader.
+#[tokio::test]
+async fn a_bucket_without_direct_get_is_read_through_the_leader() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    let mut s = crate::jetstream::memory_stream("KV_legacy", &["$KV.legacy.>"]);
+    s.max_messages_per_subject = 5;
+    s.allow_rollup = true;
+    s.deny_delete = true;
+    s.discard = jetstream::stream::DiscardPolicy::New;
+    js.create_stream(s).await.unwrap();
+    let store = js.key_value("legacy").await.unwrap();
+    assert!(
+        format!("{store:?}").contains("use_direct: false"),
+        "{store:?}"
+    );
+    let r1 = store.put("k", "1").await.unwrap();
+    store.put("k", "2").await.unwrap();
+    assert_eq!(store.get("k").await.unwrap(), "2");
+    assert_eq!(store.entry("k").await.unwrap().revision, 2);
+    assert_eq!(store.get_revision("k", r1).await.unwrap().value, "1");
+    assert!(store.get("nope").await.unwrap_err().is_key_not_found());
+    store.delete("k").await.unwrap();
+    assert!(store.get("k").await.unwrap_err().is_key_deleted());
+    assert_eq!(store.history("k").await.unwrap().len(), 3);
 }
