@@ -525,6 +525,11 @@ impl Store {
         Ok(markers.len())
     }
 
+    /// The bucket's configuration, as the server has it.
+    pub async fn info(&self) -> Result<Config, Error> {
+        Ok(self.status().await?.config())
+    }
+
     /// The bucket's status (values, bytes, history, TTL, compression, the stream's info).
     pub async fn status(&self) -> Result<Status, Error> {
         let info = self
@@ -549,21 +554,23 @@ fn bucket_not_found(bucket: &str, e: Error) -> Error {
 
 /// Bucket management: create, bind, update, delete, list.
 impl Context {
-    fn check_limit_markers(&self, config: &Config) -> Result<(), Error> {
-        if config.limit_marker_ttl.is_some() {
-            let have = self.api_level();
-            if have < crate::jetstream::api_level::V2_11 {
-                return Err(Error::new(
-                    ErrorKind::Unsupported,
-                    format!(
-                        "bucket {:?}: limit markers need JetStream API level {} (nats-server \
-                         2.11), the server offers level {have} (version {})",
-                        config.bucket,
-                        crate::jetstream::api_level::V2_11,
-                        self.client().server_info().version
-                    ),
-                ));
-            }
+    /// Limit markers need JetStream API level 1 (nats-server 2.11): asked of the account's
+    /// JetStream (`$JS.API.INFO`, ADR-8), not read from the connected server's version.
+    async fn check_limit_markers(&self, config: &Config) -> Result<(), Error> {
+        if config.limit_marker_ttl.is_none() {
+            return Ok(());
+        }
+        let level = crate::jetstream::api_level::V2_11;
+        let have = self.account_info().await?.api.level;
+        if have < level {
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "bucket {:?}: limit markers need JetStream API level {level} (nats-server \
+                     2.11), the server's JetStream offers level {have}",
+                    config.bucket
+                ),
+            ));
         }
         Ok(())
     }
@@ -579,7 +586,7 @@ impl Context {
     /// ```
     pub async fn create_key_value(&self, config: Config) -> Result<Store, Error> {
         let stream_config = config.to_stream_config()?;
-        self.check_limit_markers(&config)?;
+        self.check_limit_markers(&config).await?;
         let stream = self.create_stream(stream_config).await?;
         Ok(Store::from_info(self.clone(), stream.cached_info()))
     }
@@ -588,7 +595,7 @@ impl Context {
     /// when there is none. Limit markers, once on, cannot be turned off.
     pub async fn update_key_value(&self, config: Config) -> Result<Store, Error> {
         let stream_config = config.to_stream_config()?;
-        self.check_limit_markers(&config)?;
+        self.check_limit_markers(&config).await?;
         if config.limit_marker_ttl.is_none() {
             let current = self
                 .stream_info(&stream_config.name)

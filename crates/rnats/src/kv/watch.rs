@@ -25,7 +25,8 @@ use crate::{Error, ErrorKind};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WatchOptions {
-    /// Keys or key filters (`*`, `>` as whole tokens) to watch; empty: every key.
+    /// Keys or key filters (`*`, `>` as whole tokens) to watch; none, or an empty one: every
+    /// key.
     pub keys: Vec<String>,
     /// Every value kept, not just each key's latest.
     pub include_history: bool,
@@ -88,6 +89,8 @@ impl Core {
             filters.push(format!("{}>", store.inner.read_prefix));
         }
         for key in &options.keys {
+            // An empty key is the whole bucket (ADR-8).
+            let key = if key.is_empty() { ">" } else { key.as_str() };
             store.check_filter(key)?;
             filters.push(format!("{}{key}", store.inner.read_prefix));
         }

@@ -95,6 +95,12 @@ async fn buckets_are_created_bound_updated_listed_and_deleted() {
         assert_eq!(stream.config.storage, storage);
         assert_eq!(stream.config.max_message_size, 1024);
         assert_eq!(status.config().history, 5);
+        let info = store.info().await.unwrap();
+        assert_eq!(
+            (info.history, info.max_value_size, info.compression),
+            (5, 1024, true)
+        );
+        assert_eq!(info.description.as_deref(), Some("test bucket"));
 
         store.put("k", "v").await.unwrap();
         let status = store.status().await.unwrap();
@@ -465,6 +471,9 @@ async fn watch_options_and_the_end_of_initial_data() {
             .collect::<Vec<_>>(),
         [4, 6, 7]
     );
+    // An empty key is the whole bucket.
+    let mut w = store.watch("").await.unwrap().events();
+    assert_eq!(initial(&mut w).await.len(), 4);
     // One key, a filter, several filters.
     let mut w = store.watch("a").await.unwrap();
     let e = next_entry(&mut w).await;
@@ -705,13 +714,33 @@ async fn ttls_and_limit_markers() {
         .unwrap();
 }
 
+/// Limit markers need API level 1, asked of `$JS.API.INFO` (ADR-8), not read from the
+/// connected server's version: a scripted server claims 2.15.1 in INFO but answers the
+/// account info with API level 0.
 #[tokio::test]
-async fn limit_markers_are_refused_by_an_old_server() {
+async fn limit_markers_are_refused_when_the_api_level_is_too_old() {
     let _shared = crate::shared().await;
-    let url = crate::jetstream::peer_with_info(
-        r#"{"server_id":"old","version":"2.10.22","proto":1,"headers":true,"max_payload":1048576,"jetstream":true}"#,
-    )
-    .await;
+    let (listener, url) = crate::peer_listener().await;
+    let peer = tokio::spawn(async move {
+        let mut peer = crate::Peer::accept(&listener).await;
+        let mut seen = String::new();
+        for _ in 0..2 {
+            let bytes = peer.read_until(b"PUB $JS.API.INFO ").await;
+            seen.push_str(&String::from_utf8_lossy(&bytes));
+            let line = String::from_utf8_lossy(&peer.read_until(b"\r\n\r\n").await).into_owned();
+            let reply = line.split_whitespace().next().unwrap().to_owned();
+            let sid = seen
+                .lines()
+                .find_map(|l| l.strip_prefix("SUB "))
+                .and_then(|l| l.split_whitespace().last())
+                .unwrap()
+                .to_owned();
+            let body = r#"{"type":"io.nats.jetstream.api.v1.account_info_response","memory":0,"storage":0,"streams":0,"consumers":0,"limits":{},"api":{"level":0,"total":0,"errors":0}}"#;
+            peer.send(format!("MSG {reply} {sid} {}\r\n{body}\r\n", body.len()).as_bytes())
+                .await;
+        }
+        peer
+    });
     let js = jetstream::new(rnats::connect(url.as_str()).await.unwrap());
     let mut c = config("m", StorageType::Memory);
     c.limit_marker_ttl = Some(Duration::from_secs(1));
@@ -721,14 +750,14 @@ async fn limit_markers_are_refused_by_an_old_server() {
     assert_eq!(err.kind(), rnats::ErrorKind::Unsupported, "{err:?}");
     assert!(
         err.to_string()
-            .contains("limit markers need JetStream API level 1"),
+            .contains("limit markers need JetStream API level 1 (nats-server 2.11), the server's JetStream offers level 0"),
         "{err}"
     );
-    assert!(err.to_string().contains("2.10.22"), "{err}");
     let err = within(5, "the refusal", js.update_key_value(c))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), rnats::ErrorKind::Unsupported, "{err:?}");
+    let _peer = within(5, "the scripted server", peer).await.unwrap();
 }
 
 #[tokio::test]
