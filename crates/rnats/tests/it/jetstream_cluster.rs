@@ -48,7 +48,7 @@ async fn create_r3_stream(js: &Context, name: &str, subject: &str) -> stream::St
 /// The node serving the stream's only consumer, after making it the stream's leader too
 /// (leader stepdowns until the election lands there, at most 20 tries): killing that node then
 /// costs the consumer and the stream leader at once, the hardest case for a reader.
-async fn align_stream_leader_with_consumer(stream: &stream::Stream) -> String {
+pub(crate) async fn align_stream_leader_with_consumer(stream: &stream::Stream) -> String {
     let consumers: Vec<_> = stream
         .consumers()
         .collect::<Vec<_>>()
