@@ -156,6 +156,46 @@ impl Error {
 
 #[cfg(test)]
 mod tests {
+    use crate::jetstream::{ApiError, ErrorCode};
+    use crate::Error;
+
+    #[test]
+    fn both_wrong_last_sequence_codes_mean_the_key_exists() {
+        for code in [10071, 10164] {
+            let e = Error::jetstream_api(
+                "update",
+                ApiError {
+                    code: 400,
+                    err_code: ErrorCode(code),
+                    description: "wrong last sequence".into(),
+                },
+            );
+            assert!(e.is_key_exists() && e.is_wrong_last_sequence(), "{code}");
+            assert!(!e.is_key_not_found() && !e.is_bucket_not_found());
+        }
+        let other = Error::jetstream_api(
+            "update",
+            ApiError {
+                code: 404,
+                err_code: ErrorCode(10059),
+                description: "stream not found".into(),
+            },
+        );
+        assert!(!other.is_key_exists());
+    }
+
+    #[test]
+    fn kv_reasons_are_told_apart() {
+        let deleted = super::kv_error(super::Reason::KeyDeleted, "k".into());
+        assert!(deleted.is_key_not_found() && deleted.is_key_deleted());
+        assert_eq!(deleted.kind(), crate::ErrorKind::JetStream);
+        assert!(deleted.jetstream_error().is_none());
+        let missing = super::kv_error(super::Reason::KeyNotFound, "k".into());
+        assert!(missing.is_key_not_found() && !missing.is_key_deleted());
+        let bucket = super::kv_error(super::Reason::BucketNotFound, "b".into());
+        assert!(bucket.is_bucket_not_found() && !bucket.is_key_not_found());
+    }
+
     #[test]
     fn handles_are_send_and_sync() {
         fn send_sync<T: Send + Sync>() {}
