@@ -103,6 +103,10 @@ async fn buckets_are_created_bound_updated_listed_and_deleted() {
         assert_eq!(info.description.as_deref(), Some("test bucket"));
 
         store.put("k", "v").await.unwrap();
+        // A value over max_value_size is the server's error, and the connection stays up.
+        let err = store.put("big", vec![0u8; 2000]).await.unwrap_err();
+        assert_eq!(err.kind(), rnats::ErrorKind::JetStream, "{err:?}");
+        assert!(store.get("big").await.unwrap_err().is_key_not_found());
         let status = store.status().await.unwrap();
         assert_eq!(status.values(), 1);
         assert!(status.bytes() > 0);
