@@ -146,10 +146,13 @@ impl Config {
         }
         if let Some(mirror) = &self.mirror {
             let mut mirror = mirror.clone();
-            if !mirror.name.starts_with("KV_") {
-                mirror.name = stream_name(&mirror.name);
-            }
-            check_bucket(&mirror.name[3..])?;
+            let origin = mirror
+                .name
+                .strip_prefix("KV_")
+                .unwrap_or(&mirror.name)
+                .to_owned();
+            check_bucket(&origin)?;
+            mirror.name = stream_name(&origin);
             config.mirror = Some(mirror);
             config.mirror_direct = true;
         } else {
