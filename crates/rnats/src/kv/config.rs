@@ -301,9 +301,29 @@ mod tests {
         assert_eq!(s.compression, Compression::S2);
         assert_eq!((s.max_bytes, s.max_message_size), (-1, -1));
         kv.max_age = Duration::from_secs(30);
+        kv.placement = Some(Placement {
+            cluster: Some("east".into()),
+            tags: vec!["ssd".into()],
+            preferred: None,
+        });
+        kv.republish = Some(Republish::new("$KV.b.>", "out.>"));
+        kv.metadata.insert("team".into(), "a".into());
+        kv.replicas = 3;
+        kv.storage = StorageType::Memory;
         let s = kv.to_stream_config().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.duplicate_window, Duration::from_secs(30));
-        assert_eq!(Config::from_stream(&s).history, 5);
+        assert_eq!(s.placement, kv.placement);
+        assert_eq!(s.republish, kv.republish);
+        assert_eq!(s.metadata.get("team").map(String::as_str), Some("a"));
+        assert_eq!((s.num_replicas, s.storage), (3, StorageType::Memory));
+        let back = Config::from_stream(&s);
+        assert_eq!(back.history, 5);
+        assert_eq!(back, {
+            let mut expected = kv.clone();
+            expected.max_value_size = -1;
+            expected.max_bytes = -1;
+            expected
+        });
     }
 
     #[test]

@@ -1300,3 +1300,26 @@ async fn a_bucket_without_direct_get_is_read_through_the_leader() {
     assert!(store.get("k").await.unwrap_err().is_key_deleted());
     assert_eq!(store.history("k").await.unwrap().len(), 3);
 }
+
+/// Republish: every stored value is also published to another subject.
+#[tokio::test]
+async fn values_are_republished() {
+    let _shared = crate::shared().await;
+    let (server, js) = js_server().await;
+    let mut c = config("repub", StorageType::Memory);
+    c.republish = Some(jetstream::stream::Republish::new("$KV.repub.>", "seen.>"));
+    let store = js.create_key_value(c).await.unwrap();
+    assert_eq!(
+        store.info().await.unwrap().republish.map(|r| r.destination),
+        Some("seen.>".to_string())
+    );
+    let client = rnats::connect(server.url()).await.unwrap();
+    let mut sub = client.subscribe("seen.>").await.unwrap();
+    client.flush().await.unwrap();
+    let r = store.put("a.b", "v").await.unwrap();
+    let msg = crate::next_msg(&mut sub).await;
+    assert_eq!(msg.subject.as_str(), "seen.a.b");
+    assert_eq!(msg.payload, "v");
+    let headers = msg.headers.unwrap();
+    assert_eq!(headers.get("Nats-Sequence"), Some(r.to_string().as_str()));
+}
