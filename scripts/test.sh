@@ -25,8 +25,9 @@ step cargo fmt --all -- --check
 step cargo clippy --workspace --all-targets -- -D warnings
 # The API docs build without a broken link or a missing doc.
 RUSTDOCFLAGS="-D warnings" step cargo doc --workspace --no-deps
-# Without JetStream (the `jetstream` feature is the only default): what cfg leaves behind
-# must still be warning-free and pass, and the tests that need it are compiled out.
+# Without JetStream and Key-Value (the `jetstream` and `kv` features, the defaults): what cfg
+# leaves behind must still be warning-free and pass, and the tests that need them are
+# compiled out. (The kv tests' nats-py interop needs the .venv that setup.sh built above.)
 step cargo clippy -p rnats --no-default-features --all-targets -- -D warnings
 step cargo test -p rnats --no-default-features
 # bench/ and fuzz/ are workspaces of their own (own Cargo.lock and target/), which the

@@ -30,6 +30,11 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         | Scenario::OrderedStallHb2
         | Scenario::OrderedStallHb15
         | Scenario::OrderedStallRt2 => crate::async_nats_js::run(spec).await,
+        Scenario::KvPut
+        | Scenario::KvGet
+        | Scenario::KvPut64
+        | Scenario::KvGet64
+        | Scenario::KvWatch => crate::async_nats_kv::run(spec).await,
     }
 }
 

@@ -34,6 +34,23 @@ pub const ORDERED_KILL_AT: u64 = 2_000;
 /// `ordered-stall`: a stall this long counts as a hang and fails the run.
 pub const ORDERED_HANG: Duration = Duration::from_secs(60);
 
+/// Keys the Key-Value scenarios cycle through (`k0` … `k999`).
+pub const KV_KEYS: u64 = 1_000;
+/// Keys `kv-watch` writes (`w0` … `w1999`): with a history of 64, 128,000 updates are kept.
+pub const KV_WATCH_KEYS: u64 = 2_000;
+/// Puts made before `kv-put` measures.
+pub const KV_WARM_UP: u64 = 200;
+
+/// The bucket a Key-Value worker creates for itself and deletes at the end.
+pub fn kv_bucket() -> String {
+    format!("bench_{}", std::process::id())
+}
+
+/// The key of operation `i` (keys are reused every `KV_KEYS` operations).
+pub fn kv_key(i: u64) -> String {
+    format!("k{}", i % KV_KEYS)
+}
+
 /// The stream (and its subject) a JetStream worker creates for itself and deletes at the
 /// end: named after the process, so runs never share state.
 pub fn js_stream() -> (String, String) {

@@ -6,11 +6,13 @@
 
 mod async_nats_client;
 mod async_nats_js;
+mod async_nats_kv;
 mod common;
 mod orchestrator;
 mod raw;
 mod rnats_client;
 mod rnats_js;
+mod rnats_kv;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -167,6 +169,22 @@ pub enum Scenario {
     /// request timeout, 10 s by default; rnats' bounds each recreation attempt at 2 s).
     #[value(name = "ordered-stall-rt2")]
     OrderedStallRt2,
+    /// Key-Value: one put at a time (each waits for its ack), keys k0…k999.
+    #[value(name = "kv-put")]
+    KvPut,
+    /// Key-Value: one get at a time (each client's default get path: Direct Get for both).
+    #[value(name = "kv-get")]
+    KvGet,
+    /// Key-Value: puts with 64 in flight (`buffer_unordered(64)` for both clients).
+    #[value(name = "kv-put-64")]
+    KvPut64,
+    /// Key-Value: gets with 64 in flight.
+    #[value(name = "kv-get-64")]
+    KvGet64,
+    /// Key-Value: `count` updates are written first (not measured); then a watcher from
+    /// revision 1 is timed until it has delivered them all, each revision checked in order.
+    #[value(name = "kv-watch")]
+    KvWatch,
 }
 
 impl Scenario {
@@ -187,6 +205,11 @@ impl Scenario {
             Scenario::OrderedStallHb2 => "ordered-stall-hb2",
             Scenario::OrderedStallHb15 => "ordered-stall-hb15",
             Scenario::OrderedStallRt2 => "ordered-stall-rt2",
+            Scenario::KvPut => "kv-put",
+            Scenario::KvGet => "kv-get",
+            Scenario::KvPut64 => "kv-put-64",
+            Scenario::KvGet64 => "kv-get-64",
+            Scenario::KvWatch => "kv-watch",
         }
     }
 
@@ -204,6 +227,8 @@ impl Scenario {
             | Scenario::OrderedStallHb2
             | Scenario::OrderedStallHb15
             | Scenario::OrderedStallRt2 => 10_000,
+            Scenario::KvPut | Scenario::KvGet => 10_000,
+            Scenario::KvPut64 | Scenario::KvGet64 | Scenario::KvWatch => 100_000,
         }
     }
 
@@ -213,6 +238,18 @@ impl Scenario {
             Scenario::ReconnectEqual => Some(std::time::Duration::from_millis(5)),
             _ => None,
         }
+    }
+
+    /// The Key-Value scenarios.
+    pub fn is_kv(self) -> bool {
+        matches!(
+            self,
+            Scenario::KvPut
+                | Scenario::KvGet
+                | Scenario::KvPut64
+                | Scenario::KvGet64
+                | Scenario::KvWatch
+        )
     }
 
     /// The ordered-stall scenarios.

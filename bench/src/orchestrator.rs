@@ -102,6 +102,17 @@ impl Case {
     }
 }
 
+const fn kv(scenario: Scenario, count: u64) -> Case {
+    Case {
+        scenario,
+        size: 128,
+        count,
+        raw: false,
+        storage: Some(Storage::Memory),
+        min_runs: 1,
+    }
+}
+
 const CASES: &[Case] = &[
     case(Scenario::Pub, 16, 2_500_000, false),
     case(Scenario::Pub, 128, 2_000_000, false),
@@ -162,6 +173,12 @@ const CASES: &[Case] = &[
         storage: None,
         min_runs: 5,
     },
+    // Key-Value (memory buckets, 128 B values).
+    kv(Scenario::KvPut, 5_000),
+    kv(Scenario::KvGet, 10_000),
+    kv(Scenario::KvPut64, 100_000),
+    kv(Scenario::KvGet64, 100_000),
+    kv(Scenario::KvWatch, 100_000),
 ];
 
 /// The results of one client on one case: successful outcomes and failure messages.
@@ -546,6 +563,19 @@ fn print_table(results: &Results<'_>) {
             | Scenario::OrderedStallRt2 => vec![
                 ("stall ms, median", |o| o.stall_ms, ms, false, Median),
                 ("stall ms, longest", |o| o.stall_ms, ms, false, Longest),
+            ],
+            Scenario::KvPut | Scenario::KvGet => vec![
+                ("ops/s", |o| Some(o.rate), rate, true, Median),
+                ("p50 µs", |o| o.p50_us, us, false, Median),
+                ("p99 µs", |o| o.p99_us, us, false, Median),
+            ],
+            Scenario::KvPut64 | Scenario::KvGet64 => vec![
+                ("ops/s", |o| Some(o.rate), rate, true, Median),
+                ("client CPU ns/op", cpu_ns_per_msg, ns, false, Median),
+            ],
+            Scenario::KvWatch => vec![
+                ("entries/s", |o| Some(o.rate), rate, true, Median),
+                ("client CPU ns/entry", cpu_ns_per_msg, ns, false, Median),
             ],
         };
         for (k, (label, value, fmt, higher_better, summary)) in metrics.into_iter().enumerate() {

@@ -27,6 +27,11 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         | Scenario::OrderedStallHb2
         | Scenario::OrderedStallHb15
         | Scenario::OrderedStallRt2 => crate::rnats_js::run(spec).await,
+        Scenario::KvPut
+        | Scenario::KvGet
+        | Scenario::KvPut64
+        | Scenario::KvGet64
+        | Scenario::KvWatch => crate::rnats_kv::run(spec).await,
     }
 }
 

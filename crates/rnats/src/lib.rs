@@ -45,6 +45,8 @@ mod error;
 mod events;
 #[cfg(feature = "jetstream")]
 pub mod jetstream;
+#[cfg(feature = "kv")]
+pub mod kv;
 mod message;
 mod options;
 mod request;
@@ -113,10 +115,22 @@ const _: () = {
         pollable::<consumer::Ordered>();
         pollable::<jetstream::Paged<jetstream::stream::Info>>();
     }
+    #[cfg(feature = "kv")]
+    {
+        shareable::<kv::Store>();
+        shareable::<kv::Entry>();
+        shareable::<kv::Status>();
+        pollable::<kv::Watch>();
+        pollable::<kv::WatchEvents>();
+        pollable::<kv::Keys>();
+        pollable::<kv::BucketNames>();
+        pollable::<kv::BucketStatuses>();
+    }
 };
 
 /// The README's examples, compiled as doctests so they cannot drift from the API. (They use
-/// JetStream too, so only with that feature; `scripts/test.sh` runs them with the defaults.)
-#[cfg(all(doctest, feature = "jetstream"))]
+/// JetStream and Key-Value too, so only with those features; `scripts/test.sh` runs them
+/// with the defaults.)
+#[cfg(all(doctest, feature = "kv"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;

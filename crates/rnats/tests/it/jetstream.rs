@@ -501,7 +501,7 @@ async fn stream_config_round_trips_through_the_server() {
 
 /// A scripted peer that greets with `info` and answers every PING: enough for a client to
 /// connect and see the INFO, with no JetStream behind it.
-async fn peer_with_info(info: &'static str) -> String {
+pub(crate) async fn peer_with_info(info: &'static str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("nats://{}", listener.local_addr().unwrap());

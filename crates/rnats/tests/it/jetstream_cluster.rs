@@ -9,7 +9,7 @@ use rnats::jetstream::consumer::{pull, AckPolicy, PullConsumer};
 use rnats::jetstream::{self, stream, Context, Publish};
 
 /// A fresh 3-node JetStream cluster (started off the async runtime).
-async fn start_cluster() -> Arc<rnats_test::Cluster> {
+pub(crate) async fn start_cluster() -> Arc<rnats_test::Cluster> {
     Arc::new(
         tokio::task::spawn_blocking(|| rnats_test::jetstream_cluster(3))
             .await
@@ -18,7 +18,7 @@ async fn start_cluster() -> Arc<rnats_test::Cluster> {
 }
 
 /// A client that retries a lost server every 50 ms, so recovery is not paced by backoff.
-async fn connect_fast(urls: Vec<String>) -> rnats::Client {
+pub(crate) async fn connect_fast(urls: Vec<String>) -> rnats::Client {
     rnats::ConnectOptions::new()
         .reconnect_delay_callback(|_| Duration::from_millis(50))
         .connect(urls)
@@ -48,7 +48,7 @@ async fn create_r3_stream(js: &Context, name: &str, subject: &str) -> stream::St
 /// The node serving the stream's only consumer, after making it the stream's leader too
 /// (leader stepdowns until the election lands there, at most 20 tries): killing that node then
 /// costs the consumer and the stream leader at once, the hardest case for a reader.
-async fn align_stream_leader_with_consumer(stream: &stream::Stream) -> String {
+pub(crate) async fn align_stream_leader_with_consumer(stream: &stream::Stream) -> String {
     let consumers: Vec<_> = stream
         .consumers()
         .collect::<Vec<_>>()
@@ -93,7 +93,7 @@ async fn align_stream_leader_with_consumer(stream: &stream::Stream) -> String {
 }
 
 /// The stream's current leader ("" while there is none).
-async fn stream_leader(stream: &stream::Stream) -> String {
+pub(crate) async fn stream_leader(stream: &stream::Stream) -> String {
     stream
         .info_with(Default::default())
         .await

@@ -430,6 +430,64 @@ async fn snoop_the_jetstream_api() -> Vec<Exchange> {
     js.delete_stream("GONE").await.unwrap();
     js.account_info().await.unwrap();
 
+    // Key-Value: buckets with every knob, then each call that makes an API request.
+    #[cfg(feature = "kv")]
+    {
+        use rnats::kv;
+        let mut c = kv::Config::new("KVALL");
+        c.history = 5;
+        c.max_age = Duration::from_secs(3600);
+        c.max_value_size = 1024;
+        c.max_bytes = 1 << 20;
+        c.storage = stream::StorageType::Memory;
+        c.compression = true;
+        c.description = Some("every kv knob".into());
+        c.republish = Some(stream::Republish::new("$KV.KVALL.>", "kvall.>"));
+        c.metadata.insert("k".into(), "v".into());
+        c.limit_marker_ttl = Some(Duration::from_secs(5));
+        let store = js.create_key_value(c.clone()).await.unwrap();
+        js.update_key_value(c).await.unwrap();
+        let mut m = kv::Config::new("KVMIRROR");
+        m.storage = stream::StorageType::Memory;
+        m.mirror = Some(stream::Source::new("KVALL"));
+        js.create_key_value(m).await.unwrap();
+        let mut src = kv::Config::new("KVSRC");
+        src.storage = stream::StorageType::Memory;
+        src.sources = vec![stream::Source::new("KVALL")];
+        js.create_key_value(src).await.unwrap();
+        store.put("a", "1").await.unwrap();
+        store
+            .create_with_ttl("t", "x", Duration::from_secs(60))
+            .await
+            .unwrap();
+        store.delete("a").await.unwrap();
+        store
+            .purge_with_ttl("t", Duration::from_secs(60))
+            .await
+            .unwrap();
+        store.get("t").await.unwrap_err();
+        store.entry("a").await.unwrap();
+        store.get_revision("a", 1).await.unwrap();
+        store.history("a").await.unwrap();
+        let _: Vec<String> = store
+            .keys_with_filters(["a", "b.*"])
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let mut w = kv::WatchOptions::keys(["a"]);
+        w.meta_only = true;
+        w.include_history = true;
+        drop(store.watch_with(w).await.unwrap());
+        store.purge_deletes(Duration::ZERO).await.unwrap();
+        store.status().await.unwrap();
+        let _: Vec<String> = js.key_value_names().try_collect().await.unwrap();
+        let _: Vec<kv::Status> = js.key_value_stores().try_collect().await.unwrap();
+        js.key_value("KVALL").await.unwrap();
+        js.delete_key_value("KVSRC").await.unwrap();
+    }
+
     // Everything seen so far, requests matched with their answers by reply subject.
     js.client().flush().await.unwrap();
     snoop.flush().await.unwrap();
@@ -536,6 +594,24 @@ fn check(
 async fn every_request_rnats_sends_validates_against_the_schemas() {
     let _shared = crate::shared().await;
     let exchanges = snoop_the_jetstream_api().await;
+    #[cfg(feature = "kv")]
+    for api in [
+        "STREAM.CREATE.KV_KVALL",
+        "STREAM.UPDATE.KV_KVALL",
+        "STREAM.CREATE.KV_KVMIRROR",
+        "STREAM.CREATE.KV_KVSRC",
+        "CONSUMER.CREATE.KV_KVALL",
+        "STREAM.PURGE.KV_KVALL",
+        "STREAM.NAMES",
+        "STREAM.LIST",
+    ] {
+        assert!(
+            exchanges.iter().any(|e| e.api.starts_with(api)
+                && (!api.starts_with("STREAM.NAMES") && !api.starts_with("STREAM.LIST")
+                    || String::from_utf8_lossy(&e.request).contains("$KV.*.>"))),
+            "no {api} request of the Key-Value calls was seen"
+        );
+    }
     check(
         &exchanges,
         request_schema_for,

@@ -22,6 +22,8 @@ mod jetstream_pull;
 mod jetstream_push;
 #[cfg(feature = "jetstream")]
 mod jetstream_schema;
+#[cfg(feature = "kv")]
+mod kv;
 mod lifecycle;
 mod limits;
 mod request;

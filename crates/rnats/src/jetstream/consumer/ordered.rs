@@ -50,6 +50,9 @@ pub struct OrderedConfig {
     pub inactive_threshold: Duration,
     /// Messages pulled ahead (default 500).
     pub max_messages_per_batch: usize,
+    /// Bytes pulled ahead instead (default 0: the message limit applies). When set, the
+    /// message limit no longer applies: memory stays bounded whatever the message sizes.
+    pub max_bytes_per_batch: usize,
     /// Idle heartbeat of the pulls; two missed ones recreate the consumer (default 2 s).
     pub heartbeat: Duration,
     /// How many times in a row recreating the consumer may fail before the stream gives up
@@ -69,6 +72,7 @@ impl Default for OrderedConfig {
             headers_only: false,
             inactive_threshold: Duration::from_secs(300),
             max_messages_per_batch: 500,
+            max_bytes_per_batch: 0,
             heartbeat: Duration::from_secs(2),
             max_reset_attempts: 20,
         }
@@ -78,7 +82,7 @@ impl Default for OrderedConfig {
 /// The longest wait for one attempt to create (or recreate) the consumer.
 const RESET_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 
-type Reset = Pin<Box<dyn Future<Output = Result<(String, Messages), Error>> + Send>>;
+type Reset = Pin<Box<dyn Future<Output = Result<(String, Messages, u64), Error>> + Send>>;
 
 impl Stream {
     /// Delivers the stream's messages (matching the filters) in order, each exactly once,
@@ -104,9 +108,11 @@ impl Stream {
             reset: None,
             failures: 0,
             done: false,
+            initial_pending: 0,
         };
         let first = ordered.start_reset(Duration::ZERO);
-        let (name, messages) = first.await?;
+        let (name, messages, pending) = first.await?;
+        ordered.initial_pending = pending;
         ordered.attempt = None;
         ordered.consumer = Some(name);
         ordered.messages = Some(messages);
@@ -140,6 +146,8 @@ pub struct Ordered {
     reset: Option<Reset>,
     failures: usize,
     done: bool,
+    /// Messages the first consumer had to deliver when it was created.
+    initial_pending: u64,
 }
 
 impl Ordered {
@@ -185,18 +193,22 @@ impl Ordered {
         self.next_consumer_seq = 1;
         let stream = self.stream.clone();
         let batch = self.config.max_messages_per_batch;
+        let batch_bytes = self.config.max_bytes_per_batch;
         let heartbeat = self.config.heartbeat;
         Box::pin(async move {
             tokio::time::sleep(delay).await;
             let consumer: Consumer<pull::Config> = stream.create_consumer(config).await?;
-            let messages = consumer
-                .stream()
-                .max_messages_per_batch(batch)
+            let pending = consumer.cached_info().num_pending;
+            let mut builder = consumer.stream().max_messages_per_batch(batch);
+            if batch_bytes > 0 {
+                builder = builder.max_bytes_per_batch(batch_bytes);
+            }
+            let messages = builder
                 .heartbeat(heartbeat)
                 .expires(heartbeat.saturating_mul(5).max(Duration::from_secs(1)))
                 .messages()
                 .await?;
-            Ok((name, messages))
+            Ok((name, messages, pending))
         })
     }
 
@@ -210,6 +222,14 @@ impl Ordered {
                 let _ = stream.delete_consumer(&name).await;
             }
         });
+    }
+
+    /// How many messages the first consumer had to deliver when it was created (its
+    /// `num_pending`): 0 means that, at that moment, nothing matched its filters and start
+    /// policy. Each delivered message's [`Info::pending`](crate::jetstream::message::Info)
+    /// counts down from there (and up again as new messages arrive).
+    pub fn initial_pending(&self) -> u64 {
+        self.initial_pending
     }
 
     /// How many times the consumer was recreated (0 while the first one serves).
@@ -240,7 +260,7 @@ impl FuturesStream for Ordered {
             if let Some(reset) = &mut this.reset {
                 match reset.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Ok((name, messages))) => {
+                    Poll::Ready(Ok((name, messages, _))) => {
                         this.reset = None;
                         this.attempt = None;
                         this.failures = 0;

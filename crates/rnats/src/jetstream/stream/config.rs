@@ -441,6 +441,16 @@ pub struct External {
     pub delivery_prefix: Option<String>,
 }
 
+impl External {
+    /// Another JetStream API reached through `api_prefix` (`$JS.<domain>.API` for a domain).
+    pub fn new(api_prefix: impl Into<String>) -> Self {
+        Self {
+            api_prefix: api_prefix.into(),
+            delivery_prefix: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
