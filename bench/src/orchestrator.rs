@@ -126,7 +126,7 @@ const CASES: &[Case] = &[
     case(Scenario::Pubsub, 1024, 400_000, false),
     case(Scenario::PubsubEqual, 1024, 400_000, false),
     case(Scenario::ReqSeq, 128, 6_000, true),
-    case(Scenario::Req64, 128, 120_000, false),
+    case(Scenario::Req64, 128, 120_000, true),
     case(Scenario::Reconnect, 0, 10_000, false),
     case(Scenario::ReconnectEqual, 0, 10_000, false),
     js(Scenario::JsPub, Storage::File, 5_000),
