@@ -48,6 +48,8 @@ pub mod jetstream;
 mod message;
 mod options;
 mod request;
+#[cfg(feature = "service")]
+pub mod service;
 mod shared;
 mod subscriber;
 mod transport;
@@ -112,6 +114,13 @@ const _: () = {
         pollable::<consumer::push::Messages>();
         pollable::<consumer::Ordered>();
         pollable::<jetstream::Paged<jetstream::stream::Info>>();
+    }
+    #[cfg(feature = "service")]
+    {
+        shareable::<service::Service>();
+        shareable::<service::Group>();
+        shareable::<service::Request>();
+        pollable::<service::Endpoint>();
     }
 };
 
