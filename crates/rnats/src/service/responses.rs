@@ -62,8 +62,9 @@ pub struct EndpointInfo {
     /// The subject it listens on (group prefix included).
     pub subject: String,
     /// Its queue group; `None` when queue groups are disabled for it (every instance gets
-    /// every request).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// every request). On the wire the key is always there, `""` when disabled (as nats.go
+    /// sends it, and as nats-py's readers require it).
+    #[serde(default, with = "queue_group")]
     pub queue_group: Option<String>,
     /// Its metadata.
     #[serde(default, deserialize_with = "nullable")]
@@ -85,8 +86,9 @@ pub struct Stats {
     /// The service's metadata.
     #[serde(default, deserialize_with = "nullable")]
     pub metadata: BTreeMap<String, String>,
-    /// When the instance started (RFC 3339, UTC).
-    #[serde(with = "time::serde::rfc3339")]
+    /// When the instance started (RFC 3339; sent in UTC with microseconds,
+    /// `2026-01-02T03:04:05.123456Z`, the form nats-py's reader parses).
+    #[serde(with = "started")]
     pub started: OffsetDateTime,
     /// The statistics of each endpoint, in the order they were added.
     #[serde(default, deserialize_with = "nullable")]
@@ -100,8 +102,8 @@ pub struct EndpointStats {
     pub name: String,
     /// The subject it listens on.
     pub subject: String,
-    /// Its queue group; `None` when disabled.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Its queue group; `None` when disabled (`""` on the wire).
+    #[serde(default, with = "queue_group")]
     pub queue_group: Option<String>,
     /// Requests received.
     pub num_requests: u64,
@@ -116,8 +118,9 @@ pub struct EndpointStats {
     /// `processing_time / num_requests` (nanoseconds on the wire).
     #[serde(with = "nanos")]
     pub average_processing_time: Duration,
-    /// What the service's stats handler returned for this endpoint, if it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What the service's stats handler returned for this endpoint, if it has one (`null` on
+    /// the wire otherwise: nats-py's reader requires the key).
+    #[serde(default)]
     pub data: Option<serde_json::Value>,
 }
 
@@ -141,5 +144,45 @@ mod nanos {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let n = i64::deserialize(d)?;
         Ok(Duration::from_nanos(n.max(0) as u64))
+    }
+}
+
+/// A queue group: `""` on the wire when disabled.
+mod queue_group {
+    use super::*;
+
+    pub(super) fn serialize<S: Serializer>(q: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(q.as_deref().unwrap_or(""))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+        Ok(Option::<String>::deserialize(d)?.filter(|q| !q.is_empty()))
+    }
+}
+
+/// The start time: written in UTC with exactly six fractional digits and `Z`, read as any
+/// RFC 3339 time.
+mod started {
+    use super::*;
+    use time::format_description::well_known::Rfc3339;
+
+    pub(super) fn serialize<S: Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
+        let utc = t.to_offset(time::UtcOffset::UTC);
+        let text = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+            utc.year(),
+            u8::from(utc.month()),
+            utc.day(),
+            utc.hour(),
+            utc.minute(),
+            utc.second(),
+            utc.microsecond()
+        );
+        s.serialize_str(&text)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
+        let text = String::deserialize(d)?;
+        OffsetDateTime::parse(&text, &Rfc3339).map_err(serde::de::Error::custom)
     }
 }

@@ -26,6 +26,8 @@ mod lifecycle;
 mod limits;
 mod request;
 mod resilience;
+#[cfg(feature = "service")]
+mod service;
 mod tls;
 mod vectored;
 mod websocket;

@@ -1,0 +1,1136 @@
+//! Services (ADR-32) against a real nats-server: the discovery answers checked against the
+//! official micro v1 JSON Schemas (vendored in `tests/data/schemas/micro/v1`), queue groups,
+//! errors and panics, stop, the cross-client `service core` case, and nats-py's `nats.micro`
+//! on both sides (`tests/data/service_interop.py`, run with the repository's `.venv`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use jsonschema::Validator;
+use rnats::service::{self, Service};
+use rnats::{Client, ErrorKind, Request};
+use rnats_test::NatsServer;
+use serde_json::{json, Value};
+
+use crate::Bounded;
+
+/// `fut`'s output, or a test failure naming `what` after `secs` seconds.
+async fn within<T>(secs: u64, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {secs} s waiting for {what}"))
+}
+
+/// The validator of the vendored micro v1 schema `verb` (`ping`, `info`, `stats`): draft-07,
+/// formats checked.
+fn validator(verb: &str) -> Validator {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/data/schemas/micro/v1/{verb}_response.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    jsonschema::draft7::options()
+        .should_validate_formats(true)
+        .should_ignore_unknown_formats(false)
+        .build(&schema)
+        .unwrap()
+}
+
+/// Fails the test with every way `value` breaks the `verb` schema.
+fn assert_valid(verb: &str, value: &Value) {
+    let v = validator(verb);
+    let errors: Vec<String> = v
+        .iter_errors(value)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{verb} answer {value} breaks the schema: {errors:?}"
+    );
+}
+
+/// Every raw JSON answer to one request on `subject` within `window`.
+async fn gather(client: &Client, subject: &str, window: Duration) -> Vec<Value> {
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(&inbox).await.unwrap();
+    client
+        .publish_with_reply(subject, &inbox, "")
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + window;
+    let mut out = Vec::new();
+    while let Ok(Some(msg)) = tokio::time::timeout_at(deadline, sub.next()).await {
+        // A 503 status: nobody listens on `subject`.
+        if msg.status.is_none() {
+            out.push(serde_json::from_slice(&msg.payload).unwrap());
+        }
+    }
+    out
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(value: &Value) -> Vec<&str> {
+    let mut k: Vec<&str> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    k.sort_unstable();
+    k
+}
+
+/// An endpoint handler echoing the payload, answering "error" with a 400 service error.
+async fn echo(req: service::Request) {
+    if req.payload() == "error" {
+        req.respond_error(400, "bad request", "details")
+            .await
+            .unwrap();
+    } else {
+        req.respond(req.payload().clone()).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn discovery_answers_match_the_micro_v1_schemas_on_every_subject() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let svc = client
+        .service_builder()
+        .description("schema check")
+        .metadata([("zone", "a")])
+        .stats_handler(|e| json!({ "endpoint": e.name, "seen": e.num_requests }))
+        .start("schema-svc", "1.2.3-rc.1+build.5")
+        .await
+        .unwrap();
+    svc.endpoint("plain")
+        .metadata([("k", "v")])
+        .handler(echo)
+        .await
+        .unwrap();
+    svc.group("grp")
+        .queue_group("gq")
+        .endpoint("grouped")
+        .subject("x.*")
+        .handler(echo)
+        .await
+        .unwrap();
+    svc.endpoint("all")
+        .disable_queue_group()
+        .handler(echo)
+        .await
+        .unwrap();
+    service::call(&client, "plain", "hi")
+        .bounded()
+        .await
+        .unwrap();
+    service::call(&client, "grp.x.1", "hi")
+        .bounded()
+        .await
+        .unwrap();
+    let err = service::call(&client, "plain", "error")
+        .bounded()
+        .await
+        .unwrap_err();
+    assert!(err.is_service_error(), "{err:?}");
+
+    let id = svc.id().to_owned();
+    let window = Duration::from_millis(300);
+    for verb in ["PING", "INFO", "STATS"] {
+        for subject in [
+            format!("$SRV.{verb}"),
+            format!("$SRV.{verb}.schema-svc"),
+            format!("$SRV.{verb}.schema-svc.{id}"),
+        ] {
+            let answers = gather(&client, &subject, window).await;
+            assert_eq!(answers.len(), 1, "{subject}: {answers:?}");
+            let a = &answers[0];
+            let lower = verb.to_ascii_lowercase();
+            assert_valid(&lower, a);
+            assert_eq!(a["type"], format!("io.nats.micro.v1.{lower}_response"));
+            assert_eq!(a["name"], "schema-svc");
+            assert_eq!(a["id"], id.as_str());
+            assert_eq!(a["version"], "1.2.3-rc.1+build.5");
+            assert_eq!(a["metadata"], json!({"zone": "a"}));
+            match verb {
+                "PING" => assert_eq!(keys(a), ["id", "metadata", "name", "type", "version"]),
+                "INFO" => {
+                    assert_eq!(
+                        keys(a),
+                        [
+                            "description",
+                            "endpoints",
+                            "id",
+                            "metadata",
+                            "name",
+                            "type",
+                            "version"
+                        ]
+                    );
+                    assert_eq!(a["description"], "schema check");
+                    assert_eq!(
+                        a["endpoints"],
+                        json!([
+                            {"name": "plain", "subject": "plain", "queue_group": "q", "metadata": {"k": "v"}},
+                            {"name": "grouped", "subject": "grp.x.*", "queue_group": "gq", "metadata": {}},
+                            {"name": "all", "subject": "all", "queue_group": "", "metadata": {}},
+                        ])
+                    );
+                }
+                _ => {
+                    assert_eq!(
+                        keys(a),
+                        [
+                            "endpoints",
+                            "id",
+                            "metadata",
+                            "name",
+                            "started",
+                            "type",
+                            "version"
+                        ]
+                    );
+                    let started = a["started"].as_str().unwrap();
+                    assert!(started.ends_with('Z') && started.len() == 27, "{started}");
+                    let eps = a["endpoints"].as_array().unwrap();
+                    assert_eq!(eps.len(), 3);
+                    for e in eps {
+                        assert_eq!(
+                            keys(e),
+                            [
+                                "average_processing_time",
+                                "data",
+                                "last_error",
+                                "name",
+                                "num_errors",
+                                "num_requests",
+                                "processing_time",
+                                "queue_group",
+                                "subject"
+                            ]
+                        );
+                        assert_eq!(e["data"]["endpoint"], e["name"]);
+                    }
+                    assert_eq!(eps[0]["num_requests"], 2);
+                    assert_eq!(eps[0]["num_errors"], 1);
+                    assert_eq!(eps[0]["last_error"], "400:bad request");
+                    assert_eq!(eps[0]["data"]["seen"], 2);
+                    assert_eq!(eps[1]["num_requests"], 1);
+                    assert_eq!(eps[1]["num_errors"], 0);
+                    assert_eq!(eps[1]["last_error"], "");
+                    assert_eq!(eps[2]["num_requests"], 0);
+                    assert_eq!(eps[2]["average_processing_time"], 0);
+                    let total = eps[0]["processing_time"].as_u64().unwrap();
+                    let avg = eps[0]["average_processing_time"].as_u64().unwrap();
+                    assert!(total > 0 && avg == total / 2, "{total} {avg}");
+                }
+            }
+        }
+    }
+    // A PING for another name or id is not answered.
+    assert!(gather(&client, "$SRV.PING.other", window).await.is_empty());
+    assert!(gather(&client, "$SRV.PING.schema-svc.nope", window)
+        .await
+        .is_empty());
+
+    // The typed discovery reads the same answers back.
+    let info = service::discover(&client)
+        .instance("schema-svc", &id)
+        .info()
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(info, vec![svc.info()]);
+    assert_eq!(info[0].endpoints[2].queue_group, None);
+    let stats = service::discover(&client)
+        .name("schema-svc")
+        .window(window)
+        .stats()
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(stats.len(), 1);
+    assert_eq!(stats[0].endpoints[0].num_requests, 2);
+    assert_eq!(
+        stats[0].endpoints[0].data,
+        Some(json!({"endpoint": "plain", "seen": 2}))
+    );
+    // The start time round-trips at microsecond precision.
+    let started = svc.stats().started;
+    assert_eq!(
+        stats[0].started.unix_timestamp_nanos() / 1000,
+        started.unix_timestamp_nanos() / 1000
+    );
+
+    // reset() clears every counter.
+    svc.reset();
+    let after = svc.stats();
+    for e in &after.endpoints {
+        assert_eq!(
+            (
+                e.num_requests,
+                e.num_errors,
+                e.last_error.as_str(),
+                e.processing_time
+            ),
+            (0, 0, "", Duration::ZERO)
+        );
+    }
+    svc.stop().bounded().await.unwrap();
+}
+
+#[tokio::test]
+async fn names_versions_groups_and_subjects_are_validated() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let err = client
+        .service_builder()
+        .start("bad name", "1.0.0")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+    assert!(
+        err.to_string().contains("A-Z, a-z, 0-9, '-' and '_'"),
+        "{err}"
+    );
+    for version in ["1.0", "01.0.0", "1.0.0-", "v1.0.0", ""] {
+        let err = client
+            .service_builder()
+            .start("ok", version)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{version}");
+        assert!(err.to_string().contains("not SemVer"), "{err}");
+    }
+    let svc = client.service_builder().start("ok", "1.0.0").await.unwrap();
+    let err = svc.endpoint("a.b").add().await.unwrap_err();
+    assert!(err.to_string().contains("invalid endpoint name"), "{err}");
+    let err = svc.group("g.>").endpoint("e").add().await.unwrap_err();
+    assert!(err.to_string().contains("invalid group name"), "{err}");
+    let err = svc.endpoint("e").subject("a.>.b").add().await.unwrap_err();
+    assert!(
+        err.to_string().contains("invalid endpoint subject"),
+        "{err}"
+    );
+    let err = svc
+        .endpoint("e")
+        .queue_group("has space")
+        .add()
+        .await
+        .unwrap_err();
+    assert!(err.is_invalid_argument(), "{err}");
+    // Nothing invalid was registered; the connection is fine.
+    assert!(svc.info().endpoints.is_empty());
+    svc.endpoint("e").add().await.unwrap();
+    assert_eq!(svc.info().endpoints.len(), 1);
+    svc.stop().bounded().await.unwrap();
+    // No endpoint can be added once stopped.
+    assert!(svc.endpoint("late").add().await.is_err());
+}
+
+/// A handler answering with its service's id.
+fn answer_with_id(id: String) -> impl Fn(service::Request) -> std::future::Ready<()> + Clone {
+    move |req: service::Request| {
+        let id = id.clone();
+        tokio::spawn(async move {
+            let _ = req.respond(id).await;
+        });
+        std::future::ready(())
+    }
+}
+
+#[tokio::test]
+async fn a_queue_group_spreads_the_load_over_two_instances() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let mut ids = Vec::new();
+    let mut services = Vec::new();
+    for _ in 0..2 {
+        let client = rnats::connect(server.url()).await.unwrap();
+        let svc = client
+            .service_builder()
+            .start("spread", "1.0.0")
+            .await
+            .unwrap();
+        svc.endpoint("work")
+            .handler(answer_with_id(svc.id().to_owned()))
+            .await
+            .unwrap();
+        client.flush().bounded().await.unwrap();
+        ids.push(svc.id().to_owned());
+        services.push(svc);
+    }
+    let caller = rnats::connect(server.url()).await.unwrap();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for _ in 0..200 {
+        let answer = service::call(&caller, "work", "").bounded().await.unwrap();
+        *counts
+            .entry(String::from_utf8(answer.payload.to_vec()).unwrap())
+            .or_default() += 1;
+    }
+    // Each request went to exactly one instance, and both got a share (binomial(200, ½):
+    // fewer than 40 has a probability below 1e-17).
+    assert_eq!(counts.values().sum::<usize>(), 200, "{counts:?}");
+    for id in &ids {
+        assert!(counts.get(id).copied().unwrap_or(0) >= 40, "{counts:?}");
+    }
+    // STATS of each instance agrees.
+    let stats = service::discover(&caller)
+        .name("spread")
+        .window(Duration::from_millis(300))
+        .stats()
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(stats.len(), 2);
+    for s in &stats {
+        assert_eq!(s.endpoints[0].num_requests as usize, counts[&s.id]);
+    }
+    for svc in services {
+        svc.stop().bounded().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_queue_group_delivers_every_request_to_every_instance() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let mut services = Vec::new();
+    for i in 0..2 {
+        let client = rnats::connect(server.url()).await.unwrap();
+        // One instance disables it for the service, the other for the endpoint only; the
+        // group-level setting is overridden by the endpoint in the second.
+        let svc = if i == 0 {
+            client
+                .service_builder()
+                .disable_queue_group()
+                .start("fanout", "1.0.0")
+                .await
+                .unwrap()
+        } else {
+            client
+                .service_builder()
+                .queue_group("svcq")
+                .start("fanout", "1.0.0")
+                .await
+                .unwrap()
+        };
+        let group = svc.group("fan").queue_group("groupq");
+        group
+            .endpoint("all")
+            .disable_queue_group()
+            .handler(answer_with_id(svc.id().to_owned()))
+            .await
+            .unwrap();
+        client.flush().bounded().await.unwrap();
+        assert_eq!(svc.info().endpoints[0].queue_group, None);
+        services.push(svc);
+    }
+    let caller = rnats::connect(server.url()).await.unwrap();
+    let inbox = caller.new_inbox();
+    let mut answers = caller.subscribe(&inbox).await.unwrap();
+    caller
+        .publish_with_reply("fan.all", &inbox, "x")
+        .await
+        .unwrap();
+    let mut from = vec![
+        String::from_utf8(crate::next_msg(&mut answers).await.payload.to_vec()).unwrap(),
+        String::from_utf8(crate::next_msg(&mut answers).await.payload.to_vec()).unwrap(),
+    ];
+    from.sort();
+    let mut ids: Vec<String> = services.iter().map(|s| s.id().to_owned()).collect();
+    ids.sort();
+    assert_eq!(from, ids);
+    for svc in &services {
+        assert_eq!(svc.stats().endpoints[0].num_requests, 1);
+    }
+    for svc in services {
+        svc.stop().bounded().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn errors_and_panics_are_answered_counted_and_survived() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let svc = client
+        .service_builder()
+        .start("fragile", "0.1.0")
+        .await
+        .unwrap();
+    svc.endpoint("op")
+        .handler(|req: service::Request| async move {
+            match &req.payload()[..] {
+                b"panic" => panic!("the handler panics on purpose"),
+                b"error" => req.respond_error(503, "busy", "try later").await.unwrap(),
+                _ => req.respond(req.payload().clone()).await.unwrap(),
+            }
+        })
+        .await
+        .unwrap();
+    let err = service::call(&client, "op", "error")
+        .bounded()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Service);
+    let s = err.service_error().expect("a service error");
+    assert_eq!((s.code(), s.description()), (503, "busy"));
+    assert_eq!(s.data(), "try later");
+    assert_eq!(err.to_string(), "service error 503: busy");
+    // The headers are the ones ADR-32 names.
+    let raw = client.request("op", "error").bounded().await.unwrap();
+    let headers = raw.headers.expect("error headers");
+    assert_eq!(headers.get("Nats-Service-Error"), Some("busy"));
+    assert_eq!(headers.get("Nats-Service-Error-Code"), Some("503"));
+
+    for _ in 0..2 {
+        let err = service::call(&client, "op", "panic")
+            .bounded()
+            .await
+            .unwrap_err();
+        let s = err.service_error().expect("a service error");
+        assert_eq!((s.code(), s.description()), (500, "handler panicked"));
+    }
+    // Still serving.
+    let ok = service::call(&client, "op", "fine")
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(ok.payload, "fine");
+    let stats = &svc.stats().endpoints[0];
+    assert_eq!(stats.num_requests, 5);
+    assert_eq!(stats.num_errors, 4);
+    assert_eq!(stats.last_error, "500:handler panicked");
+    // A request without a reply subject cannot be answered: an error, not a panic.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut stream = svc.endpoint("noreply").add().await.unwrap();
+    tokio::spawn(async move {
+        while let Some(req) = stream.next().await {
+            let _ = tx.send(req.respond("x").await);
+        }
+    });
+    client.publish("noreply", "").await.unwrap();
+    let result = within(5, "the respond result", rx.recv()).await.unwrap();
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::InvalidArgument);
+    svc.stop().bounded().await.unwrap();
+}
+
+#[tokio::test]
+async fn stop_drains_and_lets_in_flight_handlers_answer() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let caller = rnats::connect(server.url()).await.unwrap();
+    let svc = client
+        .service_builder()
+        .start("slow", "1.0.0")
+        .await
+        .unwrap();
+    let started = Arc::new(tokio::sync::Notify::new());
+    let started2 = Arc::clone(&started);
+    svc.endpoint("slow")
+        .handler(move |req: service::Request| {
+            let started = Arc::clone(&started2);
+            async move {
+                started.notify_one();
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                req.respond(req.payload().clone()).await.unwrap();
+            }
+        })
+        .await
+        .unwrap();
+    let mut stream = svc.endpoint("streamed").add().await.unwrap();
+    // The caller is another connection: the subscriptions must be at the server first.
+    client.flush().bounded().await.unwrap();
+    let mut pending = Vec::new();
+    for i in 0..5 {
+        pending.push(
+            caller
+                .send_request("slow", Request::new().payload(i.to_string()))
+                .await
+                .unwrap(),
+        );
+    }
+    caller.publish("streamed", "s").await.unwrap();
+    caller.flush().bounded().await.unwrap();
+    within(5, "the first request in the handler", started.notified()).await;
+    let stopper = {
+        let svc = svc.clone();
+        tokio::spawn(async move { svc.stop().await })
+    };
+    // All five were received before the drain, so all five are answered.
+    for (i, response) in pending.into_iter().enumerate() {
+        let answer = response.bounded().await.unwrap();
+        assert_eq!(answer.payload, i.to_string());
+    }
+    // The stream yields its queued request, then ends.
+    let req = within(5, "the streamed request", stream.next())
+        .await
+        .unwrap();
+    assert_eq!(req.payload(), "s");
+    assert!(within(5, "the stream's end", stream.next()).await.is_none());
+    within(10, "stop", stopper).await.unwrap().unwrap();
+    within(5, "stopped()", svc.stopped()).await;
+    assert!(svc.is_stopped());
+    assert_eq!(svc.stats().endpoints[0].num_requests, 5);
+    // Nothing listens any more: endpoints and discovery are gone.
+    let err = caller.request("slow", "").bounded().await.unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
+    assert!(
+        gather(&caller, "$SRV.PING.slow", Duration::from_millis(200))
+            .await
+            .is_empty()
+    );
+    // Stopping twice is harmless.
+    svc.stop().bounded().await.unwrap();
+}
+
+#[tokio::test]
+async fn several_services_on_one_connection_nested_groups_and_streams() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let a = client
+        .service_builder()
+        .start("svc-a", "1.0.0")
+        .await
+        .unwrap();
+    let b = client
+        .service_builder()
+        .start("svc-b", "2.0.0")
+        .await
+        .unwrap();
+    let mut nested = a
+        .group("one")
+        .group("two")
+        .endpoint("deep")
+        .add()
+        .await
+        .unwrap();
+    assert_eq!(nested.subject(), "one.two.deep");
+    b.endpoint("echo").handler(echo).await.unwrap();
+    let responder = tokio::spawn(async move {
+        while let Some(req) = nested.next().await {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            req.respond("deep").await.unwrap();
+        }
+    });
+    assert_eq!(
+        service::call(&client, "one.two.deep", "")
+            .bounded()
+            .await
+            .unwrap()
+            .payload,
+        "deep"
+    );
+    assert_eq!(
+        service::call(&client, "echo", "e")
+            .bounded()
+            .await
+            .unwrap()
+            .payload,
+        "e"
+    );
+    let pings = service::discover(&client)
+        .window(Duration::from_millis(300))
+        .ping()
+        .bounded()
+        .await
+        .unwrap();
+    let mut names: Vec<(String, String)> = pings.into_iter().map(|p| (p.name, p.version)).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ("svc-a".to_owned(), "1.0.0".to_owned()),
+            ("svc-b".to_owned(), "2.0.0".to_owned())
+        ]
+    );
+    // One instance, by id: the query ends at its answer, long before the window.
+    let t = std::time::Instant::now();
+    let one = service::discover(&client)
+        .instance("svc-a", a.id())
+        .window(Duration::from_secs(5))
+        .stats()
+        .bounded()
+        .await
+        .unwrap();
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].endpoints[0].num_requests, 1);
+    // A stream endpoint's time runs until its answer.
+    assert!(one[0].endpoints[0].processing_time >= Duration::from_millis(2));
+    a.stop().bounded().await.unwrap();
+    within(5, "the responder's end", responder).await.unwrap();
+    // b is unaffected by a's stop.
+    assert_eq!(
+        service::call(&client, "echo", "still")
+            .bounded()
+            .await
+            .unwrap()
+            .payload,
+        "still"
+    );
+    let left = service::discover(&client)
+        .window(Duration::from_millis(300))
+        .ping()
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].name, "svc-b");
+    b.stop().bounded().await.unwrap();
+}
+
+/// The cross-client harness side of the `service core` test (§3.2): a command on
+/// `tests.service.core.<step>.command` carries the config; the first builds the service, the
+/// second stops it; each is answered with an empty reply.
+async fn core_harness(client: Client) {
+    let mut commands = client.subscribe("tests.service.core.>").await.unwrap();
+    let mut service: Option<Service> = None;
+    while let Some(cmd) = commands.next().await {
+        if !cmd.subject.ends_with(".command") {
+            continue;
+        }
+        let Some(reply) = cmd.reply.clone() else {
+            continue;
+        };
+        match service.take() {
+            None => {
+                let req: Value = serde_json::from_slice(&cmd.payload).unwrap();
+                let config = &req["config"];
+                let metadata: BTreeMap<String, String> =
+                    serde_json::from_value(config["metadata"].clone()).unwrap_or_default();
+                let svc = client
+                    .service_builder()
+                    .description(config["description"].as_str().unwrap_or_default())
+                    .metadata(metadata)
+                    .stats_handler(|e| json!({ "endpoint": e.name }))
+                    .start(
+                        config["name"].as_str().unwrap(),
+                        config["version"].as_str().unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                let mut groups = HashMap::new();
+                for g in config["groups"].as_array().unwrap() {
+                    let mut group = svc.group(g["name"].as_str().unwrap());
+                    if let Some(q) = g["queue_group"].as_str() {
+                        group = group.queue_group(q);
+                    }
+                    groups.insert(g["name"].as_str().unwrap().to_owned(), group);
+                }
+                for e in config["endpoints"].as_array().unwrap() {
+                    let name = e["name"].as_str().unwrap();
+                    let mut builder = match e["group"].as_str() {
+                        Some(g) => groups[g].endpoint(name),
+                        None => svc.endpoint(name),
+                    };
+                    if let Some(s) = e["subject"].as_str() {
+                        builder = builder.subject(s);
+                    }
+                    if let Some(q) = e["queue_group"].as_str() {
+                        builder = builder.queue_group(q);
+                    }
+                    if let Some(m) = e["metadata"].as_object() {
+                        builder = builder.metadata(
+                            m.iter()
+                                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned())),
+                        );
+                    }
+                    if name == "faulty" {
+                        builder
+                            .handler(|req: service::Request| async move {
+                                let _ = req.respond_error(500, "handler error", "").await;
+                            })
+                            .await
+                            .unwrap();
+                    } else {
+                        builder
+                            .handler(|req: service::Request| async move {
+                                let _ = req.respond(req.payload().clone()).await;
+                            })
+                            .await
+                            .unwrap();
+                    }
+                }
+                service = Some(svc);
+            }
+            Some(svc) => {
+                svc.stop().await.unwrap();
+            }
+        }
+        client.publish(reply, "").await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn cross_client_service_core_case() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let harness_client = rnats::connect(server.url()).await.unwrap();
+    let harness = tokio::spawn(core_harness(harness_client.clone()));
+    let runner = rnats::connect(server.url()).await.unwrap();
+    // The harness subscribes before the runner starts (as the real runner requires).
+    harness_client.flush().bounded().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    harness_client.flush().bounded().await.unwrap();
+
+    let command = json!({
+        "suite": "service", "test": "core", "command": "add",
+        "config": {
+            "name": "demo", "version": "1.0.0", "description": "demo service",
+            "metadata": {"workload": "cpu"},
+            "groups": [{"name": "g1"}, {"name": "g2", "queue_group": "group-queue"}],
+            "endpoints": [
+                {"name": "demo-default-queue", "subject": "demo.default", "metadata": {"key": "value"}},
+                {"name": "demo-custom-queue", "subject": "demo.custom", "queue_group": "endpoint-group"},
+                {"name": "g1-parent-queue", "subject": "parent.queue", "group": "g1"},
+                {"name": "g1-custom-queue", "subject": "custom.queue", "queue_group": "endpoint-group", "group": "g1"},
+                {"name": "g2-parent-queue", "subject": "parent.queue", "group": "g2"},
+                {"name": "g2-custom-queue", "subject": "custom.queue", "queue_group": "endpoint-group", "group": "g2"},
+                {"name": "faulty", "subject": "faulty"}
+            ]
+        }
+    });
+    let reply = runner
+        .request(
+            "tests.service.core.0.command",
+            serde_json::to_vec(&command).unwrap(),
+        )
+        .bounded()
+        .await
+        .unwrap();
+    assert!(reply.payload.is_empty());
+
+    let window = Duration::from_millis(300);
+    let ping = gather(&runner, "$SRV.PING", window).await;
+    assert_eq!(ping.len(), 1);
+    let id = ping[0]["id"].as_str().unwrap().to_owned();
+    for verb in ["PING", "INFO", "STATS"] {
+        for subject in [
+            format!("$SRV.{verb}"),
+            format!("$SRV.{verb}.demo"),
+            format!("$SRV.{verb}.demo.{id}"),
+        ] {
+            let answers = gather(&runner, &subject, window).await;
+            assert_eq!(answers.len(), 1, "{subject}");
+            assert_valid(&verb.to_ascii_lowercase(), &answers[0]);
+            assert_eq!(answers[0]["metadata"], json!({"workload": "cpu"}));
+        }
+    }
+    let info = &gather(&runner, "$SRV.INFO.demo", window).await[0];
+    assert_eq!(info["description"], "demo service");
+    let endpoints: Vec<(String, String, String)> = info["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_owned(),
+                e["subject"].as_str().unwrap().to_owned(),
+                e["queue_group"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("demo-default-queue", "demo.default", "q"),
+        ("demo-custom-queue", "demo.custom", "endpoint-group"),
+        ("g1-parent-queue", "g1.parent.queue", "q"),
+        ("g1-custom-queue", "g1.custom.queue", "endpoint-group"),
+        ("g2-parent-queue", "g2.parent.queue", "group-queue"),
+        ("g2-custom-queue", "g2.custom.queue", "endpoint-group"),
+        ("faulty", "faulty", "q"),
+    ];
+    assert_eq!(
+        endpoints,
+        expected.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
+    );
+    assert_eq!(info["endpoints"][0]["metadata"], json!({"key": "value"}));
+
+    for (_, subject, _) in &expected[..6] {
+        let answer = service::call(&runner, subject, format!("hello {subject}"))
+            .bounded()
+            .await
+            .unwrap();
+        assert_eq!(answer.payload, format!("hello {subject}"));
+    }
+    let err = service::call(&runner, "faulty", "x")
+        .bounded()
+        .await
+        .unwrap_err();
+    let s = err.service_error().unwrap();
+    assert_eq!((s.code(), s.description()), (500, "handler error"));
+
+    let stats = &gather(&runner, "$SRV.STATS.demo", window).await[0];
+    for e in stats["endpoints"].as_array().unwrap() {
+        assert_eq!(e["data"], json!({"endpoint": e["name"]}));
+        assert_eq!(e["num_requests"], 1, "{e}");
+    }
+    let faulty = &stats["endpoints"][6];
+    assert_eq!(faulty["num_errors"], 1);
+    assert_eq!(faulty["last_error"], "500:handler error");
+
+    // Second command: stop.
+    runner
+        .request("tests.service.core.1.command", "{}")
+        .bounded()
+        .await
+        .unwrap();
+    assert!(gather(&runner, "$SRV.PING", window).await.is_empty());
+    let err = runner
+        .request("demo.default", "")
+        .bounded()
+        .await
+        .unwrap_err();
+    assert!(err.is_no_responders());
+    harness.abort();
+}
+
+/// The repository's Python (with nats-py), or a failure saying how to make it.
+fn python() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh to build the venv with nats-py (scripts/test.sh does it before cargo test)",
+        python.display()
+    );
+    python
+}
+
+fn interop_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/service_interop.py")
+}
+
+#[tokio::test]
+async fn nats_py_discovers_and_calls_an_rnats_service() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let mut services = Vec::new();
+    for _ in 0..2 {
+        let svc = client
+            .service_builder()
+            .description("from rust")
+            .metadata([("lang", "rust")])
+            .stats_handler(|e| json!({ "endpoint": e.name }))
+            .start("rs-svc", "3.1.4")
+            .await
+            .unwrap();
+        svc.group("rs")
+            .endpoint("echo")
+            .metadata([("kind", "echo")])
+            .handler(echo)
+            .await
+            .unwrap();
+        services.push(svc);
+    }
+    let (python, script, url) = (python(), interop_script(), server.url());
+    let output = within(
+        60,
+        "the nats-py discovery script",
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(python)
+                .arg(script)
+                .args(["discover", &url, "rs-svc"])
+                .output()
+        }),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the script failed: {stderr}");
+    let out: Value = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&output.stdout)));
+    assert_eq!(out["ping_all"], 2);
+    assert_eq!(out["ping_name"], 2);
+    assert_eq!(out["types"], json!(["io.nats.micro.v1.ping_response"]));
+    let mut ids: Vec<String> = services.iter().map(|s| s.id().to_owned()).collect();
+    ids.sort();
+    assert_eq!(out["ids"], json!(ids));
+    assert_eq!(
+        out["info"],
+        json!([{
+            "name": "rs-svc", "id": ids[0], "version": "3.1.4", "description": "from rust",
+            "metadata": {"lang": "rust"},
+            "endpoints": [{"name": "echo", "subject": "rs.echo", "queue_group": "q", "metadata": {"kind": "echo"}}]
+        }])
+    );
+    assert_eq!(
+        out["calls"],
+        json!({
+            "echo:hello": {"data": "hello", "error": null, "code": null},
+            "echo:error": {"data": "details", "error": "bad request", "code": "400"}
+        })
+    );
+    let stats = out["stats"].as_array().unwrap();
+    assert_eq!(stats.len(), 2);
+    let mut total = 0;
+    for s in stats {
+        assert_eq!(s["type"], "io.nats.micro.v1.stats_response");
+        // nats-py parses the start time (its format: six fractional digits and a Z).
+        let ours = services.iter().find(|svc| svc.id() == s["id"]).unwrap();
+        let ours = serde_json::to_value(ours.stats()).unwrap();
+        let ours = ours["started"].as_str().unwrap().strip_suffix('Z').unwrap();
+        assert_eq!(s["started"], ours);
+        let e = &s["endpoints"][0];
+        assert_eq!(e["data"], json!({"endpoint": "echo"}));
+        total += e["num_requests"].as_u64().unwrap();
+        if e["num_requests"] == 2 {
+            // Both calls went to one instance.
+            assert_eq!(e["num_errors"], 1);
+            assert_eq!(e["last_error"], "400:bad request");
+        }
+    }
+    assert_eq!(total, 2);
+    for svc in services {
+        svc.stop().bounded().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn rnats_discovers_and_calls_a_nats_py_service() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let mut child = std::process::Command::new(python())
+        .arg(interop_script())
+        .args(["serve", &server.url()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    /// Kills the Python service if the test fails before it quits.
+    struct KillOnDrop(Option<std::process::Child>);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            if let Some(child) = &mut self.0 {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let mut guard = KillOnDrop(Some(child));
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let ready = within(30, "the nats-py service's READY", lines.recv())
+        .await
+        .expect("the nats-py service ended before READY (see its stderr)");
+    let id = ready.strip_prefix("READY ").unwrap().to_owned();
+
+    let window = Duration::from_millis(300);
+    let pings = service::discover(&client)
+        .name("py-svc")
+        .window(window)
+        .ping()
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(pings.len(), 1);
+    assert_eq!(pings[0].id, id);
+    assert_eq!(pings[0].kind, service::PING_RESPONSE_TYPE);
+    assert_eq!(
+        pings[0].metadata,
+        BTreeMap::from([("lang".into(), "python".into())])
+    );
+    let info = service::discover(&client)
+        .instance("py-svc", &id)
+        .info()
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0].version, "1.2.3");
+    assert_eq!(info[0].description, "a nats-py service");
+    let eps: Vec<(&str, &str, Option<&str>)> = info[0]
+        .endpoints
+        .iter()
+        .map(|e| {
+            (
+                e.name.as_str(),
+                e.subject.as_str(),
+                e.queue_group.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        eps,
+        [
+            ("echo", "py.echo", Some("q")),
+            ("fail", "py.fail", Some("q")),
+            ("upper", "grp.upper", Some("gq"))
+        ]
+    );
+
+    let echo = service::call(&client, "py.echo", "hi")
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(echo.payload, "hi");
+    let upper = service::call(&client, "grp.upper", "hi")
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(upper.payload, "HI");
+    let err = service::call(&client, "py.fail", "")
+        .bounded()
+        .await
+        .unwrap_err();
+    let s = err.service_error().expect("a service error");
+    assert_eq!((s.code(), s.description()), (418, "teapot"));
+    assert_eq!(s.data(), "no coffee");
+
+    let stats = service::discover(&client)
+        .name("py-svc")
+        .window(window)
+        .stats()
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(stats.len(), 1);
+    let requests: Vec<u64> = stats[0].endpoints.iter().map(|e| e.num_requests).collect();
+    assert_eq!(requests, [1, 1, 1]);
+    assert!(stats[0].started <= time::OffsetDateTime::now_utc());
+
+    client.publish("py.quit", "").await.unwrap();
+    let stopped = within(30, "the nats-py service's STOPPED", lines.recv()).await;
+    assert_eq!(stopped.as_deref(), Some("STOPPED"));
+    let mut child = guard.0.take().unwrap();
+    let status = within(
+        30,
+        "the nats-py service's exit",
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(status.success());
+    let left = service::discover(&client)
+        .name("py-svc")
+        .window(window)
+        .ping()
+        .bounded()
+        .await
+        .unwrap();
+    assert!(
+        left.is_empty(),
+        "the stopped service still answers: {left:?}"
+    );
+}
