@@ -6,11 +6,13 @@
 
 mod async_nats_client;
 mod async_nats_js;
+mod async_nats_svc;
 mod common;
 mod orchestrator;
 mod raw;
 mod rnats_client;
 mod rnats_js;
+mod rnats_svc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -167,6 +169,10 @@ pub enum Scenario {
     /// request timeout, 10 s by default; rnats' bounds each recreation attempt at 2 s).
     #[value(name = "ordered-stall-rt2")]
     OrderedStallRt2,
+    /// Services: one endpoint of each client's service module (stats kept), echoing;
+    /// requests from another connection with 64 in flight: throughput.
+    #[value(name = "svc-64")]
+    Svc64,
 }
 
 impl Scenario {
@@ -187,6 +193,7 @@ impl Scenario {
             Scenario::OrderedStallHb2 => "ordered-stall-hb2",
             Scenario::OrderedStallHb15 => "ordered-stall-hb15",
             Scenario::OrderedStallRt2 => "ordered-stall-rt2",
+            Scenario::Svc64 => "svc-64",
         }
     }
 
@@ -196,7 +203,7 @@ impl Scenario {
             Scenario::Pub => (500_000_000 / (size as u64 + 100)).clamp(50_000, 5_000_000),
             Scenario::Pubsub | Scenario::PubsubEqual => 1_000_000,
             Scenario::ReqSeq => 20_000,
-            Scenario::Req64 => 200_000,
+            Scenario::Req64 | Scenario::Svc64 => 200_000,
             Scenario::Reconnect | Scenario::ReconnectEqual => 10_000,
             Scenario::JsPub => 10_000,
             Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => 200_000,
