@@ -125,7 +125,8 @@ const _: () = {
 };
 
 /// The README's examples, compiled as doctests so they cannot drift from the API. (They use
-/// JetStream too, so only with that feature; `scripts/test.sh` runs them with the defaults.)
-#[cfg(all(doctest, feature = "jetstream"))]
+/// JetStream and services too, so only with those features; `scripts/test.sh` runs them with
+/// the defaults.)
+#[cfg(all(doctest, feature = "jetstream", feature = "service"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
