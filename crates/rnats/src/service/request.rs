@@ -252,3 +252,49 @@ pub async fn call_with(
 ) -> Result<Message, Error> {
     check_reply(client.request_with(subject, request).await?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(headers: Option<HeaderMap>) -> Message {
+        Message {
+            subject: "reply".into(),
+            reply: None,
+            payload: Bytes::from_static(b"body"),
+            headers,
+            status: None,
+            description: None,
+            length: 4,
+        }
+    }
+
+    #[test]
+    fn check_reply_reads_the_error_headers() {
+        assert!(check_reply(message(None)).is_ok());
+        let mut other = HeaderMap::new();
+        other.insert("X", "y");
+        assert!(check_reply(message(Some(other))).is_ok());
+
+        let err = check_reply(message(Some(error_headers(404, "not\r\nfound")))).unwrap_err();
+        assert!(err.is_service_error());
+        let s = err.service_error().unwrap();
+        assert_eq!(
+            (s.code(), s.description(), &s.data()[..]),
+            (404, "not  found", &b"body"[..])
+        );
+        assert_eq!(err.to_string(), "service error 404: not  found");
+
+        // A code that is not a number, or only one of the two headers: still an error.
+        let mut odd = HeaderMap::new();
+        odd.insert(ERROR_CODE_HEADER, "E42");
+        let err = check_reply(message(Some(odd))).unwrap_err();
+        assert_eq!(err.service_error().unwrap().code(), 0);
+        let mut only = HeaderMap::new();
+        only.insert(ERROR_HEADER, "broken");
+        let err = check_reply(message(Some(only))).unwrap_err();
+        assert_eq!(err.service_error().unwrap().description(), "broken");
+        // Other errors are not service errors.
+        assert!(Error::closed().service_error().is_none());
+    }
+}

@@ -186,3 +186,98 @@ mod started {
         OffsetDateTime::parse(&text, &Rfc3339).map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn endpoint(queue_group: Option<&str>, data: Option<serde_json::Value>) -> EndpointStats {
+        EndpointStats {
+            name: "e".into(),
+            subject: "s.e".into(),
+            queue_group: queue_group.map(str::to_owned),
+            num_requests: 3,
+            num_errors: 1,
+            last_error: "500:x".into(),
+            processing_time: Duration::from_nanos(3_000_000_001),
+            average_processing_time: Duration::from_nanos(1_000_000_000),
+            data,
+        }
+    }
+
+    /// The exact wire text: key order as the schema lists them, the start time with six
+    /// fractional digits and `Z` (whatever the offset it was held in), `queue_group` `""`
+    /// when disabled, `data` `null` without a stats handler.
+    #[test]
+    fn stats_wire_text() {
+        let started = OffsetDateTime::from_unix_timestamp_nanos(1_780_000_000_123_456_789)
+            .unwrap()
+            .to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap());
+        let stats = Stats {
+            kind: STATS_RESPONSE_TYPE.into(),
+            name: "svc".into(),
+            id: "ID".into(),
+            version: "1.0.0".into(),
+            metadata: BTreeMap::from([("a".into(), "b".into())]),
+            started,
+            endpoints: vec![
+                endpoint(None, None),
+                endpoint(Some("q"), Some(json!({"k": 1}))),
+            ],
+        };
+        let text = serde_json::to_string(&stats).unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                r#"{"type":"io.nats.micro.v1.stats_response","name":"svc","id":"ID","version":"1.0.0","#,
+                r#""metadata":{"a":"b"},"started":"2026-05-28T20:26:40.123456Z","endpoints":["#,
+                r#"{"name":"e","subject":"s.e","queue_group":"","num_requests":3,"num_errors":1,"#,
+                r#""last_error":"500:x","processing_time":3000000001,"average_processing_time":1000000000,"data":null},"#,
+                r#"{"name":"e","subject":"s.e","queue_group":"q","num_requests":3,"num_errors":1,"#,
+                r#""last_error":"500:x","processing_time":3000000001,"average_processing_time":1000000000,"data":{"k":1}}]}"#
+            )
+        );
+        let back: Stats = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.endpoints, stats.endpoints);
+        assert_eq!(
+            back.started.unix_timestamp_nanos(),
+            1_780_000_000_123_456_000
+        );
+    }
+
+    /// What other implementations send reads too: Go's `null` metadata and nanosecond
+    /// times, a missing `queue_group` and `data`, unknown fields.
+    #[test]
+    fn reads_other_implementations() {
+        let stats: Stats = serde_json::from_value(json!({
+            "type": STATS_RESPONSE_TYPE, "name": "go", "id": "X", "version": "1.0.0",
+            "metadata": null, "started": "2026-01-02T03:04:05.123456789+01:00",
+            "endpoints": [{"name": "e", "subject": "e", "num_requests": 1, "num_errors": 0,
+                           "last_error": "", "processing_time": 5, "average_processing_time": 5,
+                           "extra": true}]
+        }))
+        .unwrap();
+        assert!(stats.metadata.is_empty());
+        assert_eq!(stats.endpoints[0].queue_group, None);
+        assert_eq!(stats.endpoints[0].data, None);
+        assert_eq!(
+            stats.started.offset(),
+            time::UtcOffset::from_hms(1, 0, 0).unwrap()
+        );
+        let info: Info = serde_json::from_value(json!({
+            "type": INFO_RESPONSE_TYPE, "name": "go", "id": "X", "version": "1.0.0",
+            "metadata": null, "endpoints": null
+        }))
+        .unwrap();
+        assert_eq!(info.description, "");
+        assert!(info.endpoints.is_empty());
+        // A negative duration (a broken peer) reads as zero, not as an error or a panic.
+        let e: EndpointStats = serde_json::from_value(json!({
+            "name": "e", "subject": "e", "num_requests": 0, "num_errors": 0, "last_error": "",
+            "processing_time": -1, "average_processing_time": 0
+        }))
+        .unwrap();
+        assert_eq!(e.processing_time, Duration::ZERO);
+    }
+}
