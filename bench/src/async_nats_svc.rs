@@ -26,6 +26,10 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
     });
     // The endpoint is subscribed on the server before the first request.
     drop(RoundTrip::new(&server_side).await?);
+    if spec.scenario == crate::Scenario::Svc64RnatsRequester {
+        let outcome = crate::rnats_svc::requester(spec).await?;
+        return check_and_stop(spec, service, responder, outcome).await;
+    }
     let client = async_nats::connect(spec.url.as_str()).await?;
     let data = payload(spec.size);
     client.request(SERVICE_SUBJECT, data.clone()).await?;
@@ -43,6 +47,16 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         .await;
     let mut outcome = Outcome::throughput(ok, spec.size, start.elapsed());
     outcome.errors = errors;
+    check_and_stop(spec, service, responder, outcome).await
+}
+
+/// Checks the endpoint counted every request, stops the service.
+async fn check_and_stop(
+    spec: &Spec,
+    service: async_nats::service::Service,
+    responder: tokio::task::JoinHandle<()>,
+    outcome: Outcome,
+) -> Result<Outcome, BoxError> {
     let stats = service.stats().await;
     let handled = stats.values().map(|e| e.requests as u64).sum::<u64>();
     if handled != spec.count + 1 {

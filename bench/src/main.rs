@@ -173,6 +173,9 @@ pub enum Scenario {
     /// requests from another connection with 64 in flight: throughput.
     #[value(name = "svc-64")]
     Svc64,
+    /// `svc-64` with the same requester for both, rnats': only the service side differs.
+    #[value(name = "svc-64-rnats-requester")]
+    Svc64RnatsRequester,
 }
 
 impl Scenario {
@@ -194,6 +197,7 @@ impl Scenario {
             Scenario::OrderedStallHb15 => "ordered-stall-hb15",
             Scenario::OrderedStallRt2 => "ordered-stall-rt2",
             Scenario::Svc64 => "svc-64",
+            Scenario::Svc64RnatsRequester => "svc-64-rnats-requester",
         }
     }
 
@@ -203,7 +207,7 @@ impl Scenario {
             Scenario::Pub => (500_000_000 / (size as u64 + 100)).clamp(50_000, 5_000_000),
             Scenario::Pubsub | Scenario::PubsubEqual => 1_000_000,
             Scenario::ReqSeq => 20_000,
-            Scenario::Req64 | Scenario::Svc64 => 200_000,
+            Scenario::Req64 | Scenario::Svc64 | Scenario::Svc64RnatsRequester => 200_000,
             Scenario::Reconnect | Scenario::ReconnectEqual => 10_000,
             Scenario::JsPub => 10_000,
             Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => 200_000,

@@ -24,6 +24,24 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         .await?;
     // The endpoint is subscribed on the server before the first request.
     drop(RoundTrip::new(&server_side).await?);
+    let outcome = requester(spec).await?;
+    let handled = service.stats().endpoints[0].num_requests;
+    if handled != spec.count + 1 {
+        return Err(format!(
+            "the endpoint counted {handled} requests, not {}",
+            spec.count + 1
+        )
+        .into());
+    }
+    service.stop().await?;
+    server_side.close().await?;
+    Ok(outcome)
+}
+
+/// The requester of the service scenarios through rnats: one request to warm up, then
+/// `spec.count` with `IN_FLIGHT` outstanding. (Also the requester of `svc-64-rnats-requester`
+/// for both service modules.)
+pub async fn requester(spec: &Spec) -> Result<Outcome, BoxError> {
     let client = rnats::connect(spec.url.as_str()).await?;
     let data = payload(spec.size);
     client.request(SERVICE_SUBJECT, data.clone()).await?;
@@ -41,16 +59,6 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         .await;
     let mut outcome = Outcome::throughput(ok, spec.size, start.elapsed());
     outcome.errors = errors;
-    let handled = service.stats().endpoints[0].num_requests;
-    if handled != spec.count + 1 {
-        return Err(format!(
-            "the endpoint counted {handled} requests, not {}",
-            spec.count + 1
-        )
-        .into());
-    }
-    service.stop().await?;
     client.close().await?;
-    server_side.close().await?;
     Ok(outcome)
 }
