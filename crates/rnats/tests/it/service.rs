@@ -686,6 +686,30 @@ async fn several_services_on_one_connection_nested_groups_and_streams() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].name, "svc-b");
     b.stop().bounded().await.unwrap();
+
+    // Another discovery prefix, kept as given (case included): only it is answered.
+    let c = client
+        .service_builder()
+        .api_prefix("$Custom.Srv")
+        .start("svc-c", "1.0.0")
+        .await
+        .unwrap();
+    let window = Duration::from_millis(300);
+    assert!(gather(&client, "$SRV.PING", window).await.is_empty());
+    let answers = gather(&client, "$Custom.Srv.PING.svc-c", window).await;
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0]["id"], c.id());
+    let found = service::discover(&client)
+        .api_prefix("$Custom.Srv")
+        .max(1)
+        .window(Duration::from_secs(5))
+        .info()
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].name, "svc-c");
+    c.stop().bounded().await.unwrap();
 }
 
 /// The cross-client harness side of the `service core` test (§3.2): a command on
