@@ -273,9 +273,9 @@ impl ServiceBuilder {
             .subscriptions
             .lock()
             .extend(control.into_iter().map(|(_, sub)| sub));
+        // The task holds the service until `stop` ends it, as the handler tasks do.
         let task = tokio::spawn(serve_control(
-            Arc::downgrade(&inner),
-            inner.client.clone(),
+            Arc::clone(&inner),
             futures_util::stream::select_all(streams),
         ));
         inner.tasks.lock().push(task);
@@ -327,22 +327,19 @@ impl Stream for SharedSub {
 
 /// The discovery task: answers PING, INFO and STATS until the subscriptions end.
 async fn serve_control(
-    inner: std::sync::Weak<Inner>,
-    client: Client,
+    inner: Arc<Inner>,
     mut requests: impl Stream<Item = (Verb, crate::Message)> + Unpin,
 ) {
     while let Some((verb, msg)) = requests.next().await {
         let Some(reply) = msg.reply else { continue };
-        let Some(inner) = inner.upgrade() else { return };
         let body = match verb {
             Verb::Ping => serde_json::to_vec(&inner.ping()),
             Verb::Info => serde_json::to_vec(&inner.info()),
             Verb::Stats => serde_json::to_vec(&inner.stats()),
         };
-        drop(inner);
         match body {
             Ok(body) => {
-                let _ = client.publish(reply, body).await;
+                let _ = inner.client.publish(reply, body).await;
             }
             Err(e) => {
                 tracing::warn!("service discovery answer not serializable: {e}");
@@ -478,8 +475,8 @@ impl EndpointState {
 }
 
 /// A running service: add endpoints and groups, read its info and stats, stop it. Cheap to
-/// clone (all clones are the same service). Dropping every clone does not stop it: call
-/// [`Service::stop`].
+/// clone (all clones are the same service). Dropping every clone does not stop it (its
+/// endpoints and discovery go on serving while the client is open): call [`Service::stop`].
 #[derive(Clone)]
 pub struct Service {
     inner: Arc<Inner>,

@@ -956,6 +956,7 @@ async fn nats_py_discovers_and_calls_an_rnats_service() {
             .unwrap();
         services.push(svc);
     }
+    client.flush().bounded().await.unwrap();
     let (python, script, url) = (python(), interop_script(), server.url());
     let output = within(
         60,
@@ -1157,4 +1158,36 @@ async fn rnats_discovers_and_calls_a_nats_py_service() {
         left.is_empty(),
         "the stopped service still answers: {left:?}"
     );
+}
+
+#[tokio::test]
+async fn a_dropped_service_handle_keeps_serving_until_the_client_closes() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let svc = client
+        .service_builder()
+        .start("kept", "1.0.0")
+        .await
+        .unwrap();
+    svc.endpoint("echo").handler(echo).await.unwrap();
+    let id = svc.id().to_owned();
+    client.flush().bounded().await.unwrap();
+    drop(svc);
+    let caller = rnats::connect(server.url()).await.unwrap();
+    let answer = service::call(&caller, "echo", "still")
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(answer.payload, "still");
+    let pings = service::discover(&caller)
+        .instance("kept", &id)
+        .ping()
+        .bounded()
+        .await
+        .unwrap();
+    assert_eq!(pings.len(), 1);
+    client.close().bounded().await.unwrap();
+    let err = caller.request("echo", "").bounded().await.unwrap_err();
+    assert!(err.is_no_responders(), "{err:?}");
 }
