@@ -204,7 +204,8 @@ impl ServiceBuilder {
     /// service. Endpoints are added afterwards ([`Service::endpoint`], [`Service::group`]).
     ///
     /// Fails with [`ErrorKind::InvalidArgument`] naming the rule when `name` is not made of
-    /// `A-Z a-z 0-9 - _`, `version` is not SemVer, or a queue group or prefix is invalid.
+    /// `A-Z a-z 0-9 - _`, `version` is not SemVer, the queue group has whitespace, or the
+    /// prefix is not literal subject tokens.
     pub async fn start(
         self,
         name: impl Into<String>,
@@ -214,6 +215,7 @@ impl ServiceBuilder {
         let version = version.into();
         validate::service_name(&name)?;
         validate::version(&version)?;
+        validate::api_prefix(&self.api_prefix)?;
         if let Some(Queue::Named(q)) = &self.queue {
             check_queue_group(q)?;
         }

@@ -113,6 +113,24 @@ pub(crate) fn group_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// The discovery prefix (`$SRV` by default): literal subject tokens, no wildcards.
+pub(crate) fn api_prefix(prefix: &str) -> Result<(), Error> {
+    if prefix.is_empty()
+        || prefix
+            .split('.')
+            .any(|t| t.is_empty() || t == "*" || t == ">")
+        || prefix.bytes().any(|b| b.is_ascii_whitespace())
+    {
+        return Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "invalid discovery prefix {prefix:?}: it must be non-empty literal subject tokens separated by dots, without wildcards or whitespace"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// An endpoint's subject (after the group prefix): `^[^ >]*[>]?$` as in nats.go, plus the
 /// subscription rules the server enforces (checked when subscribing).
 pub(crate) fn endpoint_subject(subject: &str) -> Result<(), Error> {
@@ -187,6 +205,11 @@ mod tests {
         assert!(group_name("a.b").is_ok());
         for bad in ["", "a.>", "a b", "a..b", ".a"] {
             assert!(group_name(bad).is_err(), "{bad}");
+        }
+        assert!(api_prefix("$SRV").is_ok());
+        assert!(api_prefix("$Custom.Srv").is_ok());
+        for bad in ["", "a.*", ">", "a..b", "a b"] {
+            assert!(api_prefix(bad).is_err(), "{bad}");
         }
         assert!(endpoint_subject("a.*.b").is_ok());
         assert!(endpoint_subject("a.>").is_ok());
