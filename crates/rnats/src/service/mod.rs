@@ -549,8 +549,20 @@ impl Service {
     /// go out), then completes [`Service::stopped`]. Streams of [`Endpoint`]s end once their
     /// queued requests are taken. Stopping twice is harmless.
     ///
-    /// Returns the first drain failure (for example a closed client); the service is stopped
-    /// anyway.
+    /// It waits for the running handlers to return: a handler that never returns keeps `stop`
+    /// waiting (bound it with `tokio::time::timeout` if that can happen). Returns the first
+    /// drain failure (for example a closed client); the service is stopped anyway.
+    ///
+    /// ```no_run
+    /// # async fn demo(service: rnats::service::Service) -> Result<(), rnats::Error> {
+    /// let watcher = service.clone();
+    /// tokio::spawn(async move {
+    ///     watcher.stopped().await;
+    ///     println!("service stopped");
+    /// });
+    /// service.stop().await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn stop(&self) -> Result<(), Error> {
         if self.inner.stopping.swap(true, Ordering::AcqRel) {
             self.stopped().await;
