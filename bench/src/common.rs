@@ -18,6 +18,8 @@ pub const PUB_SUBJECT: &str = "bench.pub";
 pub const PUBSUB_SUBJECT: &str = "bench.pubsub";
 /// Subject the echo responder of the request scenarios listens on.
 pub const ECHO_SUBJECT: &str = "bench.echo";
+/// The service scenario's endpoint subject.
+pub const SERVICE_SUBJECT: &str = "bench.svc";
 /// Requests in flight in `req-64`.
 pub const IN_FLIGHT: usize = 64;
 /// Subject prefix of the `reconnect` scenario's subscriptions.

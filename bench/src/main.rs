@@ -7,12 +7,14 @@
 mod async_nats_client;
 mod async_nats_js;
 mod async_nats_kv;
+mod async_nats_svc;
 mod common;
 mod orchestrator;
 mod raw;
 mod rnats_client;
 mod rnats_js;
 mod rnats_kv;
+mod rnats_svc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -185,6 +187,13 @@ pub enum Scenario {
     /// revision 1 is timed until it has delivered them all, each revision checked in order.
     #[value(name = "kv-watch")]
     KvWatch,
+    /// Services: one endpoint of each client's service module (stats kept), echoing;
+    /// requests from another connection with 64 in flight: throughput.
+    #[value(name = "svc-64")]
+    Svc64,
+    /// `svc-64` with the same requester for both, rnats': only the service side differs.
+    #[value(name = "svc-64-rnats-requester")]
+    Svc64RnatsRequester,
 }
 
 impl Scenario {
@@ -210,6 +219,8 @@ impl Scenario {
             Scenario::KvPut64 => "kv-put-64",
             Scenario::KvGet64 => "kv-get-64",
             Scenario::KvWatch => "kv-watch",
+            Scenario::Svc64 => "svc-64",
+            Scenario::Svc64RnatsRequester => "svc-64-rnats-requester",
         }
     }
 
@@ -219,7 +230,7 @@ impl Scenario {
             Scenario::Pub => (500_000_000 / (size as u64 + 100)).clamp(50_000, 5_000_000),
             Scenario::Pubsub | Scenario::PubsubEqual => 1_000_000,
             Scenario::ReqSeq => 20_000,
-            Scenario::Req64 => 200_000,
+            Scenario::Req64 | Scenario::Svc64 | Scenario::Svc64RnatsRequester => 200_000,
             Scenario::Reconnect | Scenario::ReconnectEqual => 10_000,
             Scenario::JsPub => 10_000,
             Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => 200_000,

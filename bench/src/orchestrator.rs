@@ -127,6 +127,8 @@ const CASES: &[Case] = &[
     case(Scenario::PubsubEqual, 1024, 400_000, false),
     case(Scenario::ReqSeq, 128, 6_000, true),
     case(Scenario::Req64, 128, 120_000, true),
+    case(Scenario::Svc64, 128, 120_000, false),
+    case(Scenario::Svc64RnatsRequester, 128, 120_000, false),
     case(Scenario::Reconnect, 0, 10_000, false),
     case(Scenario::ReconnectEqual, 0, 10_000, false),
     js(Scenario::JsPub, Storage::File, 5_000),
@@ -542,7 +544,7 @@ fn print_table(results: &Results<'_>) {
                 ("p50 µs", |o| o.p50_us, us, false, Median),
                 ("p99 µs", |o| o.p99_us, us, false, Median),
             ],
-            Scenario::Req64 => vec![
+            Scenario::Req64 | Scenario::Svc64 | Scenario::Svc64RnatsRequester => vec![
                 ("req/s", |o| Some(o.rate), rate, true, Median),
                 ("client CPU ns/req", cpu_ns_per_msg, ns, false, Median),
             ],

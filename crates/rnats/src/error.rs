@@ -48,6 +48,9 @@ pub enum ErrorKind {
     JetStream,
     /// The server does not support what was asked: its JetStream API level is too low.
     Unsupported,
+    /// A service answered with an error (the `Nats-Service-Error` and
+    /// `Nats-Service-Error-Code` headers; see `Error::service_error`).
+    Service,
 }
 
 /// The error of every fallible rnats call.

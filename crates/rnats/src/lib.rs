@@ -50,6 +50,8 @@ pub mod kv;
 mod message;
 mod options;
 mod request;
+#[cfg(feature = "service")]
+pub mod service;
 mod shared;
 mod subscriber;
 mod transport;
@@ -126,11 +128,18 @@ const _: () = {
         pollable::<kv::BucketNames>();
         pollable::<kv::BucketStatuses>();
     }
+    #[cfg(feature = "service")]
+    {
+        shareable::<service::Service>();
+        shareable::<service::Group>();
+        shareable::<service::Request>();
+        pollable::<service::Endpoint>();
+    }
 };
 
 /// The README's examples, compiled as doctests so they cannot drift from the API. (They use
-/// JetStream and Key-Value too, so only with those features; `scripts/test.sh` runs them
-/// with the defaults.)
-#[cfg(all(doctest, feature = "kv"))]
+/// JetStream, Key-Value and services too, so only with those features; `scripts/test.sh`
+/// runs them with the defaults.)
+#[cfg(all(doctest, feature = "kv", feature = "service"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;

@@ -28,6 +28,10 @@ mod lifecycle;
 mod limits;
 mod request;
 mod resilience;
+#[cfg(feature = "service")]
+mod service;
+#[cfg(feature = "service")]
+mod service_interop;
 mod tls;
 mod vectored;
 mod websocket;
