@@ -494,16 +494,20 @@ impl Client {
         if let Some(h) = header_map(headers)? {
             p = p.headers(h);
         }
-        let client = self.client.clone();
-        let subject = subject.to_owned();
-        match poll_now(Box::pin(
-            async move { client.publish_with(subject, p).await },
-        )) {
-            Ok(Ok(())) => Ok(None),
-            Ok(Err(e)) => Err(to_py(e)),
-            Err(rest) => Ok(Some(Pending {
-                fut: Mutex::new(Some(rest)),
-            })),
+        // Sent at once when the write buffer has room (the common case: no future, no
+        // allocation beyond the payload's copy); only a full buffer makes a `Pending`.
+        match self.client.try_publish_with(subject, &p) {
+            Ok(true) => Ok(None),
+            Ok(false) => {
+                let client = self.client.clone();
+                let subject = subject.to_owned();
+                Ok(Some(Pending {
+                    fut: Mutex::new(Some(Box::pin(async move {
+                        client.publish_with(subject, p).await
+                    }))),
+                }))
+            }
+            Err(e) => Err(to_py(e)),
         }
     }
 

@@ -189,6 +189,37 @@ impl Client {
             .await
     }
 
+    /// Publishes at once if the write buffer has room, never waiting: `Ok(true)` when the
+    /// message was buffered (or, while disconnected, kept for the next connection), `Ok(false)`
+    /// when the write buffer is full and nothing was sent (await [`Client::publish_with`] to
+    /// wait for room). Errors as [`Client::publish`]. For callers that cannot await, such as
+    /// bindings driven by another language's event loop.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: rnats::Client) -> Result<(), rnats::Error> {
+    /// use rnats::Publish;
+    /// let msg = Publish::new().payload("tick");
+    /// if !client.try_publish_with("clock", &msg)? {
+    ///     client.publish_with("clock", msg).await?; // the buffer was full: wait for room
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn try_publish_with(
+        &self,
+        subject: impl AsRef<str>,
+        publish: &Publish,
+    ) -> Result<bool, Error> {
+        match self.shared.try_publish_now(
+            subject.as_ref(),
+            publish.reply.as_deref(),
+            publish.headers.as_ref(),
+            &publish.payload,
+        ) {
+            Some(done) => done.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// Publishes with headers. See [`Client::publish`].
     pub async fn publish_with_headers(
         &self,

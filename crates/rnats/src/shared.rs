@@ -203,6 +203,17 @@ impl Shared {
         Some(Ok(()))
     }
 
+    /// [`Shared::publish`] without waiting: `None` when the write buffer is full.
+    pub(crate) fn try_publish_now(
+        &self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&HeaderMap>,
+        payload: &Bytes,
+    ) -> Option<Result<(), Error>> {
+        self.try_publish(&mut self.core.lock(), subject, reply, headers, payload)
+    }
+
     pub(crate) async fn publish(
         &self,
         subject: &str,

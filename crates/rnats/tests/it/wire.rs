@@ -175,3 +175,46 @@ async fn connect_carries_the_name_echo_and_credentials() {
     assert_eq!(connect["verbose"], false, "{connect}");
     assert!(text.ends_with("PING\r\n"), "{text:?}");
 }
+
+/// `try_publish_with` never waits: with a peer that stops reading it reports the full write
+/// buffer (`Ok(false)`, nothing queued), and once the peer reads again it publishes at once.
+#[tokio::test]
+async fn try_publish_reports_a_full_buffer_without_waiting() {
+    let _shared = crate::shared().await;
+    let options = rnats::ConnectOptions::new().write_buffer_size(64 * 1024);
+    let (client, mut peer) = connected(options).await;
+    let msg = rnats::Publish::new().payload(vec![b'x'; 8 * 1024]);
+    // The peer reads nothing: the socket's buffers, then the client's, fill up.
+    let mut sent = 0u64;
+    let full = loop {
+        match client.try_publish_with("fill", &msg) {
+            Ok(true) => sent += 1,
+            Ok(false) => break true,
+            Err(e) => panic!("try_publish_with failed: {e}"),
+        }
+        if sent > 100_000 {
+            break false; // 800 MB never filled the buffers: the test cannot work here
+        }
+        tokio::task::yield_now().await;
+    };
+    assert!(full, "the write buffer never filled ({sent} messages sent)");
+    // Refused without waiting, and nothing was queued: the statistics count only what went in.
+    let before = client.statistics().out_msgs;
+    assert_eq!(client.try_publish_with("fill", &msg).ok(), Some(false));
+    assert_eq!(client.statistics().out_msgs, before);
+    // The peer reads again: room comes back and the next try goes through.
+    let reader = tokio::spawn(async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 1 << 20];
+        while peer.sock.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+    });
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while !client.try_publish_with("fill", &msg).unwrap() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("room never came back after the peer read again");
+    drop(client);
+    reader.abort();
+}
