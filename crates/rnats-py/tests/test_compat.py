@@ -107,7 +107,18 @@ async def test_interop_with_nats_py(server):
 
         await theirs.subscribe("interop.svc", cb=answer)
         await theirs.flush()
-        r = await asyncio.wait_for(ours.request("interop.svc", b"hi", timeout=2), 5)
+        # nats-py's flush() writes its PING straight to the socket while the SUB still waits
+        # in its pending buffer for the flusher task, so the PONG can come back before the
+        # server has the subscription: ask again (bounded) while nobody answers yet.
+        deadline = asyncio.get_running_loop().time() + 5
+        while True:
+            try:
+                r = await asyncio.wait_for(ours.request("interop.svc", b"hi", timeout=2), 5)
+                break
+            except errors.NoRespondersError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.01)
         assert r.data == b"from nats-py: hi"
 
         sub = await ours.subscribe("interop.hdr")
