@@ -178,7 +178,10 @@ const CASES: &[Case] = &[
     // Key-Value (memory buckets, 128 B values).
     kv(Scenario::KvPut, 5_000),
     kv(Scenario::KvGet, 10_000),
-    kv(Scenario::KvPut64, 100_000),
+    Case {
+        raw: true,
+        ..kv(Scenario::KvPut64, 100_000)
+    },
     kv(Scenario::KvGet64, 100_000),
     kv(Scenario::KvWatch, 100_000),
 ];

@@ -1,6 +1,6 @@
 //! The raw-TCP baseline: the NATS protocol written by hand over a tokio `TcpStream`, with no
 //! client library in between. It shows what the server (and the loopback) can take.
-//! Only `pub`, `req-seq` and `req-64` are implemented.
+//! Only `pub`, `req-seq`, `req-64` and `kv-put-64` are implemented.
 
 use std::time::Instant;
 
@@ -8,8 +8,10 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::common::{payload, BoxError, Outcome, Spec, ECHO_SUBJECT, PUB_SUBJECT};
-use crate::Scenario;
+use crate::common::{
+    kv_bucket, kv_key, payload, BoxError, Outcome, Spec, ECHO_SUBJECT, PUB_SUBJECT,
+};
+use crate::{Scenario, Storage};
 
 const CONNECT: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1}\r\nPING\r\n";
 /// Bytes of PUB frames written per `write_all`.
@@ -22,6 +24,7 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         Scenario::Pub => publish(spec).await,
         Scenario::ReqSeq => request_sequential(spec).await,
         Scenario::Req64 => request_concurrent(spec).await,
+        Scenario::KvPut64 => kv_put_concurrent(spec).await,
         other => Err(format!("raw-tcp does not implement {}", other.name()).into()),
     }
 }
@@ -279,6 +282,75 @@ async fn request_concurrent(spec: &Spec) -> Result<Outcome, BoxError> {
     }
     let outcome = Outcome::throughput(answered, spec.size, start.elapsed());
     responder_task.abort();
+    Ok(outcome)
+}
+
+/// `kv-put-64` with no client library on the data path: the bucket is made (and deleted)
+/// through rnats, as the rnats scenario makes it; then 64 puts are in flight on one raw
+/// connection (a put is a JetStream publish to `$KV.<bucket>.<key>` whose acknowledgement
+/// comes back on the inbox), and every read answers each acknowledgement that came with a
+/// new put, all in one write. An acknowledgement carrying an error counts as an error.
+/// The ceiling of the row: what the server's stream ingest takes.
+async fn kv_put_concurrent(spec: &Spec) -> Result<Outcome, BoxError> {
+    const IN_FLIGHT: u64 = 64;
+    let client = rnats::connect(spec.url.as_str()).await?;
+    let js = rnats::jetstream::new(client.clone());
+    let bucket = kv_bucket();
+    let mut config = rnats::kv::Config::new(bucket.as_str());
+    config.storage = match spec.storage {
+        Storage::File => rnats::jetstream::stream::StorageType::File,
+        Storage::Memory => rnats::jetstream::stream::StorageType::Memory,
+    };
+    js.create_key_value(config).await?;
+
+    let mut conn = Conn::open(&spec.url).await?;
+    conn.stream
+        .write_all(format!("SUB {INBOX} 1\r\nPING\r\n").as_bytes())
+        .await?;
+    conn.wait_pong().await?;
+    let data = payload(spec.size);
+    let frame = |i: u64| {
+        let mut f =
+            format!("PUB $KV.{bucket}.{} {INBOX} {}\r\n", kv_key(i), spec.size).into_bytes();
+        f.extend_from_slice(&data);
+        f.extend_from_slice(b"\r\n");
+        f
+    };
+
+    let start = Instant::now();
+    let first = IN_FLIGHT.min(spec.count);
+    let mut out: Vec<u8> = (0..first).flat_map(frame).collect();
+    conn.stream.write_all(&out).await?;
+    out.clear();
+    let (mut sent, mut acked, mut errors) = (first, 0u64, 0u64);
+    while acked < spec.count {
+        conn.fill().await?;
+        while let Some((parsed, len)) = parse_frame(&conn.buf)? {
+            match parsed {
+                Frame::Msg { payload, .. } => {
+                    acked += 1;
+                    if payload.windows(7).any(|w| w == b"\"error\"") {
+                        errors += 1;
+                    }
+                    if sent < spec.count {
+                        out.extend_from_slice(&frame(sent));
+                        sent += 1;
+                    }
+                }
+                Frame::Ping => out.extend_from_slice(b"PONG\r\n"),
+                Frame::Other => {}
+            }
+            conn.buf.advance(len);
+        }
+        if !out.is_empty() {
+            conn.stream.write_all(&out).await?;
+            out.clear();
+        }
+    }
+    let mut outcome = Outcome::throughput(acked - errors, spec.size, start.elapsed());
+    outcome.errors = errors;
+    js.delete_key_value(&bucket).await?;
+    client.close().await?;
     Ok(outcome)
 }
 
