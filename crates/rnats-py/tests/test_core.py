@@ -474,3 +474,48 @@ async def test_lame_duck_mode_cb(make_server, tmp_path):
         s.proc.send_signal(signal.SIGUSR2)  # nats-server: enter lame duck mode
         await w(lame.wait(), 10)
         assert nc is not None
+
+
+async def test_flush_timeout_reports_a_stalled_publish_and_keeps_the_message(make_server):
+    """A publish waiting for room (the server stopped reading) gives up after flush_timeout,
+    reports FlushTimeoutError to error_cb as nats-py does, and the message still goes out
+    once the server reads again."""
+    import signal
+
+    s = make_server()
+    reported = []
+
+    async def error_cb(e):
+        reported.append(e)
+
+    async with connected(s, flush_timeout=0.2, error_cb=error_cb) as nc:
+        receiver = await w(rnats.connect(s.url))
+        got = []
+        done = asyncio.Event()
+
+        async def on_msg(msg):
+            got.append(len(msg.data))
+            if msg.subject == "stall.last":
+                done.set()
+
+        await receiver.subscribe("stall.>", cb=on_msg, pending_msgs_limit=100_000,
+                                 pending_bytes_limit=1 << 31)
+        await w(receiver.flush())
+        s.proc.send_signal(signal.SIGSTOP)
+        try:
+            payload = b"x" * (256 * 1024)
+            sent = 0
+            # The socket buffers fill (a few MiB), then the client's write buffer: one publish
+            # waits, and returns after flush_timeout with the error reported.
+            while not reported and sent < 2000:
+                await w(nc.publish("stall.data", payload))
+                sent += 1
+            assert reported, f"no publish ever waited ({sent} sent)"
+            assert isinstance(reported[0], errors.FlushTimeoutError)
+        finally:
+            s.proc.send_signal(signal.SIGCONT)
+        await w(nc.publish("stall.last", b"end"))
+        await w(nc.flush(timeout=10), 15)
+        await w(done.wait(), 15)
+        assert got.count(256 * 1024) == sent  # nothing lost, the stalled one included
+        await w(receiver.close())

@@ -211,6 +211,7 @@ class Client:
         self._closed_cb_ran = False
         self._last_error: Optional[Exception] = None
         self._drain_timeout: float = DEFAULT_DRAIN_TIMEOUT
+        self._flush_timeout: Optional[float] = None
         self._sid = 0
         # Callback subscriptions, so drain() can wait until their callbacks are done.
         self._cb_subs: "weakref.WeakSet[Subscription]" = weakref.WeakSet()
@@ -346,6 +347,7 @@ class Client:
         self._lame_duck_mode_cb = lame_duck_mode_cb
         self._discovered_server_cb = discovered_server_cb
         self._drain_timeout = drain_timeout
+        self._flush_timeout = flush_timeout
         self.options = {
             "servers": [_redacted(s).geturl() for s in servers], "name": name, "allow_reconnect": allow_reconnect,
             "connect_timeout": connect_timeout, "reconnect_time_wait": reconnect_time_wait,
@@ -461,7 +463,15 @@ class Client:
             loop = asyncio.get_running_loop()
             fut = loop.create_future()
             pending.wait(self._hub, fut)
-            await fut
+            if not self._flush_timeout:
+                await fut
+                return
+            # As nats-py: wait at most flush_timeout, then report FlushTimeoutError to
+            # error_cb and return; the message stays queued and goes out when there is room.
+            try:
+                await asyncio.wait_for(asyncio.shield(fut), self._flush_timeout)
+            except asyncio.TimeoutError:
+                await self._report_error(errors.FlushTimeoutError())
 
     async def subscribe(
         self,
