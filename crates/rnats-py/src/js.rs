@@ -50,7 +50,7 @@ use super::{
 // Errors
 
 /// A JetStream failure to be raised in Python.
-enum JsFail {
+pub(crate) enum JsFail {
     /// An rnats error: JetStream API errors become `rnats.js.errors.APIError` subclasses.
     Rnats(rnats::Error),
     /// An rnats error of a publish: no responders is `NoStreamResponseError`.
@@ -76,7 +76,7 @@ fn js_errors(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
         .bind(py))
 }
 
-fn js_class(py: Python<'_>, class: &str, detail: String) -> PyErr {
+pub(crate) fn js_class(py: Python<'_>, class: &str, detail: String) -> PyErr {
     let made = js_errors(py)
         .and_then(|m| m.getattr(class))
         .and_then(|cls| cls.call1((detail,)));
@@ -97,7 +97,7 @@ fn api_error(py: Python<'_>, code: u16, err_code: u32, description: &str) -> PyE
     }
 }
 
-fn rnats_to_py(py: Python<'_>, e: rnats::Error, publish: bool) -> PyErr {
+pub(crate) fn rnats_to_py(py: Python<'_>, e: rnats::Error, publish: bool) -> PyErr {
     if let Some(api) = e.jetstream_error() {
         return api_error(py, api.code, api.err_code.0, &api.description);
     }
@@ -111,7 +111,7 @@ fn rnats_to_py(py: Python<'_>, e: rnats::Error, publish: bool) -> PyErr {
     fail_to_py(py, Fail::Rnats(e))
 }
 
-fn js_fail_to_py(py: Python<'_>, fail: JsFail) -> PyErr {
+pub(crate) fn js_fail_to_py(py: Python<'_>, fail: JsFail) -> PyErr {
     match fail {
         JsFail::Rnats(e) => rnats_to_py(py, e, false),
         JsFail::Publish(e) => rnats_to_py(py, e, true),
@@ -121,7 +121,7 @@ fn js_fail_to_py(py: Python<'_>, fail: JsFail) -> PyErr {
 }
 
 /// Raised at once (bad input found before anything was sent): the connection stays up.
-fn invalid(e: impl std::fmt::Display) -> PyErr {
+pub(crate) fn invalid(e: impl std::fmt::Display) -> PyErr {
     PyValueError::new_err(e.to_string())
 }
 
@@ -139,8 +139,26 @@ where
     });
 }
 
+/// [`js_complete`] for an rnats future, with its own conversion of the error.
+pub(crate) fn js_complete_rnats<T, F, C>(
+    hub: Arc<HubInner>,
+    pyfut: Py<PyAny>,
+    fut: F,
+    to_err: fn(Python<'_>, rnats::Error) -> PyErr,
+    conv: C,
+) where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, rnats::Error>> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    runtime().spawn(async move {
+        let out = fut.await;
+        let _ = hub.push(settle_job_with(pyfut, out, to_err, conv));
+    });
+}
+
 /// A hub job that calls `wake()`.
-fn wake_job(wake: &Arc<Py<PyAny>>) -> crate::wake::Job {
+pub(crate) fn wake_job(wake: &Arc<Py<PyAny>>) -> crate::wake::Job {
     let wake = Arc::clone(wake);
     Box::new(move |py| {
         if let Err(e) = wake.call0(py) {
@@ -149,7 +167,7 @@ fn wake_job(wake: &Arc<Py<PyAny>>) -> crate::wake::Job {
     })
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<String, JsFail> {
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Result<String, JsFail> {
     serde_json::to_string(value).map_err(|e| JsFail::Js("Error", format!("bad answer: {e}")))
 }
 
@@ -157,7 +175,7 @@ fn py_str(py: Python<'_>, s: String) -> PyResult<Py<PyAny>> {
     Ok(s.into_pyobject(py)?.into_any().unbind())
 }
 
-fn py_bool(py: Python<'_>, b: bool) -> PyResult<Py<PyAny>> {
+pub(crate) fn py_bool(py: Python<'_>, b: bool) -> PyResult<Py<PyAny>> {
     Ok(pyo3::types::PyBool::new(py, b)
         .to_owned()
         .into_any()
@@ -249,8 +267,8 @@ struct Acks {
 
 /// A JetStream context (`rnats.js.client.JetStreamContext` and the manager wrap it).
 #[pyclass(frozen, module = "rnats._rnats")]
-struct JetStream {
-    ctx: rnats::jetstream::Context,
+pub(crate) struct JetStream {
+    pub(crate) ctx: rnats::jetstream::Context,
     acks: Arc<Acks>,
 }
 

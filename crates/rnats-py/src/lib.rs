@@ -35,6 +35,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 mod connect;
 mod js;
+mod kv;
 mod wake;
 
 use rnats::{ConnectionState, ErrorKind, Event, HeaderMap};
@@ -956,5 +957,6 @@ fn _rnats(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pending>()?;
     m.add_class::<wake::Hub>()?;
     js::register(m)?;
+    kv::register(m)?;
     Ok(())
 }

@@ -20,6 +20,7 @@ from .manager import JetStreamManager, _check_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..aio.client import Client as NATS
+    from .kv import KeyValue
 
 Callback = Callable[[Msg], Awaitable[None]]
 
@@ -414,6 +415,68 @@ class JetStreamContext(JetStreamManager):
         return msg.headers.get(api.Header.STATUS.value)
 
     # ------------------------------------------------------------------ subscriptions
+
+    # ------------------------------------------------------------------ Key-Value
+
+    async def key_value(self, bucket: str) -> "KeyValue":
+        """Binds to the Key-Value bucket ``bucket``: ``BucketNotFoundError`` when it does
+        not exist, ``InvalidBucketNameError`` for a bad name."""
+        from .. import _rnats
+        from .kv import KeyValue
+
+        if not isinstance(bucket, str) or VALID_BUCKET_RE.match(bucket) is None:
+            raise js_errors.InvalidBucketNameError()
+        fut = asyncio.get_running_loop().create_future()
+        _rnats.kv_bind(self._js, self._nc._hub, fut, bucket)
+        store = await fut
+        return KeyValue(bucket, KV_STREAM_TEMPLATE.format(bucket=bucket), KV_PRE_TEMPLATE.format(bucket=bucket), self, store)
+
+    async def create_key_value(self, config: Optional[api.KeyValueConfig] = None, **params: Any) -> "KeyValue":
+        """Creates a Key-Value bucket from ``config`` and/or keyword fields of
+        :class:`api.KeyValueConfig` (``bucket``, ``history``, ``ttl``, ``max_bytes``,
+        ``storage``, ``limit_marker_ttl``…); returns it."""
+        from .. import _rnats
+        from .kv import KeyValue
+
+        if config is None:
+            config = api.KeyValueConfig(bucket=params["bucket"])
+        config = config.evolve(**params)
+        if not isinstance(config.bucket, str) or VALID_BUCKET_RE.match(config.bucket) is None:
+            raise js_errors.InvalidBucketNameError()
+        if config.history > KV_MAX_HISTORY:
+            raise js_errors.KeyHistoryTooLargeError()
+        if config.limit_marker_ttl is not None and config.limit_marker_ttl > 0:
+            info = await self.account_info()
+            if not info.api.level or info.api.level < 1:
+                raise js_errors.KeyValueLimitMarkerTTLNotSupportedError()
+        fut = asyncio.get_running_loop().create_future()
+        _rnats.kv_create(
+            self._js,
+            self._nc._hub,
+            fut,
+            config.bucket,
+            description=config.description,
+            history=int(config.history or 1),
+            ttl=None if not config.ttl else float(config.ttl),
+            max_value_size=config.max_value_size,
+            max_bytes=config.max_bytes,
+            memory=config.storage == api.StorageType.MEMORY,
+            replicas=int(config.replicas or 1),
+            limit_marker_ttl=None if not config.limit_marker_ttl else float(config.limit_marker_ttl),
+        )
+        store = await fut
+        b = config.bucket
+        return KeyValue(b, KV_STREAM_TEMPLATE.format(bucket=b), KV_PRE_TEMPLATE.format(bucket=b), self, store)
+
+    async def delete_key_value(self, bucket: str) -> bool:
+        """Deletes the Key-Value bucket ``bucket`` (its stream)."""
+        from .. import _rnats
+
+        if not isinstance(bucket, str) or VALID_BUCKET_RE.match(bucket) is None:
+            raise js_errors.InvalidBucketNameError()
+        fut = asyncio.get_running_loop().create_future()
+        _rnats.kv_delete(self._js, self._nc._hub, fut, bucket)
+        return await fut
 
     class PushSubscription(Subscription):
         """A push (or ordered) consumer's subscription: a :class:`Subscription` (callback,
