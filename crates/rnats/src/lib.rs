@@ -48,6 +48,8 @@ pub mod jetstream;
 #[cfg(feature = "kv")]
 pub mod kv;
 mod message;
+#[cfg(feature = "object-store")]
+pub mod object_store;
 mod options;
 mod request;
 #[cfg(feature = "service")]
@@ -127,6 +129,13 @@ const _: () = {
         pollable::<kv::Keys>();
         pollable::<kv::BucketNames>();
         pollable::<kv::BucketStatuses>();
+    }
+    #[cfg(feature = "object-store")]
+    {
+        shareable::<object_store::ObjectStore>();
+        shareable::<object_store::ObjectInfo>();
+        pollable::<object_store::Watch>();
+        pollable::<object_store::BucketNames>();
     }
     #[cfg(feature = "service")]
     {
