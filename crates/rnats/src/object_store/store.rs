@@ -258,41 +258,51 @@ impl ObjectStore {
         let mut hasher = Sha256::new();
         let mut acks: VecDeque<PubAckFuture> = VecDeque::with_capacity(PUT_WINDOW);
         let (mut size, mut chunks) = (0u64, 0u64);
-        loop {
-            let mut buf = BytesMut::with_capacity(chunk_size);
-            while buf.len() < chunk_size {
-                let n = reader.read_buf(&mut buf).await.map_err(|e| {
-                    Error::with_source(ErrorKind::Io, "reading the object to put", e)
-                })?;
-                if n == 0 {
-                    break;
+        let sent = async {
+            loop {
+                let mut buf = BytesMut::with_capacity(chunk_size);
+                while buf.len() < chunk_size {
+                    let n = reader.read_buf(&mut buf).await.map_err(|e| {
+                        Error::with_source(ErrorKind::Io, "reading the object to put", e)
+                    })?;
+                    if n == 0 {
+                        break;
+                    }
                 }
-            }
-            if buf.is_empty() {
-                break;
-            }
-            let full = buf.len() == chunk_size;
-            hasher.update(&buf);
-            size += buf.len() as u64;
-            chunks += 1;
-            if acks.len() >= PUT_WINDOW {
-                if let Some(ack) = acks.pop_front() {
-                    ack.await?;
+                if buf.is_empty() {
+                    return Ok(());
                 }
-            }
-            let ack = self
-                .inner
-                .context
-                .publish_with(subject, Publish::new().payload(buf.freeze()))
-                .await?;
-            acks.push_back(ack);
-            if !full {
-                break;
+                let full = buf.len() == chunk_size;
+                hasher.update(&buf);
+                size += buf.len() as u64;
+                chunks += 1;
+                if acks.len() >= PUT_WINDOW {
+                    if let Some(ack) = acks.pop_front() {
+                        ack.await?;
+                    }
+                }
+                let ack = self
+                    .inner
+                    .context
+                    .publish_with(subject, Publish::new().payload(buf.freeze()))
+                    .await?;
+                acks.push_back(ack);
+                if !full {
+                    return Ok(());
+                }
             }
         }
+        .await;
+        // Every chunk in flight is waited for, also on failure: the caller purges the
+        // chunks next, and a chunk landing after that purge would be an orphan.
+        let mut settled: Result<(), Error> = sent;
         for ack in acks {
-            ack.await?;
+            let acked = ack.await.map(|_| ());
+            if settled.is_ok() {
+                settled = acked;
+            }
         }
+        settled?;
         Ok((size, chunks, digest_string(&hasher.finalize())))
     }
 
@@ -603,7 +613,7 @@ impl ObjectStore {
     /// # async fn demo(store: rnats::object_store::ObjectStore) -> Result<(), rnats::Error> {
     /// use futures_util::StreamExt;
     /// use rnats::object_store::{WatchEvent, WatchOptions};
-    /// let mut watch = store.watch_with(WatchOptions { updates_only: true, ..Default::default() }).await?;
+    /// let mut watch = store.watch_with(WatchOptions::new().updates_only(true)).await?;
     /// while let Some(event) = watch.next().await {
     ///     if let WatchEvent::Info(info) = event? {
     ///         println!("{} changed", info.name);
@@ -653,6 +663,31 @@ pub struct WatchOptions {
     /// Only changes made after the watch started (the end-of-initial-data event comes
     /// first, at once).
     pub updates_only: bool,
+}
+
+impl WatchOptions {
+    /// Every option off: the latest info of every object, deleted ones included.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`WatchOptions::include_history`].
+    pub fn include_history(mut self, on: bool) -> Self {
+        self.include_history = on;
+        self
+    }
+
+    /// Sets [`WatchOptions::ignore_deletes`].
+    pub fn ignore_deletes(mut self, on: bool) -> Self {
+        self.ignore_deletes = on;
+        self
+    }
+
+    /// Sets [`WatchOptions::updates_only`].
+    pub fn updates_only(mut self, on: bool) -> Self {
+        self.updates_only = on;
+        self
+    }
 }
 
 /// One event of a [`Watch`].

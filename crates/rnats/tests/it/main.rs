@@ -26,6 +26,8 @@ mod jetstream_schema;
 mod kv;
 mod lifecycle;
 mod limits;
+#[cfg(feature = "object-store")]
+mod object_store;
 mod request;
 mod resilience;
 #[cfg(feature = "service")]
