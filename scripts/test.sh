@@ -42,6 +42,15 @@ step cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 CUSTOM_LIBFUZZER_PATH="$ROOT/fuzz/target/check-only/libfuzzer.a" \
     step cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
 step cargo test --workspace
+# The fuzz targets' checks over their committed inputs (fuzz/seeds, fuzz/regress) on the
+# stable toolchain; then each target under libFuzzer for 10 s (scripts/fuzz.sh), which needs
+# a C++ compiler for libFuzzer itself.
+step cargo test --manifest-path fuzz/Cargo.toml -p rnats-fuzz-checks
+if command -v c++ >/dev/null 2>&1; then
+    step bash "$ROOT/scripts/fuzz.sh"
+else
+    echo "test: no C++ compiler, so no libFuzzer runs (the replay above covered the inputs)" >&2
+fi
 # crates/rnats-py is an extension module: its test binaries could not link libpython, so it
 # is a workspace of its own, linted here and built by maturin in setup.sh.
 step cargo fmt --manifest-path crates/rnats-py/Cargo.toml --all -- --check

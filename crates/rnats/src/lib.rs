@@ -43,6 +43,9 @@ mod connect;
 mod driver;
 mod error;
 mod events;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "jetstream")]
 pub mod jetstream;
 #[cfg(feature = "kv")]

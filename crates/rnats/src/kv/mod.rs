@@ -42,7 +42,7 @@
 //! replica that has not seen the latest write yet.
 
 mod config;
-mod keys;
+pub(crate) mod keys;
 mod store;
 mod watch;
 

@@ -1,0 +1,5 @@
+//! Fuzz target `kv_key`: the checks are `rnats_fuzz_checks::kv_key` (fuzz/checks/src/lib.rs),
+//! shared with the replay test.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| rnats_fuzz_checks::kv_key(data));
