@@ -558,7 +558,14 @@ class Service(GroupManager, EndpointManager):
 
     def info(self) -> ServiceInfo:
         """The service's description: name, id, version, description, metadata, endpoints."""
-        return ServiceInfo.from_dict(json.loads(self._raw.info()))
+        info = ServiceInfo.from_dict(json.loads(self._raw.info()))
+        # As nats-py's: the description and the endpoints' metadata as configured (None
+        # when unset; rnats' INFO answer has "" and {}, as other clients' do).
+        info.description = self._description
+        if len(info.endpoints) == len(self._endpoints):
+            for e, ep in zip(info.endpoints, self._endpoints):
+                e.metadata = ep._metadata  # type: ignore[assignment]
+        return info
 
     async def reset(self) -> None:
         """Resets every endpoint's statistics (requests, errors, processing time, last
