@@ -56,6 +56,22 @@ def name():
     return "svc" + uuid.uuid4().hex[:8]
 
 
+async def settled(nc) -> None:
+    """The endpoints just added are on the server (the client's SUBs precede its PING)."""
+    await w(nc.flush())
+
+
+async def first_request(client, subject, data=b""):
+    """A request that retries while the server does not have the responder's subscription
+    yet (nats-py's flush() can write its PING ahead of a pending SUB)."""
+    for _ in range(100):
+        try:
+            return await w(client.request(subject, data, timeout=2))
+        except nats.errors.NoRespondersError:
+            await asyncio.sleep(0.02)
+    raise AssertionError(f"no responder on {subject}")
+
+
 async def echo(req: Request) -> None:
     await req.respond(req.data, headers=req.headers)
 
@@ -148,6 +164,7 @@ async def test_add_service_endpoints_groups_respond(nc, pc, name):
     await w(inner.add_endpoint(name="deep", handler=record, subject="d"))
     g2 = svc.add_group(name=f"{name}.nq")
     await w(g2.add_endpoint(name="svcq", handler=record))
+    await settled(nc)
 
     # Called by nats-py's client.
     m = await w(pc.request("plain", b"1", timeout=2, headers={"H": "v"}))
@@ -225,6 +242,7 @@ async def test_respond_error_and_raising_handlers(nc, pc, name):
     await w(g.add_endpoint(name="numeric", handler=numeric))
     await w(g.add_endpoint(name="se", handler=raises_service_error))
     await w(g.add_endpoint(name="raises", handler=raises))
+    await settled(nc)
 
     m = await w(pc.request(f"{name}.explicit", b"", timeout=2))
     assert m.data == b"details"
@@ -272,6 +290,7 @@ async def test_stats_handler(nc, pc, name):
 
     svc = await w(micro.add_service(nc, name=name, version="1.0.0", stats_handler=custom))
     await w(svc.add_endpoint(name=name, handler=echo))
+    await settled(nc)
     await w(pc.request(name, b"", timeout=2))
     assert svc.stats().endpoints[0].data == {"requests_seen": 1, "name": name}
     m = await w(pc.request(f"$SRV.STATS.{name}", b"", timeout=2))
@@ -290,6 +309,7 @@ async def test_stop_drains_and_ends(nc, pc, name):
 
     svc = await w(micro.add_service(nc, name=name, version="1.0.0"))
     await w(svc.add_endpoint(name=name, handler=slow))
+    await settled(nc)
     pending = asyncio.ensure_future(pc.request(name, b"", timeout=5))
     await w(started.wait())
     stopping = asyncio.ensure_future(svc.stop())
@@ -319,6 +339,7 @@ async def test_context_manager_and_instances_share_load(nc, pc, name):
         b = await w(micro.add_service(nc, name=name, version="1.0.0"))
         await w(a.add_endpoint(name=name, handler=counting("a")))
         await w(b.add_endpoint(name=name, handler=counting("b")))
+        await settled(nc)
         for _ in range(40):
             await w(pc.request(name, b"", timeout=2))
         assert count["a"] + count["b"] == 40  # the queue group: each request once
@@ -344,6 +365,7 @@ async def test_many_in_flight_from_nats_py(nc, pc, name):
 
     svc = await w(micro.add_service(nc, name=name, version="1.0.0"))
     await w(svc.add_endpoint(name=name, handler=double))
+    await settled(nc)
     answers = await w(asyncio.gather(*(pc.request(name, str(i).encode(), timeout=5) for i in range(300))), 15)
     assert [a.data for a in answers] == [str(i).encode() * 2 for i in range(300)]
     assert svc.stats().endpoints[0].num_requests == 300
@@ -389,9 +411,10 @@ async def test_discovery_answers_match_a_nats_py_service(nc, pc, name):
 
     theirs = await w(define(nats_micro, pc, name + "py"))
     mine = await w(define(micro, nc, name + "rs"))
+    await settled(nc)
     for svc_name in (name + "py", name + "rs"):
-        await w(pc.request(f"{svc_name}.echo", b"x", timeout=2))
-        await w(pc.request(f"{svc_name}.fail", b"x", timeout=2))
+        await first_request(pc, f"{svc_name}.echo", b"x")
+        await first_request(pc, f"{svc_name}.fail", b"x")
 
     for verb in ("PING", "INFO", "STATS"):
         answers = {}
@@ -421,3 +444,39 @@ async def test_discovery_answers_match_a_nats_py_service(nc, pc, name):
     assert mine_stats == theirs_stats
     await w(theirs.stop())
     await w(mine.stop())
+
+
+async def test_stats_handler_errors_and_adding_after_stop(nc, pc, name):
+    def broken(e: EndpointStats):
+        raise RuntimeError("stats boom")
+
+    svc = await w(micro.add_service(nc, name=name, version="1.0.0", stats_handler=broken))
+    await w(svc.add_endpoint(name=name, handler=echo))
+    await settled(nc)
+    # As nats-py: stats() raises what the handler raises.
+    with pytest.raises(RuntimeError, match="stats boom"):
+        svc.stats()
+    # nats-py's STATS answer is lost (its callback raises); rnats answers with null data.
+    m = await w(pc.request(f"$SRV.STATS.{name}", b"", timeout=2))
+    assert json.loads(m.data)["endpoints"][0]["data"] is None
+    await w(svc.stop())
+    with pytest.raises(ValueError, match="stopped"):
+        await w(svc.add_endpoint(name="late", handler=echo))
+
+
+async def test_nats_py_program_runs_with_its_imports_changed(server):
+    """nats-py's micro example, with `nats` replaced by `rnats` in the imports only."""
+    import rnats as nats_mod
+    from rnats.micro import add_service as add
+
+    nc = await w(nats_mod.connect(server.url))
+
+    async def greet(req):
+        await req.respond(b"Hello, " + req.data + b"!")
+
+    async with await w(add(nc, name="greeter", version="1.0.0", description="A greeting service")) as svc:
+        group = svc.add_group(name="greet")
+        await w(group.add_endpoint(name="hello", handler=greet))
+        answer = await w(nc.request("greet.hello", b"world", timeout=2))
+        assert answer.data == b"Hello, world!"
+    await w(nc.close())

@@ -16,6 +16,7 @@ import asyncio
 import datetime
 import json
 import re
+import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import Enum
@@ -465,6 +466,7 @@ class Service(GroupManager, EndpointManager):
         self._raw: Any = None
         self._endpoints: List[Endpoint] = []
         self._stopped = asyncio.Event()
+        self._local = threading.local()
 
     @property
     def id(self) -> str:
@@ -473,11 +475,18 @@ class Service(GroupManager, EndpointManager):
 
     def _stats_hook(self, text: str) -> Optional[str]:
         """The stats handler as rnats calls it (for STATS answers and :meth:`stats`): an
-        endpoint's statistics as JSON in, the handler's ``data`` as JSON out."""
+        endpoint's statistics as JSON in, the handler's ``data`` as JSON out. What it raises
+        is kept for :meth:`stats` (called on this thread) to raise; a STATS answer gets
+        ``null``."""
         handler = self._stats_handler
         if handler is None:
             return None
-        return json.dumps(handler(EndpointStats.from_dict(json.loads(text))))
+        try:
+            return json.dumps(handler(EndpointStats.from_dict(json.loads(text))))
+        except BaseException as error:
+            if getattr(self._local, "capture", False) and self._local.error is None:
+                self._local.error = error
+            raise
 
     async def start(self) -> None:
         """Starts the service (``add_service`` does): it answers PING, INFO and STATS.
@@ -517,7 +526,7 @@ class Service(GroupManager, EndpointManager):
     async def add_endpoint(self, config: Optional[EndpointConfig] = None, **kwargs: Any) -> None:
         """Adds an endpoint: ``name``, ``handler`` (a coroutine function taking a
         :class:`Request`), ``subject`` (default: the name), ``queue_group`` (default: the
-        service's, else ``q``), ``metadata``."""
+        service's, else ``q``), ``metadata``. ``ValueError`` once the service is stopped."""
         config = replace(config, **kwargs) if config else EndpointConfig(**kwargs)
         config = replace(config, queue_group=config.queue_group or self._queue_group)
         if self._raw is None:
@@ -553,8 +562,16 @@ class Service(GroupManager, EndpointManager):
 
     def stats(self) -> ServiceStats:
         """The service's statistics (rnats' counters; each endpoint's ``data`` from the
-        ``stats_handler``, through JSON)."""
-        return ServiceStats.from_dict(json.loads(self._raw.stats()))
+        ``stats_handler``, through JSON). Raises what the ``stats_handler`` raises."""
+        self._local.capture, self._local.error = True, None
+        try:
+            text = self._raw.stats()
+            error = self._local.error
+        finally:
+            self._local.capture, self._local.error = False, None
+        if error is not None:
+            raise error
+        return ServiceStats.from_dict(json.loads(text))
 
     def info(self) -> ServiceInfo:
         """The service's description: name, id, version, description, metadata, endpoints."""
