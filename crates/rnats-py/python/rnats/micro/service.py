@@ -20,7 +20,7 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Callable, Deque, Dict, List, Optional, Protocol, overload
+from typing import Any, AsyncContextManager, Callable, Deque, Dict, List, Optional, Protocol, overload
 
 from .request import Handler, Request, ServiceError
 
@@ -449,7 +449,7 @@ class Group(GroupManager, EndpointManager):
         return Group(self._service, config)
 
 
-class Service(GroupManager, EndpointManager):
+class Service(AsyncContextManager):  # type: ignore[type-arg]
     """A running service (made by :func:`rnats.micro.add_service`; also an async context
     manager that starts and stops it)."""
 
