@@ -591,7 +591,8 @@ class Service(AsyncContextManager):  # type: ignore[type-arg]
 
     async def stop(self) -> None:
         """Stops the service: its subscriptions are drained, and the requests already
-        received are handled before this returns. Does nothing the second time."""
+        received are handled before this returns (waiting at most 5 s for the handlers; a
+        handler calling ``stop`` is not waited for). Does nothing the second time."""
         if self._stopped.is_set() or self._raw is None:
             self._stopped.set()
             return
