@@ -480,3 +480,18 @@ async def test_nats_py_program_runs_with_its_imports_changed(server):
         answer = await w(nc.request("greet.hello", b"world", timeout=2))
         assert answer.data == b"Hello, world!"
     await w(nc.close())
+
+
+async def test_a_handler_stops_its_own_service(nc, pc, name):
+    svc = await w(micro.add_service(nc, name=name, version="1.0.0"))
+
+    async def quit_handler(req: Request) -> None:
+        await req.respond(b"bye")
+        await svc.stop()
+
+    await w(svc.add_endpoint(name=name, handler=quit_handler))
+    await settled(nc)
+    assert (await w(pc.request(name, b"", timeout=2))).data == b"bye"
+    await w(svc.stopped.wait())
+    with pytest.raises(nats.errors.NoRespondersError):
+        await w(pc.request(name, b"", timeout=2))
