@@ -279,6 +279,17 @@ struct SvcRequest {
     request: Arc<Request>,
 }
 
+impl SvcRequest {
+    /// Fails with nats-py's `ValueError` when the request has no reply subject.
+    fn check_reply(&self) -> PyResult<()> {
+        if self.request.message.reply.is_some() {
+            Ok(())
+        } else {
+            Err(PyValueError::new_err("no reply subject set"))
+        }
+    }
+}
+
 /// Sends now on the loop thread when the write buffer has room; else on a task.
 fn send(py: Python<'_>, fut: BoxFuture<Result<(), rnats::Error>>) -> PyResult<()> {
     match poll_now(fut) {
@@ -315,18 +326,14 @@ impl SvcRequest {
         Ok(Some(d))
     }
 
-    /// Whether the request has a reply subject.
-    fn has_reply(&self) -> bool {
-        self.request.message.reply.is_some()
-    }
-
-    /// Answers with `data` (and `headers`).
+    /// Answers with `data` (and `headers`); `ValueError` without a reply subject.
     #[pyo3(signature = (data, headers=None))]
     fn respond(
         &self,
         data: &Bound<'_, PyAny>,
         headers: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
+        self.check_reply()?;
         let payload = payload_bytes(data)?;
         let headers = header_map(headers)?;
         let request = Arc::clone(&self.request);
@@ -347,6 +354,7 @@ impl SvcRequest {
         data: &Bound<'_, PyAny>,
         headers: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
+        self.check_reply()?;
         let payload = payload_bytes(data)?;
         let request = Arc::clone(&self.request);
         let fut: BoxFuture<Result<(), rnats::Error>> = match header_map(headers)? {

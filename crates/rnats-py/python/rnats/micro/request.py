@@ -36,20 +36,18 @@ class Request:
     async def respond(self, data: bytes = b"", headers: Optional[Dict[str, str]] = None) -> None:
         """Answers with ``data`` (and ``headers``). ``ValueError`` when the request has no
         reply subject."""
-        if not self._raw.has_reply():
-            raise ValueError("no reply subject set")
         self._raw.respond(data, headers)
 
     async def respond_error(
         self, code: str, description: str, data: bytes = b"", headers: Optional[Dict[str, str]] = None
     ) -> None:
         """Answers with an error: ``Nats-Service-Error`` (``description``) and
-        ``Nats-Service-Error-Code`` (``code``) headers, ``data`` as the payload."""
-        if not self._raw.has_reply():
-            raise ValueError("no reply subject set")
+        ``Nats-Service-Error-Code`` (``code``) headers, ``data`` as the payload (a numeric
+        ``code`` without extra ``headers`` counts as an error in the endpoint's statistics).
+        ``ValueError`` when the request has no reply subject."""
         text = str(code)
         if text.isdigit() and int(text) < 65536 and str(int(text)) == text:
-            self._raw.respond_error(int(text), description, data, headers)
+            self._raw.respond_error(int(text), description, data, headers or None)
             return
         merged = dict(headers or {})
         merged.update({ERROR_HEADER: description, ERROR_CODE_HEADER: text})

@@ -77,6 +77,8 @@ def control_subject(
 
 
 StatsHandler = Callable[["EndpointStats"], Any]
+"""A function giving an endpoint's custom statistics (the ``data`` of STATS) from its
+current statistics."""
 
 
 @dataclass
@@ -91,6 +93,7 @@ class EndpointConfig:
     metadata: Optional[Dict[str, str]] = None
 
     def __post_init__(self) -> None:
+        """Validates the fields (``ValueError``, nats-py's texts)."""
         if not self.name:
             raise ValueError("Name cannot be empty.")
         if not _NAME.match(self.name):
@@ -123,6 +126,7 @@ class ServiceConfig:
     stats_handler: Optional[StatsHandler] = None
 
     def __post_init__(self) -> None:
+        """Validates the fields (``ValueError``, nats-py's texts)."""
         if not self.name:
             raise ValueError("Name cannot be empty.")
         if not _NAME.match(self.name):
