@@ -36,6 +36,7 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         | Scenario::KvPut64
         | Scenario::KvGet64
         | Scenario::KvWatch => crate::async_nats_kv::run(spec).await,
+        Scenario::ObjPut | Scenario::ObjGet => crate::async_nats_obj::run(spec).await,
     }
 }
 

@@ -43,7 +43,12 @@ pub const KV_WATCH_KEYS: u64 = 2_000;
 /// Puts made before `kv-put` measures.
 pub const KV_WARM_UP: u64 = 200;
 
-/// The bucket a Key-Value worker creates for itself and deletes at the end.
+/// The object the Object Store scenarios put and get.
+pub const OBJ_NAME: &str = "bench-object";
+/// The byte an Object Store scenario's object is made of (generated as it is read).
+pub const OBJ_BYTE: u8 = b'o';
+
+/// The bucket a Key-Value (or Object Store) worker creates for itself and deletes at the end.
 pub fn kv_bucket() -> String {
     format!("bench_{}", std::process::id())
 }

@@ -7,6 +7,7 @@
 mod async_nats_client;
 mod async_nats_js;
 mod async_nats_kv;
+mod async_nats_obj;
 mod async_nats_svc;
 mod common;
 mod orchestrator;
@@ -14,6 +15,7 @@ mod raw;
 mod rnats_client;
 mod rnats_js;
 mod rnats_kv;
+mod rnats_obj;
 mod rnats_svc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -187,6 +189,14 @@ pub enum Scenario {
     /// revision 1 is timed until it has delivered them all, each revision checked in order.
     #[value(name = "kv-watch")]
     KvWatch,
+    /// Object Store: `count` objects of `size` bytes streamed in one after another from a
+    /// generator (each client's default chunk size, 128 KiB): MB/s and the worker's peak RSS.
+    #[value(name = "obj-put")]
+    ObjPut,
+    /// Object Store: one object stored (not measured), then streamed out `count` times into
+    /// a sink.
+    #[value(name = "obj-get")]
+    ObjGet,
     /// Services: one endpoint of each client's service module (stats kept), echoing;
     /// requests from another connection with 64 in flight: throughput.
     #[value(name = "svc-64")]
@@ -219,6 +229,8 @@ impl Scenario {
             Scenario::KvPut64 => "kv-put-64",
             Scenario::KvGet64 => "kv-get-64",
             Scenario::KvWatch => "kv-watch",
+            Scenario::ObjPut => "obj-put",
+            Scenario::ObjGet => "obj-get",
             Scenario::Svc64 => "svc-64",
             Scenario::Svc64RnatsRequester => "svc-64-rnats-requester",
         }
@@ -240,6 +252,7 @@ impl Scenario {
             | Scenario::OrderedStallRt2 => 10_000,
             Scenario::KvPut | Scenario::KvGet => 10_000,
             Scenario::KvPut64 | Scenario::KvGet64 | Scenario::KvWatch => 100_000,
+            Scenario::ObjPut | Scenario::ObjGet => 1,
         }
     }
 

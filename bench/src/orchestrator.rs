@@ -184,7 +184,21 @@ const CASES: &[Case] = &[
     },
     kv(Scenario::KvGet64, 100_000),
     kv(Scenario::KvWatch, 100_000),
+    // Object Store (memory buckets): a 100 MiB object, three times per run.
+    Case {
+        size: OBJ_SIZE,
+        min_runs: 3,
+        ..kv(Scenario::ObjPut, 3)
+    },
+    Case {
+        size: OBJ_SIZE,
+        min_runs: 3,
+        ..kv(Scenario::ObjGet, 3)
+    },
 ];
+
+/// The Object Store scenarios' object: 100 MiB.
+const OBJ_SIZE: usize = 100 * 1024 * 1024;
 
 /// The results of one client on one case: successful outcomes and failure messages.
 #[derive(Default)]
@@ -423,7 +437,9 @@ fn short(o: &Outcome) -> String {
 }
 
 fn size_label(size: usize) -> String {
-    if size >= 1024 && size.is_multiple_of(1024) {
+    if size >= 1024 * 1024 && size.is_multiple_of(1024 * 1024) {
+        format!("{} MiB", size / (1024 * 1024))
+    } else if size >= 1024 && size.is_multiple_of(1024) {
         format!("{} KiB", size / 1024)
     } else {
         format!("{size} B")
@@ -577,6 +593,22 @@ fn print_table(results: &Results<'_>) {
             Scenario::KvPut64 | Scenario::KvGet64 => vec![
                 ("ops/s", |o| Some(o.rate), rate, true, Median),
                 ("client CPU ns/op", cpu_ns_per_msg, ns, false, Median),
+            ],
+            Scenario::ObjPut | Scenario::ObjGet => vec![
+                (
+                    "MB/s",
+                    |o| Some(o.mb_s),
+                    |v| format!("{v:.1}"),
+                    true,
+                    Median,
+                ),
+                (
+                    "client CPU s",
+                    |o| Some(o.cpu_s),
+                    |v| format!("{v:.2}"),
+                    false,
+                    Median,
+                ),
             ],
             Scenario::KvWatch => vec![
                 ("entries/s", |o| Some(o.rate), rate, true, Median),

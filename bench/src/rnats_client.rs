@@ -33,6 +33,7 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         | Scenario::KvPut64
         | Scenario::KvGet64
         | Scenario::KvWatch => crate::rnats_kv::run(spec).await,
+        Scenario::ObjPut | Scenario::ObjGet => crate::rnats_obj::run(spec).await,
     }
 }
 
