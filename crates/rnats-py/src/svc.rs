@@ -7,6 +7,7 @@
 //! takes the batch (`take()`) and runs the handler. A `SvcRequest` answers through rnats'
 //! `Request` (`respond`, `respond_error`: the counters and processing time are rnats'), sent at
 //! once on the loop thread (`poll_now`); only a full write buffer hands the send to a task.
+//! The config's `stats_handler` is rnats' stats handler, calling Python with the GIL.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -31,18 +32,20 @@ fn json_text<T: serde::Serialize>(value: &T) -> PyResult<String> {
 }
 
 /// The `data` of an endpoint's statistics: `hook` (Python: the config's `stats_handler`
-/// wrapped to take and give JSON text) called with the GIL from the discovery task; `null`
-/// when it fails or gives no JSON.
+/// wrapped to take and give JSON text) called with the GIL from the discovery task (through
+/// `with_python`) or from `stats()` on the loop thread; `null` when it fails or gives no JSON.
 fn stats_data(hook: &Py<PyAny>, stats: &rnats::service::EndpointStats) -> serde_json::Value {
     let Ok(text) = serde_json::to_string(stats) else {
         return serde_json::Value::Null;
     };
-    let answer: Option<String> = Python::attach(|py| {
+    // `with_python`: not while the interpreter shuts down (the discovery task is a tokio one).
+    let answer: Option<String> = crate::with_python(|py| {
         hook.call1(py, (text,))
             .and_then(|r| r.extract::<Option<String>>(py))
             .ok()
             .flatten()
-    });
+    })
+    .flatten();
     answer
         .and_then(|a| serde_json::from_str(&a).ok())
         .unwrap_or(serde_json::Value::Null)
