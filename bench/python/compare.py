@@ -5,9 +5,9 @@
 Starts a nats-server (JetStream on, a temp store; the binary from NATS_SERVER_BIN,
 <repo>/.tools/bin or PATH) on a free loopback port, and the raw-TCP echo responder of the
 Rust bench (`bench/target/release/bench echo`, built by `cargo build --release --manifest-path
-bench/Cargo.toml`) as the fixed far end of the request rows, so both clients face the same
-responder. Every run of every row is a fresh Python process, the two clients alternating;
-the table gives the median of the runs and the ratio rnats / nats-py (for latency rows lower
+bench/Cargo.toml`) as the fixed far end of the request rows (started only when one of them
+runs), so both clients face the same responder. Every run of every row is a fresh Python
+process, the two clients alternating; the table gives the median of the runs and the ratio rnats / nats-py (for latency rows lower
 is better, for the others higher). `cpu µs/msg` is the client process's CPU time (all its
 threads, tokio's included) over the measured part, per message.
 
@@ -19,6 +19,11 @@ Rows (16-byte payloads):
   jspubseq  sequential `await js.publish` (each waits for its ack)
   jspub     `js.publish_async` (at most 4,000 in flight), then `publish_async_completed`
   jsfetch   `fetch(batch=500)` + `ack` from a pull consumer over a pre-filled stream
+  kvput     sequential `await kv.put` (16-byte values, 1,000 keys in turn)
+  kvget     sequential `await kv.get` over 1,000 pre-put keys
+  svc64     a `micro` service (one endpoint answering its payload) on one connection, 64
+            coroutines each doing sequential requests to it on a second connection of the
+            same client, in the same process: requests per second (both sides' CPU)
 """
 
 import argparse
@@ -46,9 +51,13 @@ ROWS = {
     "jspubseq": (10_000, "msg/s", True),
     "jspub": (100_000, "msg/s", True),
     "jsfetch": (100_000, "msg/s", True),
+    "kvput": (20_000, "op/s", True),
+    "kvget": (20_000, "op/s", True),
+    "svc64": (50_000, "req/s", True),
 }
 PAYLOAD = b"x" * 16
 ECHO_SUBJECT = "bench.echo"
+ECHO_ROWS = ("req", "req64")  # the rows answered by the echo responder (only they need it)
 
 
 # ----------------------------------------------------------------------------- worker rows
@@ -180,6 +189,92 @@ async def row_jsfetch(mod, url, n):
     return out
 
 
+KV_KEYS = [f"k{i}" for i in range(1000)]
+
+
+async def _bucket(nc, name):
+    js = nc.jetstream()
+    try:
+        await js.delete_key_value(name)
+    except Exception:
+        pass
+    return js, await js.create_key_value(bucket=name, history=1)
+
+
+async def row_kvput(mod, url, n):
+    nc = await mod.connect(url)
+    js, kv = await _bucket(nc, "BENCHKVPUT")
+    for key in KV_KEYS[:100]:  # warm-up
+        await kv.put(key, PAYLOAD)
+    start, cpu = time.perf_counter(), time.process_time()
+    for i in range(n):
+        await kv.put(KV_KEYS[i % len(KV_KEYS)], PAYLOAD)
+    out = n / (time.perf_counter() - start), time.process_time() - cpu
+    await js.delete_key_value("BENCHKVPUT")
+    await nc.close()
+    return out
+
+
+async def row_kvget(mod, url, n):
+    nc = await mod.connect(url)
+    js, kv = await _bucket(nc, "BENCHKVGET")
+    for key in KV_KEYS:  # fill, not measured
+        await kv.put(key, PAYLOAD)
+    start, cpu = time.perf_counter(), time.process_time()
+    for i in range(n):
+        entry = await kv.get(KV_KEYS[i % len(KV_KEYS)])
+        if entry.value != PAYLOAD:
+            raise RuntimeError("kv.get returned another value")
+    out = n / (time.perf_counter() - start), time.process_time() - cpu
+    await js.delete_key_value("BENCHKVGET")
+    await nc.close()
+    return out
+
+
+async def row_svc64(mod, url, n, width=64):
+    micro = importlib.import_module(f"{mod.__name__}.micro")
+    svc_nc = await mod.connect(url)
+    nc = await mod.connect(url)
+
+    async def echo(req):
+        await req.respond(req.data)
+
+    svc = await micro.add_service(svc_nc, name="bench", version="1.0.0")
+    await svc.add_endpoint(name="echo", subject="bench.svc", handler=echo)
+    await svc_nc.flush()
+    # nats-py's flush() can write its PING ahead of a pending SUB: wait until the endpoint
+    # answers (these requests count in the service's total below).
+    early = 0
+    for _ in range(200):
+        try:
+            early += 1
+            await nc.request("bench.svc", PAYLOAD, timeout=10)
+            break
+        except Exception as e:  # noqa: BLE001 - the client's own NoRespondersError
+            if type(e).__name__ != "NoRespondersError":
+                raise
+            early -= 1
+            await asyncio.sleep(0.01)
+    per = max(1, n // width)
+
+    async def worker(k):
+        for _ in range(k):
+            await nc.request("bench.svc", PAYLOAD, timeout=10)
+
+    await asyncio.gather(*[worker(20) for _ in range(width)])  # warm-up
+    start, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*[worker(per) for _ in range(width)])
+    out = per * width / (time.perf_counter() - start), time.process_time() - cpu
+    served = sum(e.num_requests for e in svc.stats().endpoints)
+    expected = per * width + 20 * width + early
+    if served != expected:
+        raise RuntimeError(f"the service counted {served} requests, not {expected}")
+    await svc.stop()
+    await nc.close()
+    await svc_nc.close()
+    return out
+
+
 async def worker(client, row, url, count):
     mod = importlib.import_module(client)
     fn = globals()[f"row_{row}"]
@@ -238,7 +333,8 @@ def main():
         if r not in ROWS:
             sys.exit(f"unknown row {r!r}; rows: {', '.join(ROWS)}")
     echo_bin = REPO / "bench" / "target" / "release" / "bench"
-    if not echo_bin.is_file():
+    need_echo = any(r in ECHO_ROWS for r in rows)
+    if need_echo and not echo_bin.is_file():
         sys.exit(f"{echo_bin} missing: cargo build --release --manifest-path bench/Cargo.toml")
 
     store = tempfile.mkdtemp(prefix="rnats-pybench-")
@@ -251,10 +347,11 @@ def main():
     echo = None
     try:
         wait_listening(port, server)
-        echo = subprocess.Popen([str(echo_bin), "echo", "--url", url, "--subject", ECHO_SUBJECT],
-                                stdout=subprocess.PIPE, text=True)
-        if echo.stdout.readline().strip() != "ready":
-            sys.exit("the echo responder did not start")
+        if need_echo:
+            echo = subprocess.Popen([str(echo_bin), "echo", "--url", url, "--subject", ECHO_SUBJECT],
+                                    stdout=subprocess.PIPE, text=True)
+            if echo.stdout.readline().strip() != "ready":
+                sys.exit("the echo responder did not start")
         print(f"nats-server {server_binary()}, Python {sys.version.split()[0]}, "
               f"{args.runs} runs per row, median; loadavg {os.getloadavg()[0]:.2f}\n")
         print("| row | unit | nats-py | rnats | rnats ÷ nats-py | cpu µs/msg nats-py | cpu µs/msg rnats |")

@@ -34,6 +34,8 @@ mod resilience;
 mod service;
 #[cfg(feature = "service")]
 mod service_interop;
+#[cfg(feature = "service")]
+mod service_python;
 mod tls;
 mod vectored;
 mod websocket;
