@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod bad_peer;
 mod core;
 #[cfg(feature = "jetstream")]
 mod jetstream;
