@@ -4,6 +4,8 @@
 //! binary of its own, so nothing else allocates meanwhile), and checks that `close()` leaves
 //! no task and no memory behind. Run it with `-- --nocapture` to see the report.
 
+#![allow(clippy::unwrap_used)]
+
 use std::alloc::System;
 use std::time::Duration;
 
