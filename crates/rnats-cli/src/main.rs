@@ -1,0 +1,91 @@
+//! `rnats`: a command-line NATS client built only on the public API of the `rnats` library.
+//!
+//! Every command connects with the shared connection flags (or a named context), does one
+//! thing, and exits: 0 on success (also when stdout is a closed pipe), 1 on an error, which is
+//! printed to stderr as one line with a hint. `--json` turns tables into JSON for scripts.
+
+#![allow(dead_code)] // until the JetStream commands use every helper
+
+// mod bench;
+mod conn;
+mod context;
+mod core;
+mod error;
+// mod js;
+// mod kv;
+// mod micro;
+// mod obj;
+mod output;
+// mod server;
+mod util;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::CliError;
+
+/// A fast NATS client: publish, subscribe, request, reply, JetStream, Key-Value, Object
+/// Store, services and benchmarks.
+#[derive(Parser)]
+#[command(
+    name = "rnats",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    /// How to connect (shared by every command).
+    #[command(flatten)]
+    conn: conn::ConnArgs,
+    /// Print JSON instead of human tables.
+    #[arg(long, global = true, help_heading = "Output")]
+    json: bool,
+    /// The command to run.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The top-level commands.
+#[derive(Subcommand)]
+enum Command {
+    /// Publish messages to a subject.
+    Pub(core::PubArgs),
+    /// Subscribe to a subject and print what arrives.
+    Sub(core::SubArgs),
+    /// Send a request and print the reply.
+    Req(core::ReqArgs),
+    /// Answer requests on a subject with a body or a command's output.
+    Reply(core::ReplyArgs),
+    /// Manage named connection contexts.
+    #[command(subcommand)]
+    Context(context::ContextCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return error::report(&CliError::new(format!("cannot start the runtime: {e}"))),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => error::report(&e),
+    }
+}
+
+/// Runs the chosen command.
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let out = output::Out::new(cli.json);
+    let conn = cli.conn;
+    match cli.command {
+        Command::Pub(args) => core::publish(&conn, &out, args).await,
+        Command::Sub(args) => core::subscribe(&conn, &out, args).await,
+        Command::Req(args) => core::request(&conn, &out, args).await,
+        Command::Reply(args) => core::reply(&conn, &out, args).await,
+        Command::Context(cmd) => context::run(&conn, &out, cmd),
+    }
+}

@@ -1,0 +1,5 @@
+//! The built `rnats` binary against real nats-server processes (rnats-test).
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod basic;
+mod common;
