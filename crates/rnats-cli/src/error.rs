@@ -74,7 +74,18 @@ impl From<io::Error> for CliError {
 impl From<rnats::Error> for CliError {
     fn from(e: rnats::Error) -> Self {
         let hint = hint_for(&e);
-        let mut err = CliError::new(e.to_string());
+        // The message and its causes, each once (a cause may already be in the message).
+        let mut msg = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !msg.contains(&text) {
+                msg.push_str(": ");
+                msg.push_str(&text);
+            }
+            source = cause.source();
+        }
+        let mut err = CliError::new(msg);
         err.hint = hint;
         err
     }

@@ -11,7 +11,7 @@ mod conn;
 mod context;
 mod core;
 mod error;
-// mod js;
+mod js;
 // mod kv;
 // mod micro;
 // mod obj;
@@ -57,6 +57,12 @@ enum Command {
     Req(core::ReqArgs),
     /// Answer requests on a subject with a body or a command's output.
     Reply(core::ReplyArgs),
+    /// Manage JetStream streams.
+    #[command(subcommand)]
+    Stream(js::StreamCmd),
+    /// Manage JetStream consumers.
+    #[command(subcommand)]
+    Consumer(js::ConsumerCmd),
     /// Manage named connection contexts.
     #[command(subcommand)]
     Context(context::ContextCmd),
@@ -86,6 +92,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sub(args) => core::subscribe(&conn, &out, args).await,
         Command::Req(args) => core::request(&conn, &out, args).await,
         Command::Reply(args) => core::reply(&conn, &out, args).await,
+        Command::Stream(cmd) => js::stream(&conn, &out, cmd).await,
+        Command::Consumer(cmd) => js::consumer(&conn, &out, cmd).await,
         Command::Context(cmd) => context::run(&conn, &out, cmd),
     }
 }
