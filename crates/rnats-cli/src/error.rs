@@ -111,6 +111,14 @@ fn hint_for(e: &rnats::Error) -> Option<String> {
     if e.is_key_not_found() || e.is_key_deleted() {
         return Some("list the keys with `rnats kv keys BUCKET`".into());
     }
+    if e.is_invalid_key() {
+        return Some(
+            "keys use a-z, A-Z, 0-9 and -/_=. (no spaces, no leading or double dots)".into(),
+        );
+    }
+    if e.is_invalid_bucket_name() {
+        return Some("bucket names use a-z, A-Z, 0-9, '-' and '_'".into());
+    }
     if e.is_object_not_found() {
         return Some("list the objects with `rnats obj ls BUCKET`".into());
     }

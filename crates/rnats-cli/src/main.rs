@@ -12,7 +12,7 @@ mod context;
 mod core;
 mod error;
 mod js;
-// mod kv;
+mod kv;
 // mod micro;
 // mod obj;
 mod output;
@@ -63,6 +63,9 @@ enum Command {
     /// Manage JetStream consumers.
     #[command(subcommand)]
     Consumer(js::ConsumerCmd),
+    /// Use Key-Value buckets.
+    #[command(subcommand)]
+    Kv(kv::KvCmd),
     /// Manage named connection contexts.
     #[command(subcommand)]
     Context(context::ContextCmd),
@@ -94,6 +97,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Reply(args) => core::reply(&conn, &out, args).await,
         Command::Stream(cmd) => js::stream(&conn, &out, cmd).await,
         Command::Consumer(cmd) => js::consumer(&conn, &out, cmd).await,
+        Command::Kv(cmd) => kv::run(&conn, &out, cmd).await,
         Command::Context(cmd) => context::run(&conn, &out, cmd),
     }
 }

@@ -132,9 +132,10 @@ impl Table {
     }
 }
 
-/// Whether a cell is a number with an optional unit (`1,024`, `1.5 KiB`, `12ms`).
+/// Whether a cell is a number with an optional unit (`1,024`, `1.5 KiB`, `12ms`), not a
+/// date or time (`2024-01-02T…`).
 fn looks_numeric(cell: &str) -> bool {
-    cell.starts_with(|c: char| c.is_ascii_digit())
+    cell.starts_with(|c: char| c.is_ascii_digit()) && !cell.contains([':', '-'])
 }
 
 #[cfg(test)]
