@@ -73,10 +73,16 @@ impl From<io::Error> for CliError {
 
 impl From<rnats::Error> for CliError {
     fn from(e: rnats::Error) -> Self {
-        let hint = hint_for(&e);
+        CliError::from(&e)
+    }
+}
+
+impl From<&rnats::Error> for CliError {
+    fn from(e: &rnats::Error) -> Self {
+        let hint = hint_for(e);
         // The message and its causes, each once (a cause may already be in the message).
         let mut msg = e.to_string();
-        let mut source = std::error::Error::source(&e);
+        let mut source = std::error::Error::source(e);
         while let Some(cause) = source {
             let text = cause.to_string();
             if !msg.contains(&text) {
@@ -141,7 +147,7 @@ fn hint_for(e: &rnats::Error) -> Option<String> {
         }
         K::MaxPayloadExceeded => "the message is larger than the server's max_payload",
         K::PermissionDenied => "the server's permissions for this user refuse it",
-        K::JetStream => "see `rnats stream ls` and `rnats consumer ls STREAM`",
+        K::JetStream => "the server refused the JetStream request for the reason given",
         _ => return None,
     };
     Some(hint.into())

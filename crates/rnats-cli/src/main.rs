@@ -14,7 +14,7 @@ mod error;
 mod js;
 mod kv;
 // mod micro;
-// mod obj;
+mod obj;
 mod output;
 // mod server;
 mod util;
@@ -66,6 +66,9 @@ enum Command {
     /// Use Key-Value buckets.
     #[command(subcommand)]
     Kv(kv::KvCmd),
+    /// Use Object Store buckets.
+    #[command(subcommand)]
+    Obj(obj::ObjCmd),
     /// Manage named connection contexts.
     #[command(subcommand)]
     Context(context::ContextCmd),
@@ -98,6 +101,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Stream(cmd) => js::stream(&conn, &out, cmd).await,
         Command::Consumer(cmd) => js::consumer(&conn, &out, cmd).await,
         Command::Kv(cmd) => kv::run(&conn, &out, cmd).await,
+        Command::Obj(cmd) => obj::run(&conn, &out, cmd).await,
         Command::Context(cmd) => context::run(&conn, &out, cmd),
     }
 }

@@ -5,3 +5,4 @@ mod basic;
 mod common;
 mod jetstream;
 mod kv;
+mod obj;
