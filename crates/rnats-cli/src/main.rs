@@ -4,8 +4,6 @@
 //! thing, and exits: 0 on success (also when stdout is a closed pipe), 1 on an error, which is
 //! printed to stderr as one line with a hint. `--json` turns tables into JSON for scripts.
 
-#![allow(dead_code)] // until the JetStream commands use every helper
-
 // mod bench;
 mod conn;
 mod context;
@@ -13,10 +11,10 @@ mod core;
 mod error;
 mod js;
 mod kv;
-// mod micro;
+mod micro;
 mod obj;
 mod output;
-// mod server;
+mod server;
 mod util;
 
 use std::process::ExitCode;
@@ -69,6 +67,12 @@ enum Command {
     /// Use Object Store buckets.
     #[command(subcommand)]
     Obj(obj::ObjCmd),
+    /// Discover and query services (nats.micro).
+    #[command(subcommand)]
+    Micro(micro::MicroCmd),
+    /// Inspect the server.
+    #[command(subcommand)]
+    Server(server::ServerCmd),
     /// Manage named connection contexts.
     #[command(subcommand)]
     Context(context::ContextCmd),
@@ -102,6 +106,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Consumer(cmd) => js::consumer(&conn, &out, cmd).await,
         Command::Kv(cmd) => kv::run(&conn, &out, cmd).await,
         Command::Obj(cmd) => obj::run(&conn, &out, cmd).await,
+        Command::Micro(cmd) => micro::run(&conn, &out, cmd).await,
+        Command::Server(cmd) => server::run(&conn, &out, cmd).await,
         Command::Context(cmd) => context::run(&conn, &out, cmd),
     }
 }

@@ -133,9 +133,11 @@ impl Table {
 }
 
 /// Whether a cell is a number with an optional unit (`1,024`, `1.5 KiB`, `12ms`), not a
-/// date or time (`2024-01-02T…`).
+/// date, time or version (`2024-01-02T…`, `1.2.3`).
 fn looks_numeric(cell: &str) -> bool {
-    cell.starts_with(|c: char| c.is_ascii_digit()) && !cell.contains([':', '-'])
+    cell.starts_with(|c: char| c.is_ascii_digit())
+        && !cell.contains([':', '-'])
+        && cell.matches('.').count() <= 1
 }
 
 #[cfg(test)]

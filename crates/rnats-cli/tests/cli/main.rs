@@ -5,4 +5,5 @@ mod basic;
 mod common;
 mod jetstream;
 mod kv;
+mod micro;
 mod obj;
