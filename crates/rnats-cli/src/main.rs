@@ -4,7 +4,7 @@
 //! thing, and exits: 0 on success (also when stdout is a closed pipe), 1 on an error, which is
 //! printed to stderr as one line with a hint. `--json` turns tables into JSON for scripts.
 
-// mod bench;
+mod bench;
 mod conn;
 mod context;
 mod core;
@@ -55,6 +55,9 @@ enum Command {
     Req(core::ReqArgs),
     /// Answer requests on a subject with a body or a command's output.
     Reply(core::ReplyArgs),
+    /// Measure throughput and latency.
+    #[command(subcommand)]
+    Bench(bench::BenchCmd),
     /// Manage JetStream streams.
     #[command(subcommand)]
     Stream(js::StreamCmd),
@@ -102,6 +105,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Sub(args) => core::subscribe(&conn, &out, args).await,
         Command::Req(args) => core::request(&conn, &out, args).await,
         Command::Reply(args) => core::reply(&conn, &out, args).await,
+        Command::Bench(cmd) => bench::run(&conn, &out, cmd).await,
         Command::Stream(cmd) => js::stream(&conn, &out, cmd).await,
         Command::Consumer(cmd) => js::consumer(&conn, &out, cmd).await,
         Command::Kv(cmd) => kv::run(&conn, &out, cmd).await,

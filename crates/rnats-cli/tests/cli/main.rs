@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 mod basic;
+mod bench;
 mod common;
 mod jetstream;
 mod kv;
