@@ -216,7 +216,9 @@ pub(crate) fn run(conn: &ConnArgs, out: &Out, cmd: ContextCmd) -> Result<()> {
                         serde_json::json!({
                             "name": name,
                             "selected": file.selected.as_deref() == Some(name),
-                            "server": c.server.as_deref().unwrap_or(crate::conn::DEFAULT_SERVER),
+                            "server": crate::conn::redact(
+                                c.server.as_deref().unwrap_or(crate::conn::DEFAULT_SERVER),
+                            ),
                             "description": c.description,
                         })
                     })

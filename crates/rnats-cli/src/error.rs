@@ -134,7 +134,28 @@ fn hint_for(e: &rnats::Error) -> Option<String> {
     if e.is_message_not_found() {
         return Some("see the stream's sequences with `rnats stream info STREAM`".into());
     }
-    let hint = match e.kind() {
+    // A connect failure carries the last attempt's error: a TLS or auth failure there is
+    // what to fix, not the address.
+    let mut kind = e.kind();
+    if kind == K::ConnectFailed {
+        let mut source = std::error::Error::source(e);
+        while let Some(cause) = source {
+            if let Some(inner) = cause.downcast_ref::<rnats::Error>() {
+                if matches!(inner.kind(), K::Tls | K::Authorization) {
+                    kind = inner.kind();
+                    break;
+                }
+            }
+            source = cause.source();
+        }
+        let text = e.to_string();
+        if text.contains("TLS") || text.contains("certificate") {
+            kind = K::Tls;
+        } else if text.contains("uthorization") {
+            kind = K::Authorization;
+        }
+    }
+    let hint = match kind {
         K::ConnectFailed | K::Io => {
             "is nats-server running there? choose the server with --server or NATS_URL"
         }

@@ -1,6 +1,7 @@
 //! The built `rnats` binary against real nats-server processes (rnats-test).
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod auth;
 mod basic;
 mod bench;
 mod common;
