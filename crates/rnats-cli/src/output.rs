@@ -132,17 +132,48 @@ impl Table {
     }
 }
 
-/// Whether a cell is a number with an optional unit (`1,024`, `1.5 KiB`, `12ms`), not a
-/// date, time or version (`2024-01-02T…`, `1.2.3`).
+/// Whether a cell is a number with an optional unit (`1,024`, `1.5 KiB`, `12ms`, `1m30s`),
+/// not an identifier, date or version that happens to start with a digit.
 fn looks_numeric(cell: &str) -> bool {
-    cell.starts_with(|c: char| c.is_ascii_digit())
-        && !cell.contains([':', '-'])
-        && cell.matches('.').count() <= 1
+    const UNITS: [&str; 13] = [
+        "", "B", "KiB", "MiB", "GiB", "TiB", "PiB", "µs", "ms", "s", "m", "h", "d",
+    ];
+    if !cell.starts_with(|c: char| c.is_ascii_digit()) {
+        return false;
+    }
+    let split = cell
+        .find(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'))
+        .unwrap_or(cell.len());
+    if cell[..split].matches('.').count() > 1 {
+        return false;
+    }
+    let unit = cell[split..].trim();
+    UNITS.contains(&unit)
+        || (unit
+            .chars()
+            .all(|c| c.is_ascii_digit() || "dhms".contains(c))
+            && unit.ends_with(['d', 'h', 'm', 's']))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_with_units_only() {
+        for yes in ["1", "1,024", "1.5 KiB", "12ms", "1m30s", "3d4h", "250µs"] {
+            assert!(looks_numeric(yes), "{yes}");
+        }
+        for no in [
+            "5ujbI4ftsd",
+            "1.2.3",
+            "2024-01-02T03:04:05Z",
+            "x1",
+            "10.0.0.1:4222",
+        ] {
+            assert!(!looks_numeric(no), "{no}");
+        }
+    }
 
     #[test]
     fn aligns_text_left_and_numbers_right() {
