@@ -279,3 +279,35 @@ fn help_texts() {
         insta::assert_snapshot!(format!("help_{cmd}"), cli.ok([cmd, "--help"]));
     }
 }
+
+#[test]
+fn headers_only_and_a_failing_command() {
+    let server = NatsServer::start();
+    let cli = Cli::new(server.url());
+    let sub = cli.spawn_ready(
+        ["sub", "h", "--count", "1", "--headers-only"],
+        "Subscribing",
+    );
+    cli.ok(["pub", "h", "secret body", "-H", "A:1", "-H", "B:2"]);
+    assert_eq!(finish(sub), "[#1] Received on \"h\"\nA: 1\nB: 2\n\n");
+
+    // A command that fails answers nothing (the request times out) and the replier goes on.
+    let rep = cli.spawn_ready(
+        [
+            "reply",
+            "cmd",
+            "--command",
+            "read x; test \"$x\" = ok && echo fine",
+            "--count",
+            "1",
+        ],
+        "Listening",
+    );
+    let err = cli.fails(["req", "cmd", "bad", "--timeout", "300ms"]);
+    assert!(
+        err.contains("timed out") || err.contains("timeout"),
+        "{err}"
+    );
+    assert_eq!(cli.ok(["req", "cmd", "ok", "--raw"]), "fine\n\n");
+    finish(rep);
+}
