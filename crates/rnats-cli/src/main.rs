@@ -82,7 +82,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -94,6 +97,51 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => error::report(&e),
     }
+}
+
+/// Reports a command-line error as one line with a hint (the usage, or clap's tip) and exits 2;
+/// `--help` and `--version` print as usual.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            // Printing help can only fail on a closed pipe: nothing to report then.
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+        _ => {}
+    }
+    let text = e.render().to_string();
+    let mut lines = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .peekable();
+    let mut msg = lines
+        .next()
+        .unwrap_or("invalid arguments")
+        .trim_start_matches("error: ")
+        .to_owned();
+    // "the following required arguments were not provided:" lists them on the next lines.
+    if msg.ends_with(':') {
+        while let Some(l) = lines.next_if(|l| l.starts_with('<') || l.starts_with('-')) {
+            msg = format!("{msg} {l}");
+        }
+    }
+    let rest: Vec<&str> = lines.collect();
+    let hint = rest
+        .iter()
+        .find_map(|l| l.strip_prefix("tip: "))
+        .or_else(|| rest.iter().find(|l| l.starts_with("Usage: ")).copied())
+        .unwrap_or("see `rnats --help`");
+    eprintln!("error: {msg} (hint: {hint})");
+    ExitCode::from(2)
 }
 
 /// Runs the chosen command.

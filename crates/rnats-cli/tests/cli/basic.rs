@@ -267,9 +267,25 @@ fn usage_errors_exit_two() {
     let cli = Cli::bare();
     let out = cli.run(["pub"]);
     assert_eq!(out.status.code(), Some(2));
+    insta::assert_snapshot!(text(&out.stderr), @"error: the following required arguments were not provided: <SUBJECT> (hint: Usage: rnats pub <SUBJECT> [BODY])");
     let out = cli.run(["req", "x", "--timeout", "soon"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("invalid duration"));
+    assert_eq!(text(&out.stderr).lines().count(), 1);
+    let out = cli.run(["subb"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("similar subcommands exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Help and version are not errors.
+    let out = cli.run(["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        format!("rnats {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
