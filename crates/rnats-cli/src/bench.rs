@@ -136,6 +136,14 @@ fn histogram() -> Result<Histogram<u64>> {
         .map_err(|e| CliError::new(format!("histogram: {e}")))
 }
 
+/// `start + d`, or a day from now when that does not fit (a `--duration` of centuries).
+fn deadline(start: Instant, d: Duration) -> Instant {
+    start
+        .checked_add(d)
+        .or_else(|| start.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(start)
+}
+
 /// Now as Unix nanoseconds.
 fn unix_nanos() -> u64 {
     SystemTime::now()
@@ -186,8 +194,6 @@ pub(crate) async fn run(conn: &ConnArgs, out: &Out, cmd: BenchCmd) -> Result<()>
 
 /// Counts progress, samples the throughput every 100 ms and drives the progress bar.
 struct Sampler {
-    /// The counter sampled.
-    count: Arc<AtomicU64>,
     /// The task.
     task: tokio::task::JoinHandle<Vec<(f64, u64)>>,
     /// Tells the task to stop.
@@ -211,7 +217,7 @@ impl Sampler {
         }
         bar.set_message(label.to_owned());
         let (stop, mut stopped) = watch::channel(false);
-        let counter = Arc::clone(&count);
+        let counter = count;
         let by_time = args.duration.is_some();
         let task = tokio::spawn(async move {
             let start = Instant::now();
@@ -235,18 +241,22 @@ impl Sampler {
             bar.finish_and_clear();
             samples
         });
-        Sampler { count, task, stop }
+        Sampler { task, stop }
     }
 
     /// Stops and returns the throughput per interval.
     async fn finish(self) -> Vec<(f64, f64)> {
         let _ = self.stop.send(true);
-        let _ = self.count;
         let samples = self.task.await.unwrap_or_default();
         samples
             .windows(2)
             .filter(|w| w[1].0 > w[0].0)
-            .map(|w| (w[1].0, (w[1].1 - w[0].1) as f64 / (w[1].0 - w[0].0)))
+            .map(|w| {
+                (
+                    w[1].0,
+                    w[1].1.saturating_sub(w[0].1) as f64 / (w[1].0 - w[0].0),
+                )
+            })
             .collect()
     }
 }
@@ -305,7 +315,7 @@ async fn pubsub(
     if kind != Kind::Sub {
         let start = Instant::now();
         let quota = |i: usize| match args.duration {
-            Some(d) => Quota::Until(start + d),
+            Some(d) => Quota::Until(deadline(start, d)),
             None => {
                 let per = args.msgs / args.pubs as u64;
                 let extra = u64::from((i as u64) < args.msgs % args.pubs as u64);
@@ -506,7 +516,7 @@ async fn request(conn: &ConnArgs, out: &Out, args: &BenchArgs, size: usize) -> R
     let mut requesters = Vec::new();
     for i in 0..args.pubs {
         let quota = match args.duration {
-            Some(d) => Quota::Until(start + d),
+            Some(d) => Quota::Until(deadline(start, d)),
             None => {
                 let per = args.msgs / args.pubs as u64;
                 Quota::Count(per + u64::from((i as u64) < args.msgs % args.pubs as u64))
