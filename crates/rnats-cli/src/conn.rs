@@ -137,8 +137,7 @@ impl ConnArgs {
         let mut opts = ConnectOptions::new()
             .name("rnats")
             .connection_timeout(self.timeout)
-            .request_timeout(self.timeout)
-            .max_reconnects(Some(3));
+            .request_timeout(self.timeout);
         match (&self.user, &self.password) {
             (Some(user), password) => {
                 opts = opts.user_and_password(user, password.clone().unwrap_or_default());
@@ -175,10 +174,22 @@ impl ConnArgs {
         Ok(opts)
     }
 
-    /// Connects as the flags (and context) say.
+    /// Connects as the flags (and context) say; after a lost connection, a few reconnect
+    /// attempts before giving up.
     pub(crate) async fn connect(&self) -> Result<Client> {
+        self.connect_with(Some(3)).await
+    }
+
+    /// For commands that run until stopped (`sub`, `reply`, watchers): reconnect forever, as
+    /// a long-running client should.
+    pub(crate) async fn connect_long(&self) -> Result<Client> {
+        self.connect_with(None).await
+    }
+
+    /// Connects with this reconnect limit.
+    async fn connect_with(&self, max_reconnects: Option<usize>) -> Result<Client> {
         let args = self.resolved()?;
-        let opts = args.options()?;
+        let opts = args.options()?.max_reconnects(max_reconnects);
         let server = args.server();
         opts.connect(server)
             .await

@@ -102,7 +102,7 @@ pub(crate) struct SubArgs {
 
 /// Subscribes and prints messages until `--count` or interrupted.
 pub(crate) async fn subscribe(conn: &ConnArgs, out: &Out, args: SubArgs) -> Result<()> {
-    let client = conn.connect().await?;
+    let client = conn.connect_long().await?;
     let sub = match &args.queue {
         Some(q) => client.queue_subscribe(&args.subject, q).await,
         None => client.subscribe(&args.subject).await,
@@ -126,11 +126,14 @@ pub(crate) async fn subscribe(conn: &ConnArgs, out: &Out, args: SubArgs) -> Resu
         n += 1;
         print_message(out, &msg, n, args.raw, args.headers_only)?;
         if args.count.is_some_and(|c| n >= c) {
-            break;
+            client.close().await.ok();
+            return Ok(());
         }
     }
-    client.close().await.ok();
-    Ok(())
+    Err(
+        CliError::new("the subscription ended: the connection is closed")
+            .hint("the server went away; run the command again"),
+    )
 }
 
 /// Prints a received message in the chosen format.
@@ -275,7 +278,7 @@ pub(crate) struct ReplyArgs {
 /// Answers requests until `--count` or interrupted.
 pub(crate) async fn reply(conn: &ConnArgs, out: &Out, args: ReplyArgs) -> Result<()> {
     let headers = util::headers(&args.headers)?;
-    let client = conn.connect().await?;
+    let client = conn.connect_long().await?;
     let mut sub = client
         .queue_subscribe(&args.subject, &args.queue)
         .await
