@@ -349,6 +349,7 @@ async fn pubsub(
     let mut latency = histogram()?;
     if kind != Kind::Pub {
         let mut msgs = 0;
+        let mut dropped = 0;
         let mut first: Option<Instant> = None;
         let mut last: Option<Instant> = None;
         for s in subs {
@@ -356,6 +357,7 @@ async fn pubsub(
                 .await
                 .map_err(|e| CliError::new(format!("subscriber failed: {e}")))??;
             msgs += got.msgs;
+            dropped += got.dropped;
             first = match (first, got.first) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -372,6 +374,12 @@ async fn pubsub(
             (Some(a), Some(b)) => b - a,
             _ => Duration::ZERO,
         };
+        if dropped > 0 {
+            out.note(format!(
+                "{} messages dropped: the subscribers fell behind (slow consumer)",
+                util::count(dropped)
+            ));
+        }
         receive = Some(Side { msgs, elapsed });
     }
     let timeline = sampler.finish().await;
@@ -415,6 +423,8 @@ async fn publisher(
 struct Received {
     /// Messages.
     msgs: u64,
+    /// Messages the client dropped because the subscriber fell behind.
+    dropped: u64,
     /// When the first came.
     first: Option<Instant>,
     /// When the last came.
@@ -435,6 +445,7 @@ async fn subscriber(
 ) -> Result<Received> {
     let mut got = Received {
         msgs: 0,
+        dropped: 0,
         first: None,
         last: None,
         latency: histogram()?,
@@ -477,6 +488,7 @@ async fn subscriber(
             }
         }
     }
+    got.dropped = sub.dropped();
     client.close().await.ok();
     Ok(got)
 }
