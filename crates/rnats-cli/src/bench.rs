@@ -670,13 +670,14 @@ fn report(out: &Out, args: &BenchArgs, r: &Results) -> Result<()> {
         return out.json(&obj);
     }
     let (pubs, subs) = match r.kind {
-        Kind::Req => ("requesters", "responders"),
-        _ => ("publishers", "subscribers"),
+        Kind::Req => ("requester", "responder"),
+        _ => ("publisher", "subscriber"),
     };
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     let who = match r.kind {
-        Kind::Pub => format!("{} {pubs}", args.pubs),
-        Kind::Sub => format!("{} {subs}", args.subs),
-        _ => format!("{} {pubs}, {} {subs}", args.pubs, args.subs),
+        Kind::Pub => plural(args.pubs, pubs),
+        Kind::Sub => plural(args.subs, subs),
+        _ => format!("{}, {}", plural(args.pubs, pubs), plural(args.subs, subs)),
     };
     out.line(format!(
         "{} bench on {:?}: {} B messages, {who}",
@@ -747,7 +748,7 @@ fn plot(args: &BenchArgs, r: &Results) -> String {
         "<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\">{}</text>\n",
         W / 2.0,
         esc(&format!(
-            "rnats bench {} on {}: {} B, {} pubs, {} subs",
+            "rnats bench {} on {}: {} B, {} publishers, {} subscribers",
             r.kind.name(),
             args.subject,
             args.size,
