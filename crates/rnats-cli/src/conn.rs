@@ -114,7 +114,10 @@ impl ConnArgs {
     /// The flags, with what they leave unset taken from `ctx`.
     fn merged(&self, ctx: &Context) -> ConnArgs {
         let mut out = self.clone();
-        out.server = out.server.or_else(|| ctx.server.clone());
+        out.server = out
+            .server
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| ctx.server.clone());
         out.user = out.user.or_else(|| ctx.user.clone());
         out.password = out.password.or_else(|| ctx.password.clone());
         out.token = out.token.or_else(|| ctx.token.clone());
@@ -129,7 +132,10 @@ impl ConnArgs {
 
     /// The server URLs to connect to.
     pub(crate) fn server(&self) -> &str {
-        self.server.as_deref().unwrap_or(DEFAULT_SERVER)
+        self.server
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or(DEFAULT_SERVER)
     }
 
     /// The options the flags describe.

@@ -164,7 +164,14 @@ fn hint_for(e: &rnats::Error) -> Option<String> {
         K::NoResponders => "nobody listens on that subject",
         K::Timeout => "no answer in time: raise --timeout, or check that someone answers",
         K::InvalidArgument => {
-            "subjects are tokens separated by '.', with '*' and '>' only where allowed"
+            let text = e.to_string();
+            if text.contains("server address") || text.contains("URL") {
+                "give servers as nats://host:4222 (or tls://, ws://), comma-separated"
+            } else if text.contains("subject") || text.contains("queue") {
+                "subjects are tokens separated by '.', with '*' and '>' only where allowed"
+            } else {
+                "check the values given; `rnats COMMAND --help` lists them"
+            }
         }
         K::MaxPayloadExceeded => "the message is larger than the server's max_payload",
         K::PermissionDenied => "the server's permissions for this user refuse it",

@@ -176,6 +176,12 @@ fn no_server_fails_with_a_hint() {
 }
 
 #[test]
+fn bad_server_url_fails_with_a_hint() {
+    let err = Cli::bare().fails(["pub", "x", "y", "--server", "nats://bad host:1"]);
+    assert!(err.contains("nats://host:4222"), "{err}");
+}
+
+#[test]
 fn server_flag_wins_over_env() {
     let server = NatsServer::start();
     let port = rnats_test::free_ports(1)[0];
