@@ -16,8 +16,8 @@ use crate::util;
 pub(crate) struct PubArgs {
     /// The subject to publish to.
     subject: String,
-    /// The body (a template: {{Count}}, {{Time}}, {{TimeStamp}}, {{Unix}}, {{UnixNano}});
-    /// read from stdin when absent and stdin is not a terminal.
+    /// The body (a template: {{Count}}, {{Time}}, {{TimeStamp}}, {{Unix}}, {{UnixNano}}, {{ID}},
+    /// {{Random MIN MAX}}); read from stdin when absent and stdin is not a terminal.
     body: Option<String>,
     /// How many messages to publish.
     #[arg(long, default_value_t = 1)]

@@ -252,7 +252,17 @@ pub(crate) fn to_i64(n: u64, flag: &str) -> Result<i64> {
 
 /// The JetStream context of a new connection.
 pub(crate) async fn context(conn: &ConnArgs) -> Result<Context> {
-    let client = conn.connect().await?;
+    context_with(conn, false).await
+}
+
+/// The JetStream context of a new connection; `long`: for a command that runs until stopped
+/// (a watcher), reconnecting forever.
+pub(crate) async fn context_with(conn: &ConnArgs, long: bool) -> Result<Context> {
+    let client = if long {
+        conn.connect_long().await?
+    } else {
+        conn.connect().await?
+    };
     Ok(jetstream::ContextBuilder::new()
         .timeout(conn.timeout)
         .build(client))

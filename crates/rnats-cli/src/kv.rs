@@ -8,7 +8,7 @@ use rnats::kv::{self, Entry, Operation, WatchEvent, WatchOptions};
 
 use crate::conn::ConnArgs;
 use crate::error::{usage, CliError, Result};
-use crate::js::{context, to_i64, Storage};
+use crate::js::{context_with, to_i64, Storage};
 use crate::output::{Out, Table};
 use crate::util::{self, parse_duration, parse_size};
 
@@ -115,7 +115,7 @@ pub(crate) enum KvCmd {
 
 /// Runs `rnats kv …`.
 pub(crate) async fn run(conn: &ConnArgs, out: &Out, cmd: KvCmd) -> Result<()> {
-    let js = context(conn).await?;
+    let js = context_with(conn, matches!(cmd, KvCmd::Watch { .. })).await?;
     let bind = |bucket: String| {
         let js = js.clone();
         async move { js.key_value(&bucket).await.map_err(CliError::from) }

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 
 use crate::conn::ConnArgs;
 use crate::error::{usage, CliError, Result};
-use crate::js::{context, to_i64, Storage};
+use crate::js::{context_with, to_i64, Storage};
 use crate::output::{Out, Table};
 use crate::util::{self, parse_duration, parse_size};
 
@@ -98,7 +98,7 @@ pub(crate) enum ObjCmd {
 
 /// Runs `rnats obj …`.
 pub(crate) async fn run(conn: &ConnArgs, out: &Out, cmd: ObjCmd) -> Result<()> {
-    let js = context(conn).await?;
+    let js = context_with(conn, matches!(cmd, ObjCmd::Watch { .. })).await?;
     let bind = |bucket: String| {
         let js = js.clone();
         async move { js.object_store(&bucket).await.map_err(CliError::from) }

@@ -192,7 +192,9 @@ pub(crate) fn headers(flags: &[String]) -> Result<Option<HeaderMap>> {
 }
 
 /// Fills a body template: `{{Count}}` (the message's number, from 1), `{{Time}}` (HH:MM:SS),
-/// `{{TimeStamp}}` (RFC 3339), `{{Unix}}`, `{{UnixNano}}`, and for replies `{{Request}}`.
+/// `{{TimeStamp}}` (RFC 3339), `{{Unix}}`, `{{UnixNano}}`, `{{ID}}` (a random 22-character
+/// id), `{{Random MIN MAX}}` (a number in that range), and for replies `{{Request}}`.
+/// Anything else is left as written.
 pub(crate) fn render(template: &[u8], count: u64, request: Option<&[u8]>) -> Vec<u8> {
     if !template.windows(2).any(|w| w == b"{{") {
         return template.to_vec();
@@ -222,7 +224,16 @@ pub(crate) fn render(template: &[u8], count: u64, request: Option<&[u8]>) -> Vec
             "Unix" => Some(now.unix_timestamp().to_string().into_bytes()),
             "UnixNano" => Some(now.unix_timestamp_nanos().to_string().into_bytes()),
             "Request" => request.map(<[u8]>::to_vec),
-            _ => None,
+            "ID" => {
+                use rand::Rng;
+                let id: String = rand::thread_rng()
+                    .sample_iter(rand::distributions::Alphanumeric)
+                    .take(22)
+                    .map(char::from)
+                    .collect();
+                Some(id.into_bytes())
+            }
+            other => random(other),
         };
         match value {
             Some(v) => out.extend_from_slice(&v),
@@ -232,6 +243,22 @@ pub(crate) fn render(template: &[u8], count: u64, request: Option<&[u8]>) -> Vec
     }
     out.extend_from_slice(rest);
     out
+}
+
+/// `Random MIN MAX`: a number from MIN to MAX inclusive (either order).
+fn random(expr: &str) -> Option<Vec<u8>> {
+    use rand::Rng;
+    let mut parts = expr.split_whitespace();
+    if parts.next() != Some("Random") {
+        return None;
+    }
+    let a: i64 = parts.next()?.parse().ok()?;
+    let b: i64 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let n = rand::thread_rng().gen_range(a.min(b)..=a.max(b));
+    Some(n.to_string().into_bytes())
 }
 
 /// The first position of `needle` in `hay`.
@@ -336,6 +363,14 @@ mod tests {
         assert_eq!(render(b"{{ .Count }}{{Nope}}", 1, None), b"1{{Nope}}");
         assert_eq!(render(b"echo {{Request}}", 1, Some(b"hi")), b"echo hi");
         assert_eq!(render(b"open {{", 1, None), b"open {{");
+        assert_eq!(render(b"{{Random 7 7}}", 1, None), b"7");
+        let n: i64 = String::from_utf8(render(b"{{ Random 10 1 }}", 1, None))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=10).contains(&n));
+        assert_eq!(render(b"{{Random x 1}}", 1, None), b"{{Random x 1}}");
+        assert_eq!(render(b"{{ID}}", 1, None).len(), 22);
     }
 
     #[test]
