@@ -34,19 +34,20 @@ fn micro_commands() {
     let server = NatsServer::start();
     let cli = Cli::new(server.url());
     let (_rt, id) = echo_service(&server.url());
-    let ls = cli.ok(["micro", "ls", "--max", "1"]);
+    let ls = cli.ok(["micro", "ls", "--max", "1", "--window", "10s"]);
     assert_eq!(ls, format!("NAME  VERSION  ID\necho  1.2.3    {id}\n"));
-    let ping = cli.ok(["micro", "ping", "echo", "--max", "1"]);
+    let ping = cli.ok(["micro", "ping", "echo", "--max", "1", "--window", "10s"]);
     assert_eq!(ping, format!("Pong from echo {id} (version 1.2.3)\n"));
-    let info = cli.ok(["micro", "info", "echo", "--max", "1"]);
+    let info = cli.ok(["micro", "info", "echo", "--max", "1", "--window", "10s"]);
     assert!(info.contains("Description: says it back"), "{info}");
     assert!(info.contains("say       say      q"), "{info}");
     assert_eq!(cli.ok(["req", "say", "hi", "--raw"]), "hi\n");
-    let stats: serde_json::Value =
-        serde_json::from_str(&cli.ok(["micro", "stats", "echo", &id, "--max", "1", "--json"]))
-            .unwrap();
+    let stats: serde_json::Value = serde_json::from_str(&cli.ok([
+        "micro", "stats", "echo", &id, "--max", "1", "--window", "10s", "--json",
+    ]))
+    .unwrap();
     assert_eq!(stats[0]["endpoints"][0]["num_requests"], 1);
-    let table = cli.ok(["micro", "stats", "echo", "--max", "1"]);
+    let table = cli.ok(["micro", "stats", "echo", "--max", "1", "--window", "10s"]);
     assert!(table.starts_with("ID "), "{table}");
     let err = cli.fails(["micro", "info", "nope", "--window", "100ms"]);
     assert!(err.contains("no instance of service \"nope\""), "{err}");
