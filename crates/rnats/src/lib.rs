@@ -52,6 +52,7 @@ mod message;
 pub mod object_store;
 mod options;
 mod request;
+mod request_many;
 #[cfg(feature = "service")]
 pub mod service;
 mod shared;
@@ -65,6 +66,7 @@ pub use events::{Event, EventStream};
 pub use message::Message;
 pub use options::{Backoff, ConnectOptions, DangerousOptions};
 pub use request::{Request, Response};
+pub use request_many::{End as RequestManyEnd, RequestMany, Responses};
 pub use rnats_proto::{HeaderMap, ServerInfo, StatusCode, Subject};
 /// The rustls version rnats uses, for [`ConnectOptions::tls_client_config`].
 pub use rustls;
@@ -103,6 +105,8 @@ const _: () = {
     pollable::<&Subscriber>();
     shareable::<Response>();
     pollable::<Response>();
+    pollable::<Responses>();
+    shareable::<RequestMany>();
     pollable::<EventStream>();
     #[cfg(feature = "jetstream")]
     {

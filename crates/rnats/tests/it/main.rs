@@ -29,6 +29,7 @@ mod limits;
 #[cfg(feature = "object-store")]
 mod object_store;
 mod request;
+mod request_many;
 mod resilience;
 #[cfg(feature = "service")]
 mod service;
