@@ -38,6 +38,8 @@
 
 mod addr;
 mod auth;
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod client;
 mod connect;
 mod driver;
@@ -108,6 +110,13 @@ const _: () = {
     pollable::<Responses>();
     shareable::<RequestMany>();
     pollable::<EventStream>();
+    #[cfg(feature = "blocking")]
+    {
+        shareable::<blocking::Client>();
+        shareable::<blocking::Subscription>();
+        #[cfg(feature = "jetstream")]
+        shareable::<blocking::JetStream>();
+    }
     #[cfg(feature = "jetstream")]
     {
         use jetstream::consumer;

@@ -3,6 +3,8 @@
 
 mod api;
 mod auth;
+#[cfg(feature = "blocking")]
+mod blocking;
 mod core;
 #[cfg(feature = "jetstream")]
 mod jetstream;
@@ -63,6 +65,16 @@ pub async fn shared() -> TestGuard<tokio::sync::RwLockReadGuard<'static, ()>> {
 /// alone; with a [`Watchdog`] too.
 pub async fn alone() -> TestGuard<tokio::sync::RwLockWriteGuard<'static, ()>> {
     let lock = EXCLUSIVE.write().await;
+    TestGuard {
+        _lock: lock,
+        _watchdog: Watchdog::arm(WATCHDOG_LIMIT),
+    }
+}
+
+/// [`shared`] for plain `#[test]` functions (no runtime): the blocking client's tests.
+#[cfg(feature = "blocking")]
+pub fn shared_blocking() -> TestGuard<tokio::sync::RwLockReadGuard<'static, ()>> {
+    let lock = EXCLUSIVE.blocking_read();
     TestGuard {
         _lock: lock,
         _watchdog: Watchdog::arm(WATCHDOG_LIMIT),
