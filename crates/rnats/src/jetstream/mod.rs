@@ -41,6 +41,7 @@
 //! out; only the answer is lost.
 
 pub(crate) mod api;
+mod batch;
 pub mod consumer;
 mod context;
 mod errors;
@@ -51,6 +52,7 @@ pub mod stream;
 use std::time::Duration;
 
 pub use api::{ApiError, ErrorCode, Paged};
+pub use batch::AtomicBatch;
 pub use context::{AccountInfo, AccountLimits, ApiStats, Context, ContextBuilder, Names};
 pub use message::Message;
 pub use publish::{PubAck, PubAckFuture, Publish};

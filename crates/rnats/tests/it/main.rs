@@ -11,6 +11,8 @@ mod jetstream;
 #[cfg(feature = "jetstream")]
 mod jetstream_ack;
 #[cfg(feature = "jetstream")]
+mod jetstream_batch;
+#[cfg(feature = "jetstream")]
 mod jetstream_cluster;
 #[cfg(feature = "jetstream")]
 mod jetstream_consumer;

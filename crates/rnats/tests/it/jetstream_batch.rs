@@ -1,0 +1,168 @@
+//! Atomic batch publishing (ADR-50): all of a batch is stored or none, the commit's ack
+//! (batch id and size), committing without a last message (EOB), and the typed errors of a
+//! stream without `allow_atomic` and of a batch the server refused.
+
+use crate::jetstream::{js_server, memory_stream, with, within};
+use rnats::jetstream::{self, Publish};
+
+/// Whether the server's API level has `level`; prints why a test skips when not.
+pub fn has_api_level(js: &jetstream::Context, level: i32, feature: &str) -> bool {
+    let have = js.api_level();
+    if have < level {
+        eprintln!("skipping: {feature} needs JetStream API level {level}, the server has {have}");
+        return false;
+    }
+    true
+}
+
+#[tokio::test]
+async fn atomic_batch_all_or_nothing() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    if !has_api_level(&js, jetstream::api_level::V2_12, "atomic batches") {
+        return;
+    }
+    js.create_stream(with(memory_stream("ATOM", &["atom.>"]), |c| {
+        c.allow_atomic = true
+    }))
+    .await
+    .unwrap();
+
+    // A whole list at once: the commit's ack names the batch and its size.
+    let ack = within(
+        10,
+        "publish_atomic",
+        js.publish_atomic([
+            ("atom.a", Publish::new().payload("1")),
+            ("atom.b", Publish::new().payload("2")),
+            ("atom.c", Publish::new().payload("3").message_id("m3")),
+        ]),
+    )
+    .await
+    .unwrap();
+    assert_eq!((ack.stream.as_str(), ack.sequence), ("ATOM", 3));
+    assert_eq!(ack.batch_size, Some(3));
+    assert!(ack.batch_id.is_some());
+    let stream = js.get_stream("ATOM").await.unwrap();
+    let msg = stream.get_raw_message(2).await.unwrap();
+    assert_eq!(msg.payload, "2");
+
+    // Step by step, confirmed every 2nd message, committed without a last message.
+    let mut batch = js.atomic_batch().unwrap().ack_every(2);
+    for i in 0..5 {
+        within(10, "add", batch.add("atom.s", format!("s{i}")))
+            .await
+            .unwrap();
+    }
+    assert_eq!(batch.len(), 5);
+    let id = batch.id().to_owned();
+    if has_api_level(&js, jetstream::api_level::V2_14, "commit without a message") {
+        let ack = within(10, "eob commit", batch.commit_without_message())
+            .await
+            .unwrap();
+        assert_eq!(ack.batch_size, Some(5));
+        assert_eq!(ack.batch_id.as_deref(), Some(id.as_str()));
+        assert_eq!(ack.sequence, 8);
+    }
+    let stored = js.stream_info("ATOM").await.unwrap().state.messages;
+
+    // A batch whose first message expects the wrong last sequence: refused, nothing stored.
+    let mut batch = js.atomic_batch().unwrap();
+    within(
+        10,
+        "add",
+        batch.add_with(
+            "atom.x",
+            Publish::new().payload("x").expected_last_sequence(999),
+        ),
+    )
+    .await
+    .unwrap();
+    batch.add("atom.y", "y").await.unwrap();
+    let err = within(10, "commit", batch.commit("atom.z", "z"))
+        .await
+        .unwrap_err();
+    assert!(err.is_wrong_last_sequence(), "{err}");
+    assert_eq!(js.stream_info("ATOM").await.unwrap().state.messages, stored);
+
+    // A duplicate message id within the batch: the batch is rejected as a whole.
+    let err = within(
+        10,
+        "publish_atomic",
+        js.publish_atomic([
+            ("atom.d", Publish::new().payload("1").message_id("dup")),
+            ("atom.d", Publish::new().payload("2").message_id("dup")),
+        ]),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_batch_rejected(), "{err}");
+    assert_eq!(js.stream_info("ATOM").await.unwrap().state.messages, stored);
+
+    // Over the server's limit of messages per batch (1,000): rejected, nothing stored.
+    let mut batch = js.atomic_batch().unwrap();
+    let mut failed = None;
+    for i in 0..1001 {
+        if let Err(e) = batch.add("atom.big", i.to_string()).await {
+            failed = Some(e);
+            break;
+        }
+    }
+    let err = match failed {
+        Some(e) => e,
+        None => within(10, "commit", batch.commit("atom.big", "last"))
+            .await
+            .unwrap_err(),
+    };
+    assert!(err.is_batch_rejected(), "{err}");
+    assert_eq!(js.stream_info("ATOM").await.unwrap().state.messages, stored);
+
+    // An empty list is the caller's mistake.
+    let none: [(&str, Publish); 0] = [];
+    assert!(js
+        .publish_atomic(none)
+        .await
+        .unwrap_err()
+        .is_invalid_argument());
+}
+
+#[tokio::test]
+async fn atomic_batch_needs_allow_atomic() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    if !has_api_level(&js, jetstream::api_level::V2_12, "atomic batches") {
+        return;
+    }
+    js.create_stream(memory_stream("PLAIN", &["plain.>"]))
+        .await
+        .unwrap();
+    let mut batch = js.atomic_batch().unwrap();
+    let err = within(10, "add", batch.add("plain.a", "1"))
+        .await
+        .unwrap_err();
+    assert!(err.is_batch_not_enabled(), "{err}");
+    // The batch is spent after its failure.
+    assert!(batch
+        .add("plain.b", "2")
+        .await
+        .unwrap_err()
+        .is_invalid_argument());
+    let err = within(
+        10,
+        "publish_atomic",
+        js.publish_atomic([("plain.a", Publish::new().payload("1"))]),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_batch_not_enabled(), "{err}");
+    assert_eq!(js.stream_info("PLAIN").await.unwrap().state.messages, 0);
+    // No stream at all: no responders.
+    let err = within(
+        10,
+        "publish_atomic",
+        js.publish_atomic([("nowhere.a", Publish::new().payload("1"))]),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_no_responders(), "{err}");
+}
