@@ -44,6 +44,7 @@ pub(crate) mod api;
 mod batch;
 pub mod consumer;
 mod context;
+mod counter;
 mod errors;
 pub mod message;
 pub mod publish;
@@ -54,6 +55,7 @@ use std::time::Duration;
 pub use api::{ApiError, ErrorCode, Paged};
 pub use batch::AtomicBatch;
 pub use context::{AccountInfo, AccountLimits, ApiStats, Context, ContextBuilder, Names};
+pub use counter::CounterEntry;
 pub use message::Message;
 pub use publish::{PubAck, PubAckFuture, Publish};
 

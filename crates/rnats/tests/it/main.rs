@@ -17,6 +17,8 @@ mod jetstream_cluster;
 #[cfg(feature = "jetstream")]
 mod jetstream_consumer;
 #[cfg(feature = "jetstream")]
+mod jetstream_counter;
+#[cfg(feature = "jetstream")]
 mod jetstream_ordered;
 #[cfg(feature = "jetstream")]
 mod jetstream_publish;
