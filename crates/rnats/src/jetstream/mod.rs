@@ -48,6 +48,7 @@ mod counter;
 mod errors;
 pub mod message;
 pub mod publish;
+mod schedule;
 pub mod stream;
 
 use std::time::Duration;
@@ -58,6 +59,7 @@ pub use context::{AccountInfo, AccountLimits, ApiStats, Context, ContextBuilder,
 pub use counter::CounterEntry;
 pub use message::Message;
 pub use publish::{PubAck, PubAckFuture, Publish};
+pub use schedule::{MessageSchedule, Schedule, ScheduleEntry};
 
 use crate::Client;
 

@@ -27,6 +27,8 @@ mod jetstream_pull;
 #[cfg(feature = "jetstream")]
 mod jetstream_push;
 #[cfg(feature = "jetstream")]
+mod jetstream_schedule;
+#[cfg(feature = "jetstream")]
 mod jetstream_schema;
 #[cfg(feature = "kv")]
 mod kv;
