@@ -50,6 +50,8 @@ pub mod jetstream;
 #[cfg(feature = "kv")]
 pub mod kv;
 mod message;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "msg-trace")]
 pub mod msg_trace;
 #[cfg(feature = "object-store")]

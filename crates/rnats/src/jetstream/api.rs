@@ -72,8 +72,11 @@ pub(crate) async fn request_raw(
     body: Bytes,
     timeout: Duration,
 ) -> Result<Message, Error> {
+    use tracing::Instrument;
+    let span = tracing::info_span!("rnats.jetstream.api", subject = %subject);
     client
         .request_with(subject, Request::new().payload(body).timeout(timeout))
+        .instrument(span)
         .await
         .map_err(|e| {
             if e.is_no_responders() {

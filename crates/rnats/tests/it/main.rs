@@ -34,6 +34,8 @@ mod jetstream_schema;
 mod kv;
 mod lifecycle;
 mod limits;
+#[cfg(feature = "metrics")]
+mod metrics;
 #[cfg(feature = "msg-trace")]
 mod msg_trace;
 #[cfg(feature = "object-store")]
