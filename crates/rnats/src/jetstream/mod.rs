@@ -46,6 +46,7 @@ pub mod consumer;
 mod context;
 mod counter;
 mod errors;
+mod fast_batch;
 pub mod message;
 pub mod publish;
 mod schedule;
@@ -57,6 +58,9 @@ pub use api::{ApiError, ErrorCode, Paged};
 pub use batch::AtomicBatch;
 pub use context::{AccountInfo, AccountLimits, ApiStats, Context, ContextBuilder, Names};
 pub use counter::CounterEntry;
+pub use fast_batch::{
+    BatchGap, BatchMessageError, FastBatch, FastBatchBuilder, FastPubAck, GapMode,
+};
 pub use message::Message;
 pub use publish::{PubAck, PubAckFuture, Publish};
 pub use schedule::{MessageSchedule, Schedule, ScheduleEntry};

@@ -166,3 +166,143 @@ async fn atomic_batch_needs_allow_atomic() {
     .unwrap_err();
     assert!(err.is_no_responders(), "{err}");
 }
+
+#[tokio::test]
+async fn fast_batch_publishes_with_flow_control() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    if !has_api_level(&js, jetstream::api_level::V2_14, "fast batches") {
+        return;
+    }
+    js.create_stream(with(memory_stream("FAST", &["fast.>"]), |c| {
+        c.allow_batched = true
+    }))
+    .await
+    .unwrap();
+
+    // Many messages with a small flow: the publisher waits on acknowledgements as it goes.
+    let mut batch = js.fast_batch().unwrap().max_flow(10).start().await.unwrap();
+    let mut last = None;
+    for i in 0..500 {
+        let ack = within(10, "add", batch.add("fast.a", i.to_string()))
+            .await
+            .unwrap();
+        assert_eq!(ack.batch_sequence, i + 1);
+        assert!(ack.ack_sequence <= ack.batch_sequence);
+        last = Some(ack);
+    }
+    // Never more than max_outstanding (2) × flow (≤ 10) unacknowledged.
+    let last = last.unwrap();
+    assert!(last.batch_sequence - last.ack_sequence <= 20, "{last:?}");
+    let ack = within(10, "commit", batch.commit("fast.a", "end"))
+        .await
+        .unwrap();
+    assert_eq!(ack.batch_size, Some(501));
+    assert_eq!(ack.sequence, 501);
+    assert_eq!(js.stream_info("FAST").await.unwrap().state.messages, 501);
+
+    // Committed without a last message.
+    let mut batch = js.fast_batch().unwrap().start().await.unwrap();
+    for i in 0..50 {
+        batch.add("fast.b", i.to_string()).await.unwrap();
+    }
+    let ack = within(10, "eob commit", batch.commit_without_message())
+        .await
+        .unwrap();
+    assert_eq!(ack.batch_size, Some(50));
+    assert_eq!(js.stream_info("FAST").await.unwrap().state.messages, 551);
+
+    // Gap mode ok: a refused message (wrong expected sequence) is reported, the rest stored.
+    let mut batch = js
+        .fast_batch()
+        .unwrap()
+        .gap_mode(jetstream::GapMode::Ok)
+        .max_flow(1)
+        .start()
+        .await
+        .unwrap();
+    batch.add("fast.c", "1").await.unwrap();
+    batch
+        .add_with(
+            "fast.c",
+            Publish::new().payload("2").expected_last_sequence(1),
+        )
+        .await
+        .unwrap();
+    batch.add("fast.c", "3").await.unwrap();
+    let ack = within(10, "commit", batch.commit("fast.c", "4"))
+        .await
+        .unwrap();
+    assert_eq!(js.stream_info("FAST").await.unwrap().state.messages, 554);
+    assert!(ack.batch_size.is_some());
+}
+
+#[tokio::test]
+async fn fast_batch_needs_allow_batched() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    if !has_api_level(&js, jetstream::api_level::V2_14, "fast batches") {
+        return;
+    }
+    js.create_stream(memory_stream("NOFAST", &["nofast.>"]))
+        .await
+        .unwrap();
+    let mut batch = js.fast_batch().unwrap().start().await.unwrap();
+    let err = within(10, "add", batch.add("nofast.a", "1"))
+        .await
+        .unwrap_err();
+    assert!(err.is_batch_not_enabled(), "{err}");
+    assert_eq!(js.stream_info("NOFAST").await.unwrap().state.messages, 0);
+}
+
+/// Gap mode fail: a refused message ends the batch; what came before it is kept, the commit
+/// returns the final acknowledgement (or its error).
+#[tokio::test]
+async fn fast_batch_stops_at_an_error_in_fail_mode() {
+    let _shared = crate::shared().await;
+    let (_server, js) = js_server().await;
+    if !has_api_level(&js, jetstream::api_level::V2_14, "fast batches") {
+        return;
+    }
+    js.create_stream(with(memory_stream("FASTF", &["fastf.>"]), |c| {
+        c.allow_batched = true
+    }))
+    .await
+    .unwrap();
+    let mut batch = js.fast_batch().unwrap().max_flow(1).start().await.unwrap();
+    batch.add("fastf.a", "1").await.unwrap();
+    batch.add("fastf.a", "2").await.unwrap();
+    let refused = within(
+        10,
+        "add",
+        batch.add_with(
+            "fastf.a",
+            Publish::new().payload("3").expected_last_sequence(99),
+        ),
+    )
+    .await;
+    // The refusal comes back asynchronously: seen at once or at one of the next messages
+    // (which the ended batch no longer stores).
+    let stopped = match refused {
+        Err(e) => e,
+        Ok(_) => {
+            within(10, "the refusal", async {
+                loop {
+                    if let Err(e) = batch.add("fastf.a", "more").await {
+                        return e;
+                    }
+                }
+            })
+            .await
+        }
+    };
+    assert!(stopped.is_wrong_last_sequence(), "{stopped}");
+    assert_eq!(batch.errors().len(), 1);
+    assert_eq!(batch.errors()[0].sequence, 3);
+    // The stream already ended the batch: the commit sends nothing and returns its ack.
+    let ack = within(10, "commit", batch.commit("fastf.a", "5"))
+        .await
+        .unwrap();
+    assert_eq!(ack.batch_size, Some(2));
+    assert_eq!(js.stream_info("FASTF").await.unwrap().state.messages, 2);
+}
