@@ -197,6 +197,33 @@ impl Client {
         run("request_with", self.inner.request_with(subject, request))
     }
 
+    /// Sends a request that may have many replies (ADR-47) and returns them as an iterator;
+    /// `configure` sets the stop conditions on the [`crate::RequestMany`] (total timeout,
+    /// stall, max messages, sentinel). See [`crate::Client::request_many`].
+    ///
+    /// ```no_run
+    /// # fn demo(client: rnats::blocking::Client) -> Result<(), rnats::Error> {
+    /// use std::time::Duration;
+    /// let replies = client.request_many("svc.status", "", |r| {
+    ///     r.timeout(Duration::from_secs(1)).stall(Duration::from_millis(100))
+    /// })?;
+    /// for reply in replies {
+    ///     println!("{:?}", reply.payload);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    #[track_caller]
+    pub fn request_many(
+        &self,
+        subject: impl Into<String>,
+        payload: impl Into<Bytes>,
+        configure: impl FnOnce(crate::RequestMany) -> crate::RequestMany,
+    ) -> Result<Replies, Error> {
+        let request = configure(self.inner.request_many(subject, payload));
+        let inner = run("request_many", request.send())?;
+        Ok(Replies { inner })
+    }
+
     /// Waits until the server has everything published so far. See [`crate::Client::flush`].
     #[track_caller]
     pub fn flush(&self) -> Result<(), Error> {
@@ -282,6 +309,35 @@ impl Iterator for Subscription {
     fn next(&mut self) -> Option<Message> {
         use futures_util::StreamExt;
         check_not_async("Subscription::next");
+        match runtime() {
+            Ok(rt) => rt.block_on(self.inner.next()),
+            Err(_) => None,
+        }
+    }
+}
+
+/// The replies of a blocking [`Client::request_many`]: an [`Iterator`] that blocks for each
+/// reply and ends at the first stop condition ([`Replies::end`] says which). Dropping it
+/// removes the subscription.
+#[derive(Debug)]
+pub struct Replies {
+    inner: crate::Responses,
+}
+
+impl Replies {
+    /// Why the replies ended; `None` while they have not.
+    pub fn end(&self) -> Option<&crate::RequestManyEnd> {
+        self.inner.end()
+    }
+}
+
+impl Iterator for Replies {
+    type Item = Message;
+
+    #[track_caller]
+    fn next(&mut self) -> Option<Message> {
+        use futures_util::StreamExt;
+        check_not_async("Replies::next");
         match runtime() {
             Ok(rt) => rt.block_on(self.inner.next()),
             Err(_) => None,

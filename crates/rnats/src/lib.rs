@@ -118,6 +118,7 @@ const _: () = {
     {
         shareable::<blocking::Client>();
         shareable::<blocking::Subscription>();
+        shareable::<blocking::Replies>();
         #[cfg(feature = "jetstream")]
         shareable::<blocking::JetStream>();
     }

@@ -57,12 +57,22 @@ fn blocking_core() {
     let err = client.request("svc.nobody", "").unwrap_err();
     assert!(err.is_no_responders(), "{err}");
 
+    // Request-many as an iterator: the one responder's answer, then the stall ends it.
+    let mut replies = client
+        .request_many("svc.upper", "many", |r| {
+            r.timeout(Duration::from_secs(5)).max_messages(1)
+        })
+        .unwrap();
+    assert_eq!(replies.next().unwrap().payload, "MANY");
+    assert!(replies.next().is_none());
+    assert_eq!(replies.end(), Some(&rnats::RequestManyEnd::MaxMessages));
+
     // block_on runs any async call.
     blocking::block_on(client.async_client().rtt()).unwrap();
 
     // Drain ends the responder's iterator; the client is closed afterwards.
     client.drain().unwrap();
-    assert_eq!(handle.join().unwrap(), 2);
+    assert_eq!(handle.join().unwrap(), 3);
     assert!(sub.next().is_none());
     assert!(client.publish("greet.x", "late").is_err());
 
