@@ -35,6 +35,22 @@
 //!
 //! Errors are one type, [`Error`], classified by [`Error::kind`] and predicates such as
 //! [`Error::is_timeout`] and [`Error::is_no_responders`].
+//!
+//! Beyond request/reply, [`Client::request_many`] gathers many replies to one request
+//! (scatter-gather, ADR-47) as a stream that ends at a timeout, a stall, a count, a sentinel
+//! or a status reply.
+//!
+//! # Cargo features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `jetstream` | yes | `rnats::jetstream`: streams, consumers, publish with ack, atomic and fast batches, counters, schedules |
+//! | `kv` | yes | `rnats::kv`: Key-Value stores |
+//! | `object-store` | yes | `rnats::object_store`: Object Store |
+//! | `service` | yes | `rnats::service`: services (ADR-32) |
+//! | `msg-trace` | yes | `rnats::msg_trace`: message path tracing (ADR-41), `Client::trace` |
+//! | `blocking` | no | `rnats::blocking`: the client for programs without an async runtime |
+//! | `metrics` | no | `rnats::metrics`: counters, gauges and latencies through the `metrics` facade |
 
 mod addr;
 mod auth;
