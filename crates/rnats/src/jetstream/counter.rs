@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::context::Context;
 use super::publish::Publish;
-use super::stream::Stream;
+use super::stream::{Stream, StreamMessage};
 use crate::{Error, ErrorKind};
 
 const INCR: &str = "Nats-Incr";
@@ -123,36 +123,59 @@ impl Stream {
     /// sources. Fails with [`Error::is_message_not_found`] when the subject has no counter
     /// yet.
     pub async fn get_counter(&self, subject: impl AsRef<str>) -> Result<CounterEntry, Error> {
-        let subject = subject.as_ref();
-        let msg = self.get_last_raw_message_by_subject(subject).await?;
-        let body: CounterBody = serde_json::from_slice(&msg.payload).map_err(|e| {
+        let msg = self
+            .get_last_raw_message_by_subject(subject.as_ref())
+            .await?;
+        counter_entry(msg, self.name())
+    }
+
+    /// The counters of every subject matching `subjects` (wildcards allowed), in one or more
+    /// Direct Gets of the last message per subject (the stream needs `allow_direct`; at most
+    /// 1024 subjects may match). Subjects without a counter are absent.
+    ///
+    /// ```no_run
+    /// # async fn demo(stream: rnats::jetstream::stream::Stream) -> Result<(), rnats::Error> {
+    /// for entry in stream.get_counters(&["counter.>"]).await? {
+    ///     println!("{} = {}", entry.subject, entry.value);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn get_counters(&self, subjects: &[&str]) -> Result<Vec<CounterEntry>, Error> {
+        self.direct_get_last_for_subjects(subjects, None)
+            .await?
+            .into_iter()
+            .map(|msg| counter_entry(msg, self.name()))
+            .collect()
+    }
+}
+
+/// A counter's state from the last message of its subject.
+fn counter_entry(msg: StreamMessage, stream: &str) -> Result<CounterEntry, Error> {
+    let subject = msg.subject.to_string();
+    let body: CounterBody = serde_json::from_slice(&msg.payload).map_err(|e| {
+        Error::with_source(
+            ErrorKind::JetStream,
+            format!("the last message of {subject:?} in stream {stream:?} is not a counter value"),
+            e,
+        )
+    })?;
+    let sources = match msg.headers.get(SOURCES) {
+        Some(text) => serde_json::from_str(text).map_err(|e| {
             Error::with_source(
                 ErrorKind::JetStream,
-                format!(
-                    "the last message of {subject:?} in stream {:?} is not a counter value",
-                    self.name()
-                ),
+                format!("the {SOURCES} header of counter {subject:?} is not valid"),
                 e,
             )
-        })?;
-        let sources = match msg.headers.get(SOURCES) {
-            Some(text) => serde_json::from_str(text).map_err(|e| {
-                Error::with_source(
-                    ErrorKind::JetStream,
-                    format!("the {SOURCES} header of counter {subject:?} is not valid"),
-                    e,
-                )
-            })?,
-            None => BTreeMap::new(),
-        };
-        Ok(CounterEntry {
-            subject: msg.subject.to_string(),
-            value: body.val,
-            increment: msg.headers.get(INCR).map(str::to_owned),
-            sources,
-            sequence: msg.sequence,
-        })
-    }
+        })?,
+        None => BTreeMap::new(),
+    };
+    Ok(CounterEntry {
+        increment: msg.headers.get(INCR).map(str::to_owned),
+        subject,
+        value: body.val,
+        sources,
+        sequence: msg.sequence,
+    })
 }
 
 #[cfg(test)]

@@ -16,7 +16,8 @@ async fn counters_increment_read_and_source() {
     }
     let counters = js
         .create_stream(with(memory_stream("CNT", &["cnt.>"]), |c| {
-            c.allow_msg_counter = true
+            c.allow_msg_counter = true;
+            c.allow_direct = true;
         }))
         .await
         .unwrap();
@@ -54,6 +55,15 @@ async fn counters_increment_read_and_source() {
     assert_eq!(entry.increment.as_deref(), Some("-50"));
     assert!(entry.sources.is_empty());
     assert_eq!(entry.sequence, 3);
+
+    // Several at once (wildcards, Direct Get).
+    let all = counters.get_counters(&["cnt.>"]).await.unwrap();
+    let mut got: Vec<_> = all
+        .iter()
+        .map(|e| (e.subject.as_str(), e.value.as_str()))
+        .collect();
+    got.sort();
+    assert_eq!(got, [("cnt.hits", "-8"), ("cnt.other", "0")]);
 
     // Beyond i128: decimals both ways; increment() says the total does not fit.
     let big = "+100000000000000000000000000000000000000000";
