@@ -469,3 +469,78 @@ impl Client {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_parses() {
+        let json = r#"{
+          "server": {"name": "n1", "host": "h", "id": "NID", "cluster": "c", "ver": "2.11.0",
+                     "jetstream": true, "flags": 3, "seq": 1, "time": "2024-02-22T13:18:48.400821739Z"},
+          "request": {"header": {"Nats-Trace-Dest": ["t.dest"], "traceparent": ["00-a-b-01"]},
+                      "msgsize": 42},
+          "hops": 2,
+          "events": [
+            {"type": "in", "ts": "2024-02-22T13:18:48.400595984Z", "kind": 0, "cid": 5,
+             "name": "cli", "acc": "A", "subj": "orders"},
+            {"type": "sm", "ts": "2024-02-22T13:18:48.4Z", "to": "orders.mapped"},
+            {"type": "se", "ts": "2024-02-22T13:18:48.4Z", "acc": "B", "to": "b.orders"},
+            {"type": "si", "ts": "2024-02-22T13:18:48.4Z", "acc": "C", "from": "x", "to": "y"},
+            {"type": "js", "ts": "2024-02-22T13:18:48.4Z", "stream": "ORDERS",
+             "subject": "orders", "nointerest": true},
+            {"type": "eg", "ts": "2024-02-22T13:18:48.4Z", "kind": 1, "cid": 9, "name": "n2",
+             "hop": "1"},
+            {"type": "eg", "ts": "2024-02-22T13:18:48.4Z", "kind": 0, "cid": 7, "sub": "orders",
+             "queue": "q", "error": "Not delivered because of no echo"},
+            {"type": "zz", "ts": "2024-02-22T13:18:48.4Z", "new": 1}
+          ]
+        }"#;
+        let m: TraceMessage = serde_json::from_str(json).unwrap();
+        assert_eq!(m.server.name, "n1");
+        assert_eq!(m.server.cluster.as_deref(), Some("c"));
+        assert_eq!(m.hops, 2);
+        assert_eq!(m.request.size, 42);
+        assert_eq!(m.request.headers["traceparent"], ["00-a-b-01"]);
+        let ingress = m.ingress().unwrap();
+        assert_eq!(
+            (
+                ingress.kind,
+                ingress.connection_id,
+                ingress.subject.as_str()
+            ),
+            (ConnectionKind::Client, 5, "orders")
+        );
+        assert!(
+            matches!(&m.events[1], TraceEvent::SubjectMapping { to, .. } if to == "orders.mapped")
+        );
+        assert!(matches!(&m.events[2], TraceEvent::StreamExport { account, .. } if account == "B"));
+        assert!(
+            matches!(&m.events[3], TraceEvent::ServiceImport { from, to, .. } if from == "x" && to == "y")
+        );
+        assert!(matches!(
+            &m.events[4],
+            TraceEvent::JetStream { stream, no_interest: true, error: None, .. } if stream == "ORDERS"
+        ));
+        let egresses: Vec<_> = m.egresses().collect();
+        assert_eq!(egresses[0].kind, ConnectionKind::Router);
+        assert_eq!(egresses[0].hop.as_deref(), Some("1"));
+        assert_eq!(egresses[1].queue.as_deref(), Some("q"));
+        assert!(egresses[1].error.is_some());
+        assert!(matches!(&m.events[7], TraceEvent::Other(v) if v["new"] == 1));
+    }
+
+    #[test]
+    fn a_bad_trace_is_an_error_not_a_panic() {
+        for bad in [
+            "",
+            "{",
+            "[]",
+            r#"{"server": 1}"#,
+            r#"{"server":{},"events":[{"type":"in"}]}"#,
+        ] {
+            assert!(serde_json::from_str::<TraceMessage>(bad).is_err(), "{bad}");
+        }
+    }
+}
