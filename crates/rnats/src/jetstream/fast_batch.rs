@@ -342,10 +342,7 @@ impl FastBatch {
             headers.insert("Nats-TTL", format_ttl(ttl));
         }
         self.sequence += 1;
-        let gap = match self.gap {
-            GapMode::Fail => "fail",
-            GapMode::Ok => "ok",
-        };
+        let gap = self.gap_text();
         let reply = format!(
             "{}.{}.{gap}.{}.{op}.$FI",
             self.prefix, self.max_flow, self.sequence
@@ -378,21 +375,58 @@ impl FastBatch {
         Ok(())
     }
 
-    /// Waits for the next answer (up to the timeout) and handles it.
+    /// Waits for the next answer (up to the timeout) and handles it. An acknowledgement may
+    /// be lost (a reconnect, a leader change): after a quarter of the timeout without an
+    /// answer, a ping (operation 4, the highest sequence sent, storing nothing) asks the
+    /// stream to send its latest flow acknowledgement again; then again at each quarter.
     async fn wait_one(&mut self) -> Result<(), Error> {
-        match tokio::time::timeout(self.timeout, self.sub.next()).await {
-            Ok(Some(msg)) => {
-                self.handle(&msg);
-                Ok(())
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let ping_every = (self.timeout / 4).max(Duration::from_millis(1));
+        loop {
+            let wait_until = (tokio::time::Instant::now() + ping_every).min(deadline);
+            match tokio::time::timeout_at(wait_until, self.sub.next()).await {
+                Ok(Some(msg)) => {
+                    self.handle(&msg);
+                    return Ok(());
+                }
+                Ok(None) => return Err(Error::closed()),
+                Err(_) if wait_until < deadline && self.sequence > 0 => self.ping().await?,
+                Err(_) => {
+                    return Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "no flow acknowledgement of the fast batch within {:?} (sent {}, \
+                             acknowledged {})",
+                            self.timeout, self.sequence, self.ack_sequence
+                        ),
+                    ))
+                }
             }
-            Ok(None) => Err(Error::closed()),
-            Err(_) => Err(Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "no flow acknowledgement of the fast batch within {:?} (sent {}, acknowledged {})",
-                    self.timeout, self.sequence, self.ack_sequence
-                ),
-            )),
+        }
+    }
+
+    /// Asks the stream for its latest flow acknowledgement (and keeps the batch alive).
+    async fn ping(&mut self) -> Result<(), Error> {
+        let Some(subject) = self.last_subject.clone() else {
+            return Ok(());
+        };
+        let reply = format!(
+            "{}.{}.{}.{}.4.$FI",
+            self.prefix,
+            self.max_flow,
+            self.gap_text(),
+            self.sequence
+        );
+        self.context
+            .client()
+            .publish_with_reply(subject, reply, Bytes::new())
+            .await
+    }
+
+    fn gap_text(&self) -> &'static str {
+        match self.gap {
+            GapMode::Fail => "fail",
+            GapMode::Ok => "ok",
         }
     }
 

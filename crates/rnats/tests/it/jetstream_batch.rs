@@ -306,3 +306,54 @@ async fn fast_batch_stops_at_an_error_in_fail_mode() {
     assert_eq!(ack.batch_size, Some(2));
     assert_eq!(js.stream_info("FASTF").await.unwrap().state.messages, 2);
 }
+
+/// A lost flow acknowledgement: a scripted server drops the acks of messages 2 and 3; the
+/// publisher, waiting on them, pings (operation 4 at the highest sequence sent) and the
+/// stream's answer to the ping lets it go on.
+#[tokio::test]
+async fn fast_batch_pings_for_a_lost_ack() {
+    let _shared = crate::shared().await;
+    const INFO: &[u8] = b"INFO {\"server_id\":\"scripted\",\"version\":\"2.15.1\",\"proto\":1,\"headers\":true,\"max_payload\":1048576,\"api_lvl\":4}\r\n";
+    let (listener, url) = crate::peer_listener().await;
+    let (client, mut peer) = tokio::join!(
+        rnats::connect(url.as_str()),
+        crate::Peer::accept_with_info(&listener, INFO)
+    );
+    let js = jetstream::ContextBuilder::new()
+        .timeout(std::time::Duration::from_secs(2))
+        .build(client.unwrap());
+    let publisher = tokio::spawn(async move {
+        let mut batch = js.fast_batch().unwrap().max_flow(1).start().await.unwrap();
+        let mut acks = Vec::new();
+        for i in 1..=3 {
+            acks.push(batch.add("fast.s", i.to_string()).await.unwrap());
+        }
+        (acks, batch.commit("fast.s", "4").await.unwrap())
+    });
+    // The batch's inbox subscription and its sid.
+    peer.read_until(b".> ").await;
+    let sid = String::from_utf8(peer.read_until(b"\r\n").await).unwrap();
+    let sid = sid.trim().to_owned();
+    let answer = |reply: &[u8], json: &str| {
+        let chunk = String::from_utf8_lossy(reply).into_owned();
+        let reply = chunk.rsplit(' ').next().unwrap().to_owned();
+        format!("MSG {reply} {sid} {}\r\n{json}\r\n", json.len())
+    };
+    let first = peer.read_until(b".1.0.$FI").await;
+    let msg = answer(&first, r#"{"type":"ack","seq":1,"msgs":1}"#);
+    peer.send(msg.as_bytes()).await;
+    // Messages 2 and 3: their acks are "lost".
+    peer.read_until(b".2.1.$FI").await;
+    peer.read_until(b".3.1.$FI").await;
+    // The publisher waits on them, then pings at sequence 3.
+    let ping = peer.read_until(b".3.4.$FI").await;
+    let msg = answer(&ping, r#"{"type":"ack","seq":3,"msgs":1}"#);
+    peer.send(msg.as_bytes()).await;
+    let commit = peer.read_until(b".4.2.$FI").await;
+    let msg = answer(&commit, r#"{"stream":"S","seq":4,"batch":"b","count":4}"#);
+    peer.send(msg.as_bytes()).await;
+    let (acks, ack) = within(10, "the publisher", publisher).await.unwrap();
+    assert_eq!(acks[0].ack_sequence, 1);
+    assert_eq!((acks[2].batch_sequence, acks[2].ack_sequence), (3, 3));
+    assert_eq!((ack.sequence, ack.batch_size), (4, Some(4)));
+}

@@ -201,6 +201,11 @@ pub async fn peer_listener() -> (tokio::net::TcpListener, String) {
 impl Peer {
     /// Accepts one client and completes its handshake.
     pub async fn accept(listener: &tokio::net::TcpListener) -> Peer {
+        Peer::accept_with_info(listener, PEER_INFO).await
+    }
+
+    /// [`Peer::accept`] sending `info` (a whole `INFO …\r\n` line) instead of [`PEER_INFO`].
+    pub async fn accept_with_info(listener: &tokio::net::TcpListener, info: &[u8]) -> Peer {
         let (sock, _) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
             .await
             .expect("no client connected to the scripted peer")
@@ -210,7 +215,7 @@ impl Peer {
             buffered: Vec::new(),
             handshake: Vec::new(),
         };
-        peer.send(PEER_INFO).await;
+        peer.send(info).await;
         peer.handshake = peer.read_until(b"PING\r\n").await;
         peer.send(b"PONG\r\n").await;
         peer
