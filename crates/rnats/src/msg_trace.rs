@@ -413,7 +413,7 @@ impl TraceBuilder {
         self.client
             .publish_with_headers(&self.subject, headers, self.payload)
             .await?;
-        let deadline = tokio::time::Instant::now() + self.timeout;
+        let deadline = crate::request::deadline_in(self.timeout);
         let mut messages = Vec::new();
         // Complete once the origin server's report (its ingress is not from another
         // server) is in, and as many reports of servers that got it from another server as

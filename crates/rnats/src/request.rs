@@ -115,6 +115,14 @@ impl Shared {
     }
 }
 
+/// `now + after`, or about 30 years from now when that overflows (a caller's
+/// `Duration::MAX` means "no limit", not a panic).
+pub(crate) fn deadline_in(after: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+}
+
 /// The request waiting for a reply that arrived on the shared reply subscription with
 /// `subject`, taken out of the table; `None` for a late or unknown reply (dropped: its
 /// request timed out or was cancelled).

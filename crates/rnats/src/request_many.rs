@@ -19,7 +19,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::future::BoxFuture;
 use rnats_proto::{HeaderMap, StatusCode};
-use tokio::time::{Instant, Sleep};
+use tokio::time::Sleep;
 
 use crate::client::Client;
 use crate::error::Error;
@@ -180,7 +180,7 @@ impl RequestMany {
                 &self.payload,
             )
             .await?;
-        let deadline = Instant::now() + total;
+        let deadline = crate::request::deadline_in(total);
         Ok(Responses {
             sub: Some(sub),
             total: Box::pin(tokio::time::sleep_until(deadline)),

@@ -380,10 +380,10 @@ impl FastBatch {
     /// answer, a ping (operation 4, the highest sequence sent, storing nothing) asks the
     /// stream to send its latest flow acknowledgement again; then again at each quarter.
     async fn wait_one(&mut self) -> Result<(), Error> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
+        let deadline = crate::request::deadline_in(self.timeout);
         let ping_every = (self.timeout / 4).max(Duration::from_millis(1));
         loop {
-            let wait_until = (tokio::time::Instant::now() + ping_every).min(deadline);
+            let wait_until = crate::request::deadline_in(ping_every).min(deadline);
             match tokio::time::timeout_at(wait_until, self.sub.next()).await {
                 Ok(Some(msg)) => {
                     self.handle(&msg);
@@ -478,7 +478,7 @@ impl FastBatch {
     }
 
     async fn final_ack(mut self) -> Result<PubAck, Error> {
-        let deadline = tokio::time::Instant::now() + self.timeout;
+        let deadline = crate::request::deadline_in(self.timeout);
         loop {
             if let Some(result) = self.final_ack.take() {
                 return result;

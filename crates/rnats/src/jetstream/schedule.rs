@@ -129,7 +129,7 @@ fn parse_go_duration(text: &str) -> Option<Duration> {
             _ => return None,
         };
         rest = &rest[unit_len..];
-        total += Duration::from_nanos((number * nanos_per) as u64);
+        total = total.checked_add(Duration::from_nanos((number * nanos_per) as u64))?;
     }
     Some(total)
 }
@@ -349,6 +349,8 @@ mod tests {
         assert_eq!(parse_go_duration(""), None);
         assert_eq!(parse_go_duration("5"), None);
         assert_eq!(parse_go_duration("5x"), None);
+        // Huge values saturate instead of panicking.
+        assert!(parse_go_duration("18446744073709551615h18446744073709551615h").is_some());
     }
 
     #[test]

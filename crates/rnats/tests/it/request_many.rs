@@ -78,6 +78,19 @@ async fn request_many_scatter_gather_and_stops() {
     assert_eq!(got.len(), 2);
     assert_eq!(end, Some(RequestManyEnd::MaxMessages));
 
+    // No practical limit (Duration::MAX is not an overflow): the count ends it.
+    let (got, end) = collect(
+        client
+            .request_many("svc.many", "hi")
+            .timeout(Duration::MAX)
+            .max_messages(3)
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(got.len(), 3);
+    assert_eq!(end, Some(RequestManyEnd::MaxMessages));
+
     // Stall: ends long before the 30 s total once the three answers are in.
     let (got, end) = collect(
         client
