@@ -30,6 +30,11 @@ RUSTDOCFLAGS="-D warnings" step cargo doc --workspace --no-deps
 # compiled out. (The kv tests' nats-py interop needs the .venv that setup.sh built above.)
 step cargo clippy -p rnats --no-default-features --all-targets -- -D warnings
 step cargo test -p rnats --no-default-features
+# The optional features, off by default (`blocking`, `metrics`): linted, documented, and their
+# tests run.
+step cargo clippy -p rnats --all-features --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" step cargo doc -p rnats --no-deps --all-features
+step cargo test -p rnats --all-features --test it -- blocking:: metrics::
 # bench/ and fuzz/ are workspaces of their own (own Cargo.lock and target/), which the
 # workspace commands above never build. Checking (not building) the fuzz targets needs no
 # nightly toolchain: only `cargo fuzz run` adds the sanitizer flags. Nor does it link, so

@@ -64,7 +64,11 @@ pub(crate) async fn connect_with(
     let mux_prefix = format!("{}.{}.", options.inbox_prefix, nuid::next());
     let events = EventHub::new(options.event_callback.clone());
     let retry = options.retry_on_initial_connect;
+    #[cfg(feature = "metrics")]
+    let metrics = crate::metrics::Handles::new(options.name.as_deref());
     let shared = Arc::new(Shared {
+        #[cfg(feature = "metrics")]
+        metrics,
         core: Mutex::new(Core {
             conn: Connection::new(config),
             subs: HashMap::new(),
@@ -95,6 +99,8 @@ pub(crate) async fn connect_with(
         tls_used: AtomicBool::new(false),
     });
     let client = Client::new;
+    #[cfg(feature = "metrics")]
+    crate::metrics::spawn_sampler(&shared);
     if retry {
         tokio::spawn(driver::Driver::new(shared.clone(), None).run());
         return Ok(client(shared));

@@ -15,6 +15,7 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 use tokio_util::io::poll_read_buf;
+use tracing::Instrument;
 
 use crate::addr::ServerAddr;
 use crate::error::{Error, ErrorKind};
@@ -444,7 +445,8 @@ impl Driver {
         self.share_socket();
         loop {
             if self.stream.is_none() {
-                let Some(transport) = self.reconnect().await else {
+                let span = tracing::info_span!("rnats.reconnect", first = !self.ever_connected);
+                let Some(transport) = self.reconnect().instrument(span).await else {
                     break;
                 };
                 let server = self.shared.core.lock().current_server.clone();

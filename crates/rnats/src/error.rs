@@ -207,6 +207,12 @@ impl Error {
     pub fn is_io(&self) -> bool {
         self.0.kind == ErrorKind::Io
     }
+
+    /// True when the server does not support what was asked (its JetStream API level is too
+    /// low for the feature).
+    pub fn is_unsupported(&self) -> bool {
+        self.0.kind == ErrorKind::Unsupported
+    }
 }
 
 impl From<ProtoError> for Error {

@@ -35,9 +35,27 @@
 //!
 //! Errors are one type, [`Error`], classified by [`Error::kind`] and predicates such as
 //! [`Error::is_timeout`] and [`Error::is_no_responders`].
+//!
+//! Beyond request/reply, [`Client::request_many`] gathers many replies to one request
+//! (scatter-gather, ADR-47) as a stream that ends at a timeout, a stall, a count, a sentinel
+//! or a status reply.
+//!
+//! # Cargo features
+//!
+//! | feature | default | what |
+//! |---|---|---|
+//! | `jetstream` | yes | `rnats::jetstream`: streams, consumers, publish with ack, atomic and fast batches, counters, schedules |
+//! | `kv` | yes | `rnats::kv`: Key-Value stores |
+//! | `object-store` | yes | `rnats::object_store`: Object Store |
+//! | `service` | yes | `rnats::service`: services (ADR-32) |
+//! | `msg-trace` | yes | `rnats::msg_trace`: message path tracing (ADR-41), `Client::trace` |
+//! | `blocking` | no | `rnats::blocking`: the client for programs without an async runtime |
+//! | `metrics` | no | `rnats::metrics`: counters, gauges and latencies through the `metrics` facade |
 
 mod addr;
 mod auth;
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod client;
 mod connect;
 mod driver;
@@ -51,10 +69,15 @@ pub mod jetstream;
 #[cfg(feature = "kv")]
 pub mod kv;
 mod message;
+#[cfg(feature = "metrics")]
+pub mod metrics;
+#[cfg(feature = "msg-trace")]
+pub mod msg_trace;
 #[cfg(feature = "object-store")]
 pub mod object_store;
 mod options;
 mod request;
+mod request_many;
 #[cfg(feature = "service")]
 pub mod service;
 mod shared;
@@ -68,6 +91,7 @@ pub use events::{Event, EventStream};
 pub use message::Message;
 pub use options::{Backoff, ConnectOptions, DangerousOptions};
 pub use request::{Request, Response};
+pub use request_many::{End as RequestManyEnd, RequestMany, Responses};
 pub use rnats_proto::{HeaderMap, ServerInfo, StatusCode, Subject};
 /// The rustls version rnats uses, for [`ConnectOptions::tls_client_config`].
 pub use rustls;
@@ -106,7 +130,17 @@ const _: () = {
     pollable::<&Subscriber>();
     shareable::<Response>();
     pollable::<Response>();
+    pollable::<Responses>();
+    shareable::<RequestMany>();
     pollable::<EventStream>();
+    #[cfg(feature = "blocking")]
+    {
+        shareable::<blocking::Client>();
+        shareable::<blocking::Subscription>();
+        shareable::<blocking::Replies>();
+        #[cfg(feature = "jetstream")]
+        shareable::<blocking::JetStream>();
+    }
     #[cfg(feature = "jetstream")]
     {
         use jetstream::consumer;

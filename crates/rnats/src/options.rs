@@ -83,6 +83,8 @@ pub struct ConnectOptions {
     pub(crate) token: Option<TokenSource>,
     pub(crate) auth: Option<KeyAuth>,
     pub(crate) tls: TlsOptions,
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics_interval: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -112,6 +114,8 @@ impl Default for ConnectOptions {
             token: None,
             auth: None,
             tls: TlsOptions::default(),
+            #[cfg(feature = "metrics")]
+            metrics_interval: Duration::from_secs(1),
         }
     }
 }
@@ -120,6 +124,14 @@ impl ConnectOptions {
     /// Default options.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How often the client's traffic counters are exported to the `metrics` recorder
+    /// (feature `metrics`; see [`crate::metrics`]). Default 1 s.
+    #[cfg(feature = "metrics")]
+    pub fn metrics_interval(mut self, interval: Duration) -> Self {
+        self.metrics_interval = interval.max(Duration::from_millis(1));
+        self
     }
 
     /// The connection name, shown in the server's monitoring.
@@ -546,8 +558,12 @@ impl ConnectOptions {
     ///
     /// Fails with [`ErrorKind::ConnectFailed`](crate::ErrorKind::ConnectFailed) listing every server tried and why.
     pub async fn connect(self, addrs: impl ToServerAddrs) -> Result<Client, Error> {
+        use tracing::Instrument;
         let servers = addrs.to_server_addrs()?;
-        crate::connect::connect_with(self, servers).await
+        let span = tracing::info_span!("rnats.connect", servers = servers.len());
+        crate::connect::connect_with(self, servers)
+            .instrument(span)
+            .await
     }
 }
 
@@ -615,6 +631,16 @@ impl fmt::Debug for ConnectOptions {
             .field("retain_servers_order", &self.retain_servers_order)
             .field("ignore_discovered_servers", &self.ignore_discovered_servers)
             .field("retry_on_initial_connect", &self.retry_on_initial_connect)
+            .field("metrics_interval", &{
+                #[cfg(feature = "metrics")]
+                {
+                    Some(self.metrics_interval)
+                }
+                #[cfg(not(feature = "metrics"))]
+                {
+                    None::<Duration>
+                }
+            })
             .field("max_reconnects", &self.max_reconnects)
             .field("max_reconnects_per_server", &self.max_reconnects_per_server)
             .field("reconnect_delay", &self.reconnect_delay)

@@ -115,6 +115,14 @@ impl Shared {
     }
 }
 
+/// `now + after`, or about 30 years from now when that overflows (a caller's
+/// `Duration::MAX` means "no limit", not a panic).
+pub(crate) fn deadline_in(after: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
+}
+
 /// The request waiting for a reply that arrived on the shared reply subscription with
 /// `subject`, taken out of the table; `None` for a late or unknown reply (dropped: its
 /// request timed out or was cancelled).
@@ -148,6 +156,9 @@ pub struct Response {
     deadline: tokio::time::Instant,
     /// Armed at the first poll that finds no answer yet.
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// When the request was sent, for the latency histogram.
+    #[cfg(feature = "metrics")]
+    sent: tokio::time::Instant,
 }
 
 impl Response {
@@ -178,7 +189,18 @@ impl Future for Response {
             Poll::Ready(answer) => {
                 this.answered = true;
                 let msg = answer.map_err(|_| Error::closed())?;
-                if msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty() {
+                let no_responders =
+                    msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty();
+                #[cfg(feature = "metrics")]
+                this.shared.metrics.request(
+                    if no_responders {
+                        crate::metrics::Outcome::NoResponders
+                    } else {
+                        crate::metrics::Outcome::Answered
+                    },
+                    this.sent.elapsed(),
+                );
+                if no_responders {
                     return Poll::Ready(Err(Error::new(
                         ErrorKind::NoResponders,
                         format!("no responders are subscribed to {:?}", this.subject),
@@ -198,6 +220,10 @@ impl Future for Response {
         if sleep.as_mut().poll(cx).is_ready() {
             this.answered = true;
             this.shared.core.lock().requests.remove(&this.token);
+            #[cfg(feature = "metrics")]
+            this.shared
+                .metrics
+                .request(crate::metrics::Outcome::Timeout, this.sent.elapsed());
             return Poll::Ready(Err(Error::new(
                 ErrorKind::Timeout,
                 format!("request to {:?} timed out after {timeout:?}", this.subject),
@@ -280,7 +306,8 @@ impl Client {
         let timeout = request
             .timeout
             .unwrap_or(self.shared.options.request_timeout);
-        let deadline = tokio::time::Instant::now() + timeout.unwrap_or(Duration::ZERO);
+        let now = tokio::time::Instant::now();
+        let deadline = now + timeout.unwrap_or(Duration::ZERO);
         let (token, rx) =
             self.shared
                 .start_request(subject, request.headers.as_ref(), &request.payload)?;
@@ -293,6 +320,8 @@ impl Client {
             timeout,
             deadline,
             sleep: None,
+            #[cfg(feature = "metrics")]
+            sent: now,
         })
     }
 }

@@ -43,6 +43,9 @@ pub(crate) enum Lifecycle {
 /// State shared by every [`Client`] clone, every [`Subscriber`] and the driver task.
 pub(crate) struct Shared {
     pub(crate) core: Mutex<Core>,
+    /// The metric handles (feature `metrics`).
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: crate::metrics::Handles,
     /// Wakes the driver when there is something to write or the client closes.
     pub(crate) driver_waker: AtomicWaker,
     /// Set (with a wake) when the driver must look at the core: bytes to write, close,

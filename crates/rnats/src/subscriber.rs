@@ -119,7 +119,7 @@ impl SubQueue {
         Poll::Pending
     }
 
-    fn queued(&self) -> usize {
+    pub(crate) fn queued(&self) -> usize {
         self.inner.lock().msgs.len()
     }
 }

@@ -72,8 +72,11 @@ pub(crate) async fn request_raw(
     body: Bytes,
     timeout: Duration,
 ) -> Result<Message, Error> {
+    use tracing::Instrument;
+    let span = tracing::info_span!("rnats.jetstream.api", subject = %subject);
     client
         .request_with(subject, Request::new().payload(body).timeout(timeout))
+        .instrument(span)
         .await
         .map_err(|e| {
             if e.is_no_responders() {
@@ -425,6 +428,43 @@ impl ErrorCode {
     pub const MESSAGE_TTL_INVALID: ErrorCode = ErrorCode(10165);
     /// 10166: per-message TTL is disabled on the stream.
     pub const MESSAGE_TTL_DISABLED: ErrorCode = ErrorCode(10166);
+    /// 10168: message counters are disabled on the stream (`Nats-Incr` without
+    /// `allow_msg_counter`).
+    pub const MESSAGE_INCR_DISABLED: ErrorCode = ErrorCode(10168);
+    /// 10169: a counter stream got a message without `Nats-Incr`.
+    pub const MESSAGE_INCR_MISSING: ErrorCode = ErrorCode(10169);
+    /// 10170: a counter increment carried a payload.
+    pub const MESSAGE_INCR_PAYLOAD: ErrorCode = ErrorCode(10170);
+    /// 10171: a counter increment is not a valid integer.
+    pub const MESSAGE_INCR_INVALID: ErrorCode = ErrorCode(10171);
+    /// 10172: the counter's stored value is broken.
+    pub const MESSAGE_COUNTER_BROKEN: ErrorCode = ErrorCode(10172);
+    /// 10174: atomic publish is disabled on the stream (`allow_atomic` is off).
+    pub const ATOMIC_PUBLISH_DISABLED: ErrorCode = ErrorCode(10174);
+    /// 10175: atomic publish sequence is missing.
+    pub const ATOMIC_PUBLISH_MISSING_SEQ: ErrorCode = ErrorCode(10175);
+    /// 10176: the atomic batch is incomplete and was abandoned.
+    pub const ATOMIC_PUBLISH_INCOMPLETE_BATCH: ErrorCode = ErrorCode(10176);
+    /// 10177: a header atomic batches do not support was used.
+    pub const ATOMIC_PUBLISH_UNSUPPORTED_HEADER: ErrorCode = ErrorCode(10177);
+    /// 10179: the atomic batch id is invalid (more than 64 characters).
+    pub const ATOMIC_PUBLISH_INVALID_BATCH_ID: ErrorCode = ErrorCode(10179);
+    /// 10188: message schedules are disabled on the stream.
+    pub const MESSAGE_SCHEDULES_DISABLED: ErrorCode = ErrorCode(10188);
+    /// 10189: the schedule pattern is invalid.
+    pub const MESSAGE_SCHEDULES_PATTERN_INVALID: ErrorCode = ErrorCode(10189);
+    /// 10190: the schedule target is invalid.
+    pub const MESSAGE_SCHEDULES_TARGET_INVALID: ErrorCode = ErrorCode(10190);
+    /// 10199: the atomic batch is too large (more messages than the server allows).
+    pub const ATOMIC_PUBLISH_TOO_LARGE_BATCH: ErrorCode = ErrorCode(10199);
+    /// 10200: the atomic batch commit is invalid.
+    pub const ATOMIC_PUBLISH_INVALID_BATCH_COMMIT: ErrorCode = ErrorCode(10200);
+    /// 10201: the atomic batch contains a duplicate message id.
+    pub const ATOMIC_PUBLISH_DUPLICATE_MESSAGE: ErrorCode = ErrorCode(10201);
+    /// 10205: fast batch publish is disabled on the stream (`allow_batched` is off).
+    pub const BATCH_PUBLISH_DISABLED: ErrorCode = ErrorCode(10205);
+    /// 10210: too many atomic batches in flight.
+    pub const ATOMIC_PUBLISH_TOO_MANY_INFLIGHT: ErrorCode = ErrorCode(10210);
 }
 
 impl fmt::Display for ErrorCode {

@@ -34,6 +34,63 @@ impl Error {
             .is_some_and(|e| codes.contains(&e.err_code))
     }
 
+    /// True when the stream does not allow atomic batches (`allow_atomic` is off, 10174), or
+    /// fast batches (`allow_batched` is off, 10205).
+    pub fn is_batch_not_enabled(&self) -> bool {
+        self.has_err_code(&[
+            ErrorCode::ATOMIC_PUBLISH_DISABLED,
+            ErrorCode::BATCH_PUBLISH_DISABLED,
+        ])
+    }
+
+    /// True when an atomic batch was refused as a whole: incomplete or abandoned (10176), too
+    /// large (10199), a bad commit (10200), a duplicate message id (10201), a header batches do
+    /// not support (10177), a missing sequence (10175), an invalid id (10179), or too many
+    /// batches in flight (10210). Nothing of the batch was stored.
+    pub fn is_batch_rejected(&self) -> bool {
+        self.has_err_code(&[
+            ErrorCode::ATOMIC_PUBLISH_INCOMPLETE_BATCH,
+            ErrorCode::ATOMIC_PUBLISH_TOO_LARGE_BATCH,
+            ErrorCode::ATOMIC_PUBLISH_INVALID_BATCH_COMMIT,
+            ErrorCode::ATOMIC_PUBLISH_DUPLICATE_MESSAGE,
+            ErrorCode::ATOMIC_PUBLISH_UNSUPPORTED_HEADER,
+            ErrorCode::ATOMIC_PUBLISH_MISSING_SEQ,
+            ErrorCode::ATOMIC_PUBLISH_INVALID_BATCH_ID,
+            ErrorCode::ATOMIC_PUBLISH_TOO_MANY_INFLIGHT,
+        ])
+    }
+
+    /// True when the stream is not a counter (`allow_msg_counter` is off, 10168).
+    pub fn is_counter_not_enabled(&self) -> bool {
+        self.has_err_code(&[ErrorCode::MESSAGE_INCR_DISABLED])
+    }
+
+    /// True when a counter refused the increment: missing (10169), with a payload (10170),
+    /// not an integer (10171), or the stored value is broken (10172).
+    pub fn is_counter_rejected(&self) -> bool {
+        self.has_err_code(&[
+            ErrorCode::MESSAGE_INCR_MISSING,
+            ErrorCode::MESSAGE_INCR_PAYLOAD,
+            ErrorCode::MESSAGE_INCR_INVALID,
+            ErrorCode::MESSAGE_COUNTER_BROKEN,
+        ])
+    }
+
+    /// True when the stream does not allow message schedules (`allow_msg_schedules` is off,
+    /// 10188).
+    pub fn is_schedules_not_enabled(&self) -> bool {
+        self.has_err_code(&[ErrorCode::MESSAGE_SCHEDULES_DISABLED])
+    }
+
+    /// True when the stream refused a schedule: its pattern (10189) or target (10190) is
+    /// invalid.
+    pub fn is_schedule_invalid(&self) -> bool {
+        self.has_err_code(&[
+            ErrorCode::MESSAGE_SCHEDULES_PATTERN_INVALID,
+            ErrorCode::MESSAGE_SCHEDULES_TARGET_INVALID,
+        ])
+    }
+
     /// True when the stream does not exist (err_code 10059).
     pub fn is_stream_not_found(&self) -> bool {
         self.has_err_code(&[ErrorCode::STREAM_NOT_FOUND])

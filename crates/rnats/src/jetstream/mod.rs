@@ -41,19 +41,29 @@
 //! out; only the answer is lost.
 
 pub(crate) mod api;
+mod batch;
 pub mod consumer;
 mod context;
+mod counter;
 mod errors;
+mod fast_batch;
 pub mod message;
 pub mod publish;
+mod schedule;
 pub mod stream;
 
 use std::time::Duration;
 
 pub use api::{ApiError, ErrorCode, Paged};
+pub use batch::AtomicBatch;
 pub use context::{AccountInfo, AccountLimits, ApiStats, Context, ContextBuilder, Names};
+pub use counter::CounterEntry;
+pub use fast_batch::{
+    BatchGap, BatchMessageError, FastBatch, FastBatchBuilder, FastPubAck, GapMode,
+};
 pub use message::Message;
 pub use publish::{PubAck, PubAckFuture, Publish};
+pub use schedule::{MessageSchedule, Schedule, ScheduleEntry};
 
 use crate::Client;
 

@@ -35,7 +35,13 @@ pub struct PubAck {
     /// A counter stream's new value.
     #[serde(rename = "val", default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
-    /// Fields this version of rnats does not model (batch id and count...).
+    /// The id of the batch this acknowledgement commits (atomic and fast batches).
+    #[serde(rename = "batch", default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<String>,
+    /// How many messages the committed batch stored.
+    #[serde(rename = "count", default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u64>,
+    /// Fields this version of rnats does not model.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -89,6 +95,11 @@ impl Default for Publish {
 }
 
 impl Publish {
+    /// The payload, headers and TTL (for the batch publishers, which send without retries).
+    pub(crate) fn into_parts(self) -> (Bytes, HeaderMap, Option<Duration>) {
+        (self.payload, self.headers, self.ttl)
+    }
+
     /// An empty message without headers; retried twice, 250 ms apart, when no stream
     /// answers (503).
     pub fn new() -> Self {
@@ -294,7 +305,7 @@ impl Context {
 }
 
 /// Formats a TTL as the server parses it: whole seconds, or milliseconds.
-fn format_ttl(ttl: Duration) -> String {
+pub(crate) fn format_ttl(ttl: Duration) -> String {
     if ttl.subsec_nanos() == 0 {
         format!("{}s", ttl.as_secs())
     } else {

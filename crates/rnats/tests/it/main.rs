@@ -4,15 +4,22 @@
 mod api;
 mod auth;
 mod bad_peer;
+
+#[cfg(feature = "blocking")]
+mod blocking;
 mod core;
 #[cfg(feature = "jetstream")]
 mod jetstream;
 #[cfg(feature = "jetstream")]
 mod jetstream_ack;
 #[cfg(feature = "jetstream")]
+mod jetstream_batch;
+#[cfg(feature = "jetstream")]
 mod jetstream_cluster;
 #[cfg(feature = "jetstream")]
 mod jetstream_consumer;
+#[cfg(feature = "jetstream")]
+mod jetstream_counter;
 #[cfg(feature = "jetstream")]
 mod jetstream_ordered;
 #[cfg(feature = "jetstream")]
@@ -22,14 +29,21 @@ mod jetstream_pull;
 #[cfg(feature = "jetstream")]
 mod jetstream_push;
 #[cfg(feature = "jetstream")]
+mod jetstream_schedule;
+#[cfg(feature = "jetstream")]
 mod jetstream_schema;
 #[cfg(feature = "kv")]
 mod kv;
 mod lifecycle;
 mod limits;
+#[cfg(feature = "metrics")]
+mod metrics;
+#[cfg(feature = "msg-trace")]
+mod msg_trace;
 #[cfg(feature = "object-store")]
 mod object_store;
 mod request;
+mod request_many;
 mod resilience;
 #[cfg(feature = "service")]
 mod service;
@@ -65,6 +79,16 @@ pub async fn shared() -> TestGuard<tokio::sync::RwLockReadGuard<'static, ()>> {
 /// alone; with a [`Watchdog`] too.
 pub async fn alone() -> TestGuard<tokio::sync::RwLockWriteGuard<'static, ()>> {
     let lock = EXCLUSIVE.write().await;
+    TestGuard {
+        _lock: lock,
+        _watchdog: Watchdog::arm(WATCHDOG_LIMIT),
+    }
+}
+
+/// [`shared`] for plain `#[test]` functions (no runtime): the blocking client's tests.
+#[cfg(feature = "blocking")]
+pub fn shared_blocking() -> TestGuard<tokio::sync::RwLockReadGuard<'static, ()>> {
+    let lock = EXCLUSIVE.blocking_read();
     TestGuard {
         _lock: lock,
         _watchdog: Watchdog::arm(WATCHDOG_LIMIT),
@@ -181,6 +205,11 @@ pub async fn peer_listener() -> (tokio::net::TcpListener, String) {
 impl Peer {
     /// Accepts one client and completes its handshake.
     pub async fn accept(listener: &tokio::net::TcpListener) -> Peer {
+        Peer::accept_with_info(listener, PEER_INFO).await
+    }
+
+    /// [`Peer::accept`] sending `info` (a whole `INFO …\r\n` line) instead of [`PEER_INFO`].
+    pub async fn accept_with_info(listener: &tokio::net::TcpListener, info: &[u8]) -> Peer {
         let (sock, _) = tokio::time::timeout(Duration::from_secs(5), listener.accept())
             .await
             .expect("no client connected to the scripted peer")
@@ -190,7 +219,7 @@ impl Peer {
             buffered: Vec::new(),
             handshake: Vec::new(),
         };
-        peer.send(PEER_INFO).await;
+        peer.send(info).await;
         peer.handshake = peer.read_until(b"PING\r\n").await;
         peer.send(b"PONG\r\n").await;
         peer
