@@ -36,6 +36,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 mod connect;
 mod js;
 mod kv;
+mod os;
 mod wake;
 
 use rnats::{ConnectionState, ErrorKind, Event, HeaderMap};
@@ -958,5 +959,6 @@ fn _rnats(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<wake::Hub>()?;
     js::register(m)?;
     kv::register(m)?;
+    os::register(m)?;
     Ok(())
 }
