@@ -19,6 +19,11 @@ Rows (16-byte payloads):
   jspubseq  sequential `await js.publish` (each waits for its ack)
   jspub     `js.publish_async` (at most 4,000 in flight), then `publish_async_completed`
   jsfetch   `fetch(batch=500)` + `ack` from a pull consumer over a pre-filled stream
+  osput     Object Store `put` of a 100 MiB object from a file opened "rb" (memory storage)
+  osget     Object Store `get` of a 100 MiB object into a file opened "wb" (`writeinto`)
+
+The Object Store rows also give the worker process' peak resident memory (ru_maxrss), and
+need no echo responder.
 """
 
 import argparse
@@ -26,6 +31,7 @@ import asyncio
 import importlib
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -46,7 +52,13 @@ ROWS = {
     "jspubseq": (10_000, "msg/s", True),
     "jspub": (100_000, "msg/s", True),
     "jsfetch": (100_000, "msg/s", True),
+    "osput": (100, "MiB/s", True),  # count: the object's size in MiB
+    "osget": (100, "MiB/s", True),
 }
+# Rows answered by the echo responder (the others run without it).
+ECHO_ROWS = ("req", "req64")
+# Rows whose worker's peak memory is printed as a row of its own.
+MEMORY_ROWS = ("osput", "osget")
 PAYLOAD = b"x" * 16
 ECHO_SUBJECT = "bench.echo"
 
@@ -180,11 +192,68 @@ async def row_jsfetch(mod, url, n):
     return out
 
 
+MIB = 1024 * 1024
+
+
+def _object_file(folder, mib):
+    """A file of ``mib`` MiB of random bytes, written 1 MiB at a time (not measured)."""
+    path = os.path.join(folder, "object.bin")
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(MIB))
+    return path
+
+
+async def _object_store(nc, bucket):
+    js = nc.jetstream()
+    try:
+        await js.delete_object_store(bucket)
+    except Exception:
+        pass
+    return js, await js.create_object_store(bucket, storage="memory")
+
+
+async def row_osput(mod, url, n):
+    nc = await mod.connect(url)
+    js, store = await _object_store(nc, "BENCHOSPUT")
+    with tempfile.TemporaryDirectory(prefix="rnats-osbench-") as folder:
+        path = _object_file(folder, n)
+        start, cpu = time.perf_counter(), time.process_time()
+        with open(path, "rb") as f:
+            info = await store.put("object", f)
+        out = n / (time.perf_counter() - start), time.process_time() - cpu
+    if info.size != n * MIB:
+        raise RuntimeError(f"put {info.size} bytes, not {n * MIB}")
+    await js.delete_object_store("BENCHOSPUT")
+    await nc.close()
+    return out
+
+
+async def row_osget(mod, url, n):
+    nc = await mod.connect(url)
+    js, store = await _object_store(nc, "BENCHOSGET")
+    with tempfile.TemporaryDirectory(prefix="rnats-osbench-") as folder:
+        path = _object_file(folder, n)
+        with open(path, "rb") as f:  # the fill, not measured (streamed: little memory)
+            await store.put("object", f)
+        got = os.path.join(folder, "got.bin")
+        start, cpu = time.perf_counter(), time.process_time()
+        with open(got, "wb") as f:
+            await store.get("object", writeinto=f)
+        out = n / (time.perf_counter() - start), time.process_time() - cpu
+        if os.path.getsize(got) != n * MIB:
+            raise RuntimeError(f"got {os.path.getsize(got)} bytes, not {n * MIB}")
+    await js.delete_object_store("BENCHOSGET")
+    await nc.close()
+    return out
+
+
 async def worker(client, row, url, count):
     mod = importlib.import_module(client)
     fn = globals()[f"row_{row}"]
     value, cpu = await fn(mod, url, count)
-    print(json.dumps({"value": value, "cpu_us_per_msg": cpu / count * 1e6}))
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"value": value, "cpu_us_per_msg": cpu / count * 1e6, "peak_mib": peak_mib}))
 
 
 # ----------------------------------------------------------------------------- orchestration
@@ -238,7 +307,8 @@ def main():
         if r not in ROWS:
             sys.exit(f"unknown row {r!r}; rows: {', '.join(ROWS)}")
     echo_bin = REPO / "bench" / "target" / "release" / "bench"
-    if not echo_bin.is_file():
+    need_echo = any(r in ECHO_ROWS for r in rows)
+    if need_echo and not echo_bin.is_file():
         sys.exit(f"{echo_bin} missing: cargo build --release --manifest-path bench/Cargo.toml")
 
     store = tempfile.mkdtemp(prefix="rnats-pybench-")
@@ -251,10 +321,11 @@ def main():
     echo = None
     try:
         wait_listening(port, server)
-        echo = subprocess.Popen([str(echo_bin), "echo", "--url", url, "--subject", ECHO_SUBJECT],
-                                stdout=subprocess.PIPE, text=True)
-        if echo.stdout.readline().strip() != "ready":
-            sys.exit("the echo responder did not start")
+        if need_echo:
+            echo = subprocess.Popen([str(echo_bin), "echo", "--url", url, "--subject", ECHO_SUBJECT],
+                                    stdout=subprocess.PIPE, text=True)
+            if echo.stdout.readline().strip() != "ready":
+                sys.exit("the echo responder did not start")
         print(f"nats-server {server_binary()}, Python {sys.version.split()[0]}, "
               f"{args.runs} runs per row, median; loadavg {os.getloadavg()[0]:.2f}\n")
         print("| row | unit | nats-py | rnats | rnats ÷ nats-py | cpu µs/msg nats-py | cpu µs/msg rnats |")
@@ -277,6 +348,10 @@ def main():
             ratio = med["rnats"] / med["nats"]
             print(f"| {row} | {unit} | {med['nats']:,.0f} | {med['rnats']:,.0f} | {ratio:.2f}× "
                   f"{'' if higher else '(lower is better)'} | {cpu['nats']:.2f} | {cpu['rnats']:.2f} |", flush=True)
+            if row in MEMORY_ROWS:
+                peak = {c: statistics.median(r["peak_mib"] for r in results[c]) for c in CLIENTS}
+                print(f"| {row} | peak RSS MiB | {peak['nats']:,.1f} | {peak['rnats']:,.1f} | "
+                      f"{peak['rnats'] / peak['nats']:.2f}× (lower is better) | | |", flush=True)
     finally:
         if echo is not None:
             echo.kill()
