@@ -24,11 +24,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, StreamExt};
 use parking_lot::Mutex;
 use pyo3::exceptions::PyTypeError;
@@ -145,17 +147,19 @@ fn to_py<T: for<'py> IntoPyObject<'py>>(py: Python<'_>, v: T) -> PyResult<Py<PyA
 
 /// Awaits `fut` on a tokio task; its output, converted with `conv`, completes `pyfut` in a
 /// job of the loop's hub.
-fn spawn<T, F, C>(hub: &wake::Hub, pyfut: Py<PyAny>, fut: F, conv: C)
+fn spawn<T, F, C>(hub: &wake::Hub, pyfut: Py<PyAny>, fut: F, conv: C) -> tokio::task::AbortHandle
 where
     T: Send + 'static,
     F: std::future::Future<Output = Result<T, OsFail>> + Send + 'static,
     C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
 {
     let hub = Arc::clone(&hub.inner);
-    runtime().spawn(async move {
-        let out = fut.await;
-        let _ = hub.push(crate::settle_job_with(pyfut, out, fail_to_py, conv));
-    });
+    runtime()
+        .spawn(async move {
+            let out = fut.await;
+            let _ = hub.push(crate::settle_job_with(pyfut, out, fail_to_py, conv));
+        })
+        .abort_handle()
 }
 
 fn none(py: Python<'_>, _: ()) -> PyResult<Py<PyAny>> {
@@ -344,6 +348,60 @@ fn read_error(e: io::Error) -> OsFail {
     }
 }
 
+/// A put or a get under way, returned to Python so that a cancelled `await` stops it.
+#[pyclass(frozen, module = "rnats._rnats")]
+struct OsTask {
+    /// A get's task, aborted at once (its consumer and writer thread end with it).
+    abort: Option<tokio::task::AbortHandle>,
+    /// A put's input, failed on its next read: the put then purges what it wrote.
+    cancel: Arc<CancelFlag>,
+}
+
+#[pymethods]
+impl OsTask {
+    /// Stops the put or get (the awaiting Python task was cancelled).
+    fn cancel(&self) {
+        self.cancel.set();
+        if let Some(abort) = &self.abort {
+            abort.abort();
+        }
+    }
+}
+
+/// Set once; wakes the reader waiting on it.
+#[derive(Default)]
+struct CancelFlag {
+    set: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl CancelFlag {
+    fn set(&self) {
+        self.set.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+}
+
+/// A put's input that fails once its [`CancelFlag`] is set, even while waiting for data.
+struct Cancellable<R> {
+    inner: R,
+    cancel: Arc<CancelFlag>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Cancellable<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.cancel.waker.register(cx.waker());
+        if self.cancel.set.load(Ordering::Acquire) {
+            return Poll::Ready(Err(io::Error::other("the put was cancelled")));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // One bucket
 
@@ -403,7 +461,8 @@ impl ObjStore {
     }
 
     /// Stores `data` (`bytes`, borrowed; with `from_file` a file-like read with `read(n)`)
-    /// as `name`; completes `fut` with the new info's `(json, modified ns)`.
+    /// as `name`; completes `fut` with the new info's `(json, modified ns)`. Returns the
+    /// `OsTask` whose `cancel()` fails the put (its chunks purged).
     #[pyo3(signature = (hub, fut, name, data, from_file=false, description=None, headers=None,
         chunk_size=None))]
     #[allow(clippy::too_many_arguments)]
@@ -417,9 +476,14 @@ impl ObjStore {
         description: Option<String>,
         headers: Option<HashMap<String, Vec<String>>>,
         chunk_size: Option<usize>,
-    ) -> PyResult<()> {
+    ) -> PyResult<OsTask> {
         let store = self.store.clone();
         let meta = meta_of(name, description, headers, chunk_size);
+        let cancel = Arc::new(CancelFlag::default());
+        let task = OsTask {
+            abort: None,
+            cancel: Arc::clone(&cancel),
+        };
         if !from_file {
             let bytes: PyBackedBytes = data.extract().map_err(|_| {
                 PyTypeError::new_err("put() data must be bytes when not a file-like")
@@ -427,13 +491,22 @@ impl ObjStore {
             spawn(
                 hub,
                 fut,
-                async move { info_tuple(&store.put(meta, &bytes[..]).await?) },
+                async move {
+                    let reader = Cancellable {
+                        inner: &bytes[..],
+                        cancel,
+                    };
+                    info_tuple(&store.put(meta, reader).await?)
+                },
                 to_py,
             );
-            return Ok(());
+            return Ok(task);
         }
         let failed = Arc::new(Mutex::new(None));
-        let reader = read_file(data.clone().unbind(), Arc::clone(&failed));
+        let reader = Cancellable {
+            inner: read_file(data.clone().unbind(), Arc::clone(&failed)),
+            cancel,
+        };
         spawn(
             hub,
             fut,
@@ -446,13 +519,14 @@ impl ObjStore {
             },
             to_py,
         );
-        Ok(())
+        Ok(task)
     }
 
     /// Reads the object (following a link); completes `fut` with `(json, modified ns, data)`:
     /// `data` the content as `bytes`, or `None` when `write` (a file-like's `write`) was given
     /// and received it piece by piece. With `show_deleted` a deleted object gives its info and
     /// no content.
+    /// Returns the `OsTask` whose `cancel()` stops the read.
     #[pyo3(signature = (hub, fut, name, show_deleted=false, write=None))]
     fn get(
         &self,
@@ -461,9 +535,9 @@ impl ObjStore {
         name: String,
         show_deleted: bool,
         write: Option<Py<PyAny>>,
-    ) {
+    ) -> OsTask {
         let store = self.store.clone();
-        spawn(
+        let abort = spawn(
             hub,
             fut,
             async move {
@@ -493,6 +567,10 @@ impl ObjStore {
                 to_py(py, (json, ns, data))
             },
         );
+        OsTask {
+            abort: Some(abort),
+            cancel: Arc::new(CancelFlag::default()),
+        }
     }
 
     /// Deletes the object (an object not found, or deleted already, is `ObjectNotFoundError`
@@ -835,5 +913,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(os_delete, m)?)?;
     m.add_class::<ObjStore>()?;
     m.add_class::<ObjWatch>()?;
+    m.add_class::<OsTask>()?;
     Ok(())
 }

@@ -197,6 +197,44 @@ async def test_file_like_failures_are_raised_and_leave_nothing(nc, bucket):
         await w(store.get("ok", writeinto=FullDisk()))
 
 
+async def test_cancelled_put_leaves_nothing(nc, bucket):
+    """A put whose await is cancelled fails on its next read and purges what it wrote."""
+    import threading
+
+    js = nc.jetstream()
+    store = await w(js.create_object_store(bucket))
+    entered, gate = threading.Event(), threading.Event()
+
+    class Endless(io.RawIOBase):
+        def __init__(self):
+            self.calls = 0
+
+        def read(self, n=-1):
+            self.calls += 1
+            if self.calls == 4:
+                entered.set()
+                gate.wait(30)
+            return b"x" * n
+
+    put = asyncio.ensure_future(store.put("c", Endless()))
+    loop = asyncio.get_running_loop()
+    assert await w(loop.run_in_executor(None, entered.wait, 10))
+    put.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await put
+    gate.set()
+    # The purge runs after the cancellation: wait (bounded) for the chunks to go.
+    messages = None
+    for _ in range(200):
+        messages = (await w(store.status())).stream_info.state.messages
+        if messages == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert messages == 0
+    with pytest.raises(jserrors.ObjectNotFoundError):
+        await w(store.get_info("c"))
+
+
 async def test_delete_get_info_list(nc, bucket):
     js = nc.jetstream()
     store = await w(js.create_object_store(bucket))

@@ -107,6 +107,18 @@ async def _await(call: Any, *args: Any, **kwargs: Any) -> Any:
     return await fut
 
 
+async def _await_task(call: Any, *args: Any, **kwargs: Any) -> Any:
+    """``_await`` for a put or a get: a cancelled await stops the Rust side (a put fails on
+    its next read and purges what it wrote; a get's read ends)."""
+    fut = asyncio.get_running_loop().create_future()
+    task = call(*args[:1], fut, *args[1:], **kwargs)
+    try:
+        return await fut
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+
+
 class ObjectStore:
     """An Object Store bucket: made by ``js.create_object_store`` or ``js.object_store``.
 
@@ -255,7 +267,7 @@ class ObjectStore:
         write = None
         if writeinto is not None:
             write = writeinto.buffer.write if hasattr(writeinto, "buffer") else writeinto.write
-        raw, ns, data = await _await(self._store.get, self._hub, name, bool(show_deleted), write)
+        raw, ns, data = await _await_task(self._store.get, self._hub, name, bool(show_deleted), write)
         return ObjectStore.ObjectResult(info=_info((raw, ns)), data=b"" if data is None else data)
 
     async def put(
@@ -289,7 +301,7 @@ class ObjectStore:
             from_file = True
         else:
             raise TypeError("nats: invalid type for object store")
-        t = await _await(
+        t = await _await_task(
             self._store.put,
             self._hub,
             meta.name,
