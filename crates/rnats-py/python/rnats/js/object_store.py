@@ -37,6 +37,7 @@ from . import api, errors
 if TYPE_CHECKING:  # pragma: no cover
     from .client import JetStreamContext
 
+MSG_ROLLUP_SUBJECT = "sub"
 VALID_BUCKET_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
 VALID_KEY_RE = re.compile(r"^[-/_=\.a-zA-Z0-9]+$")
 
@@ -399,4 +400,4 @@ def _check_name(name: Any) -> None:
         raise errors.InvalidObjectNameError("an object name must be a non-empty str")
 
 
-__all__ = ["ObjectStore", "VALID_BUCKET_RE", "VALID_KEY_RE", "OBJ_DEFAULT_CHUNK_SIZE"]
+__all__ = ["ObjectStore", "MSG_ROLLUP_SUBJECT", "VALID_BUCKET_RE", "VALID_KEY_RE", "OBJ_DEFAULT_CHUNK_SIZE"]
