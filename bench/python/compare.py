@@ -19,7 +19,8 @@ Rows (16-byte payloads):
   jspubseq  sequential `await js.publish` (each waits for its ack)
   jspub     `js.publish_async` (at most 4,000 in flight), then `publish_async_completed`
   jsfetch   `fetch(batch=500)` + `ack` from a pull consumer over a pre-filled stream
-  osput     Object Store `put` of a 100 MiB object from a file opened "rb" (memory storage)
+  osput     Object Store `put` of a 100 MiB object from a file opened "rb" (memory storage,
+            after a 1 MiB warm-up put and get)
   osget     Object Store `get` of a 100 MiB object into a file opened "wb" (`writeinto`)
 
 The Object Store rows also give the worker process' peak resident memory (ru_maxrss), and
@@ -205,12 +206,18 @@ def _object_file(folder, mib):
 
 
 async def _object_store(nc, bucket):
+    """A fresh bucket (memory storage), warmed up (not measured): a 1 MiB object put and got
+    back, so that the row measures steady throughput rather than the first round trips."""
     js = nc.jetstream()
     try:
         await js.delete_object_store(bucket)
     except Exception:
         pass
-    return js, await js.create_object_store(bucket, storage="memory")
+    store = await js.create_object_store(bucket, storage="memory")
+    await store.put("warmup", os.urandom(MIB))
+    await store.get("warmup")
+    await store.delete("warmup")
+    return js, store
 
 
 async def row_osput(mod, url, n):
