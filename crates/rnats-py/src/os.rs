@@ -46,7 +46,7 @@ use tokio::sync::mpsc;
 
 use crate::js::{invalid, rnats_to_py, JetStream};
 use crate::wake::{self, HubInner};
-use crate::{duration, runtime};
+use crate::{duration, runtime, with_python};
 
 /// Bytes asked of a file-like's `read(n)`, and written per `write` call of a get.
 const PIECE: usize = 1024 * 1024;
@@ -300,10 +300,15 @@ fn read_file(file: Py<PyAny>, failed: Arc<Mutex<Option<PyErr>>>) -> PieceReader 
     let (tx, rx) = mpsc::channel(PUT_QUEUE);
     runtime().spawn_blocking(move || {
         loop {
-            let got = Python::attach(|py| {
+            let got = with_python(|py| {
                 let got = file.bind(py).call_method1("read", (PIECE,))?;
                 piece_of(&got)
             });
+            // `None`: the interpreter is shutting down; the put fails.
+            let Some(got) = got else {
+                let _ = tx.blocking_send(Err(()));
+                break;
+            };
             match got {
                 Ok(Some(piece)) => {
                     if tx.blocking_send(Ok(piece)).is_err() {
@@ -318,7 +323,7 @@ fn read_file(file: Py<PyAny>, failed: Arc<Mutex<Option<PyErr>>>) -> PieceReader 
                 }
             }
         }
-        Python::attach(|_| drop(file));
+        with_python(move |_| drop(file));
     });
     PieceReader {
         rx,
@@ -749,18 +754,26 @@ async fn write_into(
     let writer = runtime().spawn_blocking(move || {
         let mut out = Ok(());
         while let Some(piece) = rx.blocking_recv() {
-            let wrote = Python::attach(|py| {
+            let wrote = with_python(|py| {
                 write
                     .bind(py)
                     .call1((PyBytes::new(py, &piece),))
                     .map(|_| ())
             });
-            if let Err(e) = wrote {
-                out = Err(e);
-                break;
+            match wrote {
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
+                    out = Err(Some(e));
+                    break;
+                }
+                None => {
+                    // The interpreter is shutting down.
+                    out = Err(None);
+                    break;
+                }
             }
         }
-        Python::attach(|_| drop(write));
+        with_python(move |_| drop(write));
         out
     });
     let mut read = Ok(());
@@ -782,7 +795,10 @@ async fn write_into(
     let written = writer
         .await
         .map_err(|e| OsFail::Kind("invalid", format!("the writing thread failed: {e}")))?;
-    written.map_err(OsFail::Py)?;
+    written.map_err(|e| match e {
+        Some(e) => OsFail::Py(e),
+        None => OsFail::Kind("io", "the interpreter is shutting down".to_owned()),
+    })?;
     read
 }
 
