@@ -15,6 +15,9 @@
 //!   pieces through a channel of [`GET_QUEUE`] pieces to a blocking thread that calls the
 //!   file's `write` (with the GIL only during the call). Without `writeinto` the content is
 //!   read into one buffer and becomes the result's `bytes`.
+//! - **Cancellation**: a put and a get return an `OsTask`; Python calls its `cancel()` when the
+//!   awaiting task is cancelled. A put's input then fails on its next read (also one waiting
+//!   for the file-like), so rnats' put purges the chunks it wrote; a get's task is aborted.
 //! - **Errors** of rnats' Object Store predicates become nats-py's classes through
 //!   `rnats.js.object_store._error(kind, detail)`; an exception raised by the caller's file
 //!   (its `read` or `write`) is re-raised as is.
