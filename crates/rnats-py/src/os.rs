@@ -279,8 +279,10 @@ impl AsyncRead for PieceReader {
 
 /// What one `read(n)` call returned: a piece, the end, or a value that is not bytes.
 fn piece_of(got: &Bound<'_, PyAny>) -> PyResult<Option<Bytes>> {
-    let bytes = if let Ok(b) = got.cast::<PyBytes>() {
-        Bytes::copy_from_slice(b.as_bytes())
+    let bytes = if got.is_instance_of::<PyBytes>() {
+        // Borrowed, not copied: the piece keeps the Python object alive (released without
+        // the GIL through PyO3's deferred reference pool).
+        Bytes::from_owner(got.extract::<PyBackedBytes>()?)
     } else if let Ok(b) = got.cast::<PyByteArray>() {
         Bytes::from(b.to_vec())
     } else if let Ok(s) = got.cast::<PyString>() {
