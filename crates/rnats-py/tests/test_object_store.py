@@ -405,8 +405,12 @@ async def test_interop_with_nats_py(nc, js_server, bucket, size):
         pgot = await w(pystore.get("from-rnats"))
         assert pgot.data == data and pgot.info.digest == rinfo.digest
         assert pgot.info.size == size and pgot.info.chunks == rinfo.chunks
+        # A link made by rnats is followed by nats-py.
+        await w(store.add_link("link", rinfo))
+        assert (await w(pystore.get("link"))).data == data
+        await w(store.delete("link"))
         # Each lists the other's objects; deletes are seen by both.
-        names = sorted(i.name for i in await w(pystore.list()))
+        names = sorted(i.name for i in await w(pystore.list(ignore_deletes=True)))
         assert names == ["from-py", "from-rnats"]
         await w(pystore.delete("from-rnats"))
         with pytest.raises(jserrors.ObjectNotFoundError):
