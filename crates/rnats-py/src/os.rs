@@ -165,6 +165,42 @@ where
         .abort_handle()
 }
 
+/// [`spawn`] for a call on `store`: a failure because nobody answers (a Direct Get or a
+/// publish to a bucket whose stream was deleted) is told apart from JetStream being away by
+/// looking the bucket up, on that failure only; a bucket gone becomes the class `gone` names
+/// (nats-py's for that call: `ObjectNotFoundError` for a read, for instance).
+fn spawn_on<T, F, C>(
+    store: &ObjectStore,
+    gone: &'static str,
+    hub: &wake::Hub,
+    pyfut: Py<PyAny>,
+    fut: F,
+    conv: C,
+) -> tokio::task::AbortHandle
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = Result<T, OsFail>> + Send + 'static,
+    C: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    let store = store.clone();
+    spawn(
+        hub,
+        pyfut,
+        async move {
+            match fut.await {
+                Err(OsFail::Rnats(e)) if e.is_no_responders() => match store.status().await {
+                    Err(s) if s.is_object_bucket_not_found() => {
+                        Err(OsFail::Kind(gone, s.to_string()))
+                    }
+                    _ => Err(OsFail::Rnats(e)),
+                },
+                other => other,
+            }
+        },
+        conv,
+    )
+}
+
 fn none(py: Python<'_>, _: ()) -> PyResult<Py<PyAny>> {
     Ok(py.None())
 }
@@ -462,7 +498,9 @@ impl ObjStore {
     #[pyo3(signature = (hub, fut, name, show_deleted=false))]
     fn info(&self, hub: &wake::Hub, fut: Py<PyAny>, name: String, show_deleted: bool) {
         let store = self.store.clone();
-        spawn(
+        spawn_on(
+            &self.store,
+            "not_found",
             hub,
             fut,
             async move { info_tuple(&store.info_with(name, show_deleted).await?) },
@@ -498,7 +536,9 @@ impl ObjStore {
             let bytes: PyBackedBytes = data.extract().map_err(|_| {
                 PyTypeError::new_err("put() data must be bytes when not a file-like")
             })?;
-            spawn(
+            spawn_on(
+                &self.store,
+                "bucket_not_found",
                 hub,
                 fut,
                 async move {
@@ -517,7 +557,9 @@ impl ObjStore {
             inner: read_file(data.clone().unbind(), Arc::clone(&failed)),
             cancel,
         };
-        spawn(
+        spawn_on(
+            &self.store,
+            "bucket_not_found",
             hub,
             fut,
             async move {
@@ -547,7 +589,9 @@ impl ObjStore {
         write: Option<Py<PyAny>>,
     ) -> OsTask {
         let store = self.store.clone();
-        let abort = spawn(
+        let abort = spawn_on(
+            &self.store,
+            "not_found",
             hub,
             fut,
             async move {
@@ -587,7 +631,9 @@ impl ObjStore {
     /// as in nats-py); completes `fut` with `None`.
     fn delete(&self, hub: &wake::Hub, fut: Py<PyAny>, name: String) {
         let store = self.store.clone();
-        spawn(
+        spawn_on(
+            &self.store,
+            "not_found",
             hub,
             fut,
             async move {
@@ -613,7 +659,9 @@ impl ObjStore {
     ) {
         let store = self.store.clone();
         let meta = meta_of(new_name.unwrap_or_default(), description, headers, None);
-        spawn(
+        spawn_on(
+            &self.store,
+            "deleted",
             hub,
             fut,
             async move {
@@ -641,7 +689,9 @@ impl ObjStore {
         let target: ObjectInfo = serde_json::from_str(target)
             .map_err(|e| invalid(format!("invalid object info: {e}")))?;
         let store = self.store.clone();
-        spawn(
+        spawn_on(
+            &self.store,
+            "bucket_not_found",
             hub,
             fut,
             async move { info_tuple(&store.add_link(name, &target).await?) },
@@ -661,7 +711,9 @@ impl ObjStore {
     ) {
         let store = self.store.clone();
         let other = other.store.clone();
-        spawn(
+        spawn_on(
+            &self.store,
+            "bucket_not_found",
             hub,
             fut,
             async move { info_tuple(&store.add_bucket_link(name, &other).await?) },

@@ -235,6 +235,26 @@ async def test_cancelled_put_leaves_nothing(nc, bucket):
         await w(store.get_info("c"))
 
 
+async def test_calls_on_a_deleted_bucket(nc, bucket):
+    """nats-py's classes when the bucket's stream is gone (rnats' Direct Get then has no
+    responders: the bucket is looked up to tell that from JetStream being away)."""
+    js = nc.jetstream()
+    store = await w(js.create_object_store(bucket))
+    await w(store.put("a", b"1"))
+    await w(js.delete_object_store(bucket))
+    with pytest.raises(jserrors.ObjectNotFoundError):
+        await w(store.get_info("a"))
+    with pytest.raises(jserrors.ObjectNotFoundError):
+        await w(store.get("a"))
+    with pytest.raises(jserrors.ObjectNotFoundError):
+        await w(store.delete("a"))
+    with pytest.raises(jserrors.ObjectDeletedError):
+        await w(store.update_meta("a", api.ObjectMeta(name="a")))
+    for call in (store.put("b", b"x"), store.list(), store.status()):
+        with pytest.raises(jserrors.NotFoundError):
+            await w(call)
+
+
 async def test_delete_get_info_list(nc, bucket):
     js = nc.jetstream()
     store = await w(js.create_object_store(bucket))
