@@ -156,6 +156,28 @@ async def test_put_kinds_meta_and_real_files(nc, bucket, tmp_path):
         await w(store.get(""))
 
 
+async def test_file_likes_are_read_in_pieces(nc, bucket):
+    """A file-like is read with read(n) for a bounded n, never whole (read() / read(-1))."""
+    js = nc.jetstream()
+    store = await w(js.create_object_store(bucket))
+
+    class Recording(io.RawIOBase):
+        def __init__(self, size):
+            self.left, self.asked = size, []
+
+        def read(self, n=-1):
+            self.asked.append(n)
+            n = min(n, self.left) if n >= 0 else self.left
+            self.left -= n
+            return b"z" * n
+
+    src = Recording(5 * 1024 * 1024 + 3)
+    info = await w(store.put("pieces", src))
+    assert info.size == 5 * 1024 * 1024 + 3
+    assert src.asked and all(0 < n <= 1024 * 1024 for n in src.asked)
+    assert len(src.asked) >= 6
+
+
 async def test_file_like_failures_are_raised_and_leave_nothing(nc, bucket):
     js = nc.jetstream()
     store = await w(js.create_object_store(bucket))
