@@ -157,7 +157,8 @@ async def test_put_kinds_meta_and_real_files(nc, bucket, tmp_path):
 
 
 async def test_file_likes_are_read_in_pieces(nc, bucket):
-    """A file-like is read with read(n) for a bounded n, never whole (read() / read(-1))."""
+    """A file-like is read with read(n) for a bounded n, never whole (read() / read(-1)), and
+    writeinto receives bounded pieces."""
     js = nc.jetstream()
     store = await w(js.create_object_store(bucket))
 
@@ -176,6 +177,21 @@ async def test_file_likes_are_read_in_pieces(nc, bucket):
     assert info.size == 5 * 1024 * 1024 + 3
     assert src.asked and all(0 < n <= 1024 * 1024 for n in src.asked)
     assert len(src.asked) >= 6
+
+    class Sink:
+        def __init__(self):
+            self.sizes, self.digest = [], hashlib.sha256()
+
+        def write(self, b):
+            self.sizes.append(len(b))
+            self.digest.update(b)
+            return len(b)
+
+    sink = Sink()
+    res = await w(store.get("pieces", writeinto=sink))
+    assert res.data == b"" and sum(sink.sizes) == info.size
+    assert all(0 < n <= 1024 * 1024 for n in sink.sizes) and len(sink.sizes) >= 6
+    assert sink.digest.digest() == hashlib.sha256(b"z" * info.size).digest()
 
 
 async def test_file_like_failures_are_raised_and_leave_nothing(nc, bucket):
