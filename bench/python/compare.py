@@ -24,6 +24,13 @@ Rows (16-byte payloads):
   svc64     a `micro` service (one endpoint answering its payload) on one connection, 64
             coroutines each doing sequential requests to it on a second connection of the
             same client, in the same process: requests per second (both sides' CPU)
+
+  osput     Object Store `put` of a 100 MiB object from a file opened "rb" (memory storage,
+            after a 1 MiB warm-up put and get)
+  osget     Object Store `get` of a 100 MiB object into a file opened "wb" (`writeinto`)
+
+The Object Store rows also give the worker process' peak resident memory (ru_maxrss), and
+need no echo responder.
 """
 
 import argparse
@@ -31,6 +38,7 @@ import asyncio
 import importlib
 import json
 import os
+import resource
 import shutil
 import socket
 import statistics
@@ -54,7 +62,14 @@ ROWS = {
     "kvput": (20_000, "op/s", True),
     "kvget": (20_000, "op/s", True),
     "svc64": (50_000, "req/s", True),
+
+    "osput": (100, "MiB/s", True),  # count: the object's size in MiB
+    "osget": (100, "MiB/s", True),
 }
+# Rows answered by the echo responder (the others run without it).
+ECHO_ROWS = ("req", "req64")
+# Rows whose worker's peak memory is printed as a row of its own.
+MEMORY_ROWS = ("osput", "osget")
 PAYLOAD = b"x" * 16
 ECHO_SUBJECT = "bench.echo"
 ECHO_ROWS = ("req", "req64")  # the rows answered by the echo responder (only they need it)
@@ -211,6 +226,46 @@ async def row_kvput(mod, url, n):
         await kv.put(KV_KEYS[i % len(KV_KEYS)], PAYLOAD)
     out = n / (time.perf_counter() - start), time.process_time() - cpu
     await js.delete_key_value("BENCHKVPUT")
+
+MIB = 1024 * 1024
+
+
+def _object_file(folder, mib):
+    """A file of ``mib`` MiB of random bytes, written 1 MiB at a time (not measured)."""
+    path = os.path.join(folder, "object.bin")
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(MIB))
+    return path
+
+
+async def _object_store(nc, bucket):
+    """A fresh bucket (memory storage), warmed up (not measured): a 1 MiB object put and got
+    back, so that the row measures steady throughput rather than the first round trips."""
+    js = nc.jetstream()
+    try:
+        await js.delete_object_store(bucket)
+    except Exception:
+        pass
+    store = await js.create_object_store(bucket, storage="memory")
+    await store.put("warmup", os.urandom(MIB))
+    await store.get("warmup")
+    await store.delete("warmup")
+    return js, store
+
+
+async def row_osput(mod, url, n):
+    nc = await mod.connect(url)
+    js, store = await _object_store(nc, "BENCHOSPUT")
+    with tempfile.TemporaryDirectory(prefix="rnats-osbench-") as folder:
+        path = _object_file(folder, n)
+        start, cpu = time.perf_counter(), time.process_time()
+        with open(path, "rb") as f:
+            info = await store.put("object", f)
+        out = n / (time.perf_counter() - start), time.process_time() - cpu
+    if info.size != n * MIB:
+        raise RuntimeError(f"put {info.size} bytes, not {n * MIB}")
+    await js.delete_object_store("BENCHOSPUT")
     await nc.close()
     return out
 
@@ -227,6 +282,22 @@ async def row_kvget(mod, url, n):
             raise RuntimeError("kv.get returned another value")
     out = n / (time.perf_counter() - start), time.process_time() - cpu
     await js.delete_key_value("BENCHKVGET")
+
+async def row_osget(mod, url, n):
+    nc = await mod.connect(url)
+    js, store = await _object_store(nc, "BENCHOSGET")
+    with tempfile.TemporaryDirectory(prefix="rnats-osbench-") as folder:
+        path = _object_file(folder, n)
+        with open(path, "rb") as f:  # the fill, not measured (streamed: little memory)
+            await store.put("object", f)
+        got = os.path.join(folder, "got.bin")
+        start, cpu = time.perf_counter(), time.process_time()
+        with open(got, "wb") as f:
+            await store.get("object", writeinto=f)
+        out = n / (time.perf_counter() - start), time.process_time() - cpu
+        if os.path.getsize(got) != n * MIB:
+            raise RuntimeError(f"got {os.path.getsize(got)} bytes, not {n * MIB}")
+    await js.delete_object_store("BENCHOSGET")
     await nc.close()
     return out
 
@@ -279,7 +350,8 @@ async def worker(client, row, url, count):
     mod = importlib.import_module(client)
     fn = globals()[f"row_{row}"]
     value, cpu = await fn(mod, url, count)
-    print(json.dumps({"value": value, "cpu_us_per_msg": cpu / count * 1e6}))
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"value": value, "cpu_us_per_msg": cpu / count * 1e6, "peak_mib": peak_mib}))
 
 
 # ----------------------------------------------------------------------------- orchestration
@@ -374,6 +446,10 @@ def main():
             ratio = med["rnats"] / med["nats"]
             print(f"| {row} | {unit} | {med['nats']:,.0f} | {med['rnats']:,.0f} | {ratio:.2f}× "
                   f"{'' if higher else '(lower is better)'} | {cpu['nats']:.2f} | {cpu['rnats']:.2f} |", flush=True)
+            if row in MEMORY_ROWS:
+                peak = {c: statistics.median(r["peak_mib"] for r in results[c]) for c in CLIENTS}
+                print(f"| {row} | peak RSS MiB | {peak['nats']:,.1f} | {peak['rnats']:,.1f} | "
+                      f"{peak['rnats'] / peak['nats']:.2f}× (lower is better) | | |", flush=True)
     finally:
         if echo is not None:
             echo.kill()

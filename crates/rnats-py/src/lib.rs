@@ -37,6 +37,8 @@ mod connect;
 mod js;
 mod kv;
 mod svc;
+
+mod os;
 mod wake;
 
 use rnats::{ConnectionState, ErrorKind, Event, HeaderMap};
@@ -960,5 +962,7 @@ fn _rnats(m: &Bound<'_, PyModule>) -> PyResult<()> {
     js::register(m)?;
     kv::register(m)?;
     svc::register(m)?;
+
+    os::register(m)?;
     Ok(())
 }

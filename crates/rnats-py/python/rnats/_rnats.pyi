@@ -321,3 +321,75 @@ class SvcRequest:
     def headers(self) -> Optional[Dict[str, str]]: ...
     def respond(self, data: _Payload, headers: _Headers = ...) -> None: ...
     def respond_error(self, code: int, description: str, data: _Payload, headers: _Headers = ...) -> None: ...
+
+# Object Store (src/os.rs). Infos: (the stored meta's JSON, the meta message's time in ns).
+_InfoTuple = Tuple[str, int]
+
+def os_create(
+    js: JetStream,
+    hub: Hub,
+    fut: "asyncio.Future[ObjStore]",
+    bucket: str,
+    description: Optional[str] = ...,
+    ttl: Optional[float] = ...,
+    max_bytes: Optional[int] = ...,
+    memory: bool = ...,
+    replicas: int = ...,
+    placement: Optional[str] = ...,
+) -> None: ...
+def os_bind(js: JetStream, hub: Hub, fut: "asyncio.Future[ObjStore]", bucket: str) -> None: ...
+def os_delete(js: JetStream, hub: Hub, fut: "asyncio.Future[bool]", bucket: str) -> None: ...
+
+class ObjStore:
+    def bucket(self) -> str: ...
+    def info(self, hub: Hub, fut: "asyncio.Future[_InfoTuple]", name: str, show_deleted: bool = ...) -> None: ...
+    def put(
+        self,
+        hub: Hub,
+        fut: "asyncio.Future[_InfoTuple]",
+        name: str,
+        data: Any,
+        from_file: bool = ...,
+        description: Optional[str] = ...,
+        headers: Optional[Dict[str, List[str]]] = ...,
+        chunk_size: Optional[int] = ...,
+    ) -> OsTask: ...
+    def get(
+        self,
+        hub: Hub,
+        fut: "asyncio.Future[Tuple[str, int, Optional[bytes]]]",
+        name: str,
+        show_deleted: bool = ...,
+        write: Optional[Callable[[bytes], Any]] = ...,
+    ) -> OsTask: ...
+    def delete(self, hub: Hub, fut: "asyncio.Future[None]", name: str) -> None: ...
+    def update_meta(
+        self,
+        hub: Hub,
+        fut: "asyncio.Future[_InfoTuple]",
+        name: str,
+        new_name: Optional[str] = ...,
+        description: Optional[str] = ...,
+        headers: Optional[Dict[str, List[str]]] = ...,
+    ) -> None: ...
+    def add_link(self, hub: Hub, fut: "asyncio.Future[_InfoTuple]", name: str, target: str) -> None: ...
+    def add_bucket_link(self, hub: Hub, fut: "asyncio.Future[_InfoTuple]", name: str, other: "ObjStore") -> None: ...
+    def seal(self, hub: Hub, fut: "asyncio.Future[None]") -> None: ...
+    def status(self, hub: Hub, fut: "asyncio.Future[str]") -> None: ...
+    def list(self, hub: Hub, fut: "asyncio.Future[List[_InfoTuple]]", include_deleted: bool = ...) -> None: ...
+    def watch(
+        self,
+        hub: Hub,
+        fut: "asyncio.Future[ObjWatch]",
+        wake: Callable[[], None],
+        include_history: bool = ...,
+        ignore_deletes: bool = ...,
+        updates_only: bool = ...,
+    ) -> None: ...
+
+class ObjWatch:
+    def take(self) -> Tuple[List[Optional[_InfoTuple]], bool]: ...
+    def stop(self) -> None: ...
+
+class OsTask:
+    def cancel(self) -> None: ...

@@ -21,6 +21,7 @@ from .manager import JetStreamManager, _check_name
 if TYPE_CHECKING:  # pragma: no cover
     from ..aio.client import Client as NATS
     from .kv import KeyValue
+    from .object_store import ObjectStore
 
 Callback = Callable[[Msg], Awaitable[None]]
 
@@ -476,6 +477,68 @@ class JetStreamContext(JetStreamManager):
             raise js_errors.InvalidBucketNameError()
         fut = asyncio.get_running_loop().create_future()
         _rnats.kv_delete(self._js, self._nc._hub, fut, bucket)
+        return await fut
+
+    async def object_store(self, bucket: str) -> "ObjectStore":
+        """Binds to the Object Store bucket ``bucket``: ``BucketNotFoundError`` when it does
+        not exist, ``InvalidBucketNameError`` for a bad name."""
+        from .. import _rnats
+        from .object_store import ObjectStore
+
+        if not isinstance(bucket, str) or VALID_BUCKET_RE.match(bucket) is None:
+            raise js_errors.InvalidBucketNameError()
+        fut = asyncio.get_running_loop().create_future()
+        _rnats.os_bind(self._js, self._nc._hub, fut, bucket)
+        store = await fut
+        return ObjectStore(bucket, OBJ_STREAM_TEMPLATE.format(bucket=bucket), self, store)
+
+    async def create_object_store(
+        self,
+        bucket: Optional[str] = None,
+        config: Optional[api.ObjectStoreConfig] = None,
+        **params: Any,
+    ) -> "ObjectStore":
+        """Creates an Object Store bucket from ``bucket``, ``config`` and/or keyword fields of
+        :class:`api.ObjectStoreConfig` (``description``, ``ttl`` in seconds, ``max_bytes``,
+        ``storage``, ``replicas``, ``placement``); returns it. ``InvalidBucketNameError`` for a
+        bad name."""
+        from .. import _rnats
+        from .object_store import ObjectStore
+
+        if config is None:
+            config = api.ObjectStoreConfig(bucket=bucket)
+        elif bucket is not None:
+            config = config.evolve(bucket=bucket)
+        config = config.evolve(**params)
+        if not isinstance(config.bucket, str) or VALID_BUCKET_RE.match(config.bucket) is None:
+            raise js_errors.InvalidBucketNameError()
+        placement = None
+        if config.placement is not None:
+            placement = json.dumps(config.placement.as_dict())
+        fut = asyncio.get_running_loop().create_future()
+        _rnats.os_create(
+            self._js,
+            self._nc._hub,
+            fut,
+            config.bucket,
+            description=config.description,
+            ttl=None if not config.ttl else float(config.ttl),
+            max_bytes=config.max_bytes,
+            memory=config.storage == api.StorageType.MEMORY,
+            replicas=int(config.replicas or 1),
+            placement=placement,
+        )
+        store = await fut
+        return ObjectStore(config.bucket, OBJ_STREAM_TEMPLATE.format(bucket=config.bucket), self, store)
+
+    async def delete_object_store(self, bucket: str) -> bool:
+        """Deletes the Object Store bucket ``bucket`` (its stream and every object in it)."""
+        from .. import _rnats
+
+        if not isinstance(bucket, str) or VALID_BUCKET_RE.match(bucket) is None:
+            raise js_errors.InvalidBucketNameError()
+        fut = asyncio.get_running_loop().create_future()
+        _rnats.os_delete(self._js, self._nc._hub, fut, bucket)
         return await fut
 
     class PushSubscription(Subscription):
