@@ -48,8 +48,8 @@ const PUBLISH_GIVE_UP: Duration = Duration::from_secs(90);
 const SETTLE: Duration = Duration::from_secs(90);
 
 fn main() {
-    // libtest's protocol, as far as `cargo test` and IDEs use it: `--list` lists no tests.
-    if std::env::args().any(|a| a == "--list") {
+    if !selected(std::env::args().skip(1)) {
+        println!("soak: not selected by the test filter; skipped");
         return;
     }
     let secs = std::env::var("RNATS_SOAK_SECS")
@@ -74,6 +74,25 @@ fn main() {
     report.print(load);
     report.check();
     println!("soak: ok");
+}
+
+/// Whether libtest-style arguments select the soak: not with `--list` (it lists no tests),
+/// and with name filters only when one of them is part of "soak" (so that
+/// `cargo test -p rnats some_test` does not run it). Values of libtest's options that take
+/// one are not filters.
+fn selected(mut args: impl Iterator<Item = String>) -> bool {
+    let mut filters = Vec::new();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--list" => return false,
+            "--test-threads" | "--skip" | "--format" | "--color" | "--logfile" | "-Z" => {
+                args.next();
+            }
+            a if a.starts_with('-') => {}
+            a => filters.push(a.to_owned()),
+        }
+    }
+    filters.is_empty() || filters.iter().any(|f| "soak".contains(f.as_str()))
 }
 
 /// What the soak counted.
