@@ -46,6 +46,8 @@ step cargo clippy --manifest-path bench/Cargo.toml --all-targets -- -D warnings
 step cargo fmt --manifest-path fuzz/Cargo.toml --all -- --check
 CUSTOM_LIBFUZZER_PATH="$ROOT/fuzz/target/check-only/libfuzzer.a" \
     step cargo clippy --manifest-path fuzz/Cargo.toml --all-targets -- -D warnings
+# (This includes the chaos soak, crates/rnats/tests/soak.rs, for its default 45 s of load;
+# RNATS_SOAK_SECS=300 makes it the 5-minute run.)
 step cargo test --workspace
 # The fuzz targets' checks over their committed inputs (fuzz/seeds, fuzz/regress) on the
 # stable toolchain; then each target under libFuzzer for 10 s (scripts/fuzz.sh), which needs

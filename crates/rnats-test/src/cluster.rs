@@ -35,7 +35,7 @@ pub fn jetstream_cluster(n: usize) -> Cluster {
     Cluster::builder(n).jetstream(true).start()
 }
 
-/// Nodes `n1`…`nN` on 127.0.0.1, each with a client port, a cluster port and a monitoring
+/// Nodes `n1`…`nN` (another prefix: [`ClusterBuilder::node_prefix`]) on 127.0.0.1, each with a client port, a cluster port and a monitoring
 /// port, each routed to all the others. Every node is a [`NatsServer`], so it can be
 /// restarted, stopped or signalled on its own; dropping the cluster kills them all.
 ///
@@ -58,6 +58,7 @@ pub struct Cluster {
 pub struct ClusterBuilder {
     size: usize,
     name: String,
+    node_prefix: String,
     jetstream: bool,
     config: Option<String>,
     node_configs: Vec<(usize, String)>,
@@ -70,6 +71,7 @@ impl Cluster {
         ClusterBuilder {
             size: n,
             name: "rnats-test".to_owned(),
+            node_prefix: "n".to_owned(),
             jetstream: false,
             config: None,
             node_configs: Vec::new(),
@@ -212,6 +214,14 @@ impl ClusterBuilder {
         self
     }
 
+    /// What node names start with (`n` unless set: `n1`, `n2`…). Servers joined by
+    /// gateways or leaf connections must have distinct names, so two clusters of one
+    /// supercluster need different prefixes.
+    pub fn node_prefix(mut self, prefix: &str) -> Self {
+        prefix.clone_into(&mut self.node_prefix);
+        self
+    }
+
     /// A config file given to every node (`-c`), e.g. accounts or authorization. The
     /// harness' command-line options (ports, cluster, routes, name, JetStream) override it.
     pub fn config(mut self, text: &str) -> Self {
@@ -289,7 +299,7 @@ impl ClusterBuilder {
                 .jetstream(self.jetstream)
                 .port(client_ports[i])
                 .monitor_port(monitor_ports[i])
-                .name(&format!("n{}", i + 1))
+                .name(&format!("{}{}", self.node_prefix, i + 1))
                 .args(["--cluster_name", self.name.as_str()])
                 .args(["--cluster".to_owned(), route_url(&cluster_ports[i])]);
             if !routes.is_empty() {

@@ -52,6 +52,8 @@ mod service_interop;
 #[cfg(feature = "service")]
 mod service_python;
 mod tls;
+#[cfg(feature = "kv")]
+mod topology;
 mod vectored;
 mod websocket;
 mod wire;
