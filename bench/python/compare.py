@@ -62,7 +62,6 @@ ROWS = {
     "kvput": (20_000, "op/s", True),
     "kvget": (20_000, "op/s", True),
     "svc64": (50_000, "req/s", True),
-
     "osput": (100, "MiB/s", True),  # count: the object's size in MiB
     "osget": (100, "MiB/s", True),
 }
@@ -72,7 +71,6 @@ ECHO_ROWS = ("req", "req64")
 MEMORY_ROWS = ("osput", "osget")
 PAYLOAD = b"x" * 16
 ECHO_SUBJECT = "bench.echo"
-ECHO_ROWS = ("req", "req64")  # the rows answered by the echo responder (only they need it)
 
 
 # ----------------------------------------------------------------------------- worker rows
