@@ -1,5 +1,6 @@
 //! Topologies beyond one cluster: a supercluster (two clusters joined by gateways) and a
-//! leaf node with a JetStream domain of its own connected to a clustered hub with another.
+//! leaf node with a JetStream domain of its own connected to a clustered hub with another,
+//! and a leaf cluster connected to a single hub.
 //! Request/reply across the gateway, JetStream through `with_domain` both ways, a KV bucket
 //! mirrored across domains, and failover within each when a node dies.
 
@@ -433,4 +434,101 @@ async fn a_leaf_domain_reaches_the_hub_domain_and_survives_a_hub_node_loss() {
     })
     .await;
     assert_eq!(info.domain.as_deref(), Some("leaf"));
+}
+
+/// A 3-node JetStream leaf cluster in domain `leaf` (every node a leaf of the hub) and a
+/// single hub server in domain `hub` listening for them.
+fn leaf_cluster_and_hub() -> (Cluster, NatsServer) {
+    let leaf_port = rnats_test::free_ports(1)[0];
+    let hub = NatsServer::builder()
+        .jetstream(true)
+        .name("hub")
+        .config(&format!(
+            "jetstream {{ domain: hub }}\nleafnodes {{ listen: \"127.0.0.1:{leaf_port}\" }}\n"
+        ))
+        .start();
+    let leaves = Cluster::builder(3)
+        .name("leaves")
+        .node_prefix("leaf")
+        .jetstream(true)
+        .config(&format!(
+            "jetstream {{ domain: leaf }}\n\
+             leafnodes {{ remotes: [ {{ urls: [ \"nats-leaf://127.0.0.1:{leaf_port}\" ] }} ] }}\n"
+        ))
+        .start();
+    (leaves, hub)
+}
+
+/// Failover within the leaf side: a client of a 3-node leaf cluster writes an R3 stream of
+/// the leaf's domain, which the hub reads through `with_domain("leaf")`; the leaf node the
+/// client is on dies; the client moves to another leaf node, its writes go on, and the hub
+/// still reaches the leaf's domain (through the leaf connections of the nodes left).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leaf_cluster_fails_over_within_itself() {
+    let _alone = crate::alone().await;
+    let (leaves, hub) = tokio::task::spawn_blocking(leaf_cluster_and_hub)
+        .await
+        .unwrap();
+    let leaves = Arc::new(leaves);
+    let client = connect_ordered(leaves.urls()).await;
+    let leaf_js = jetstream::new(client.clone());
+    let hub_client = rnats::connect(hub.url()).await.unwrap();
+    let hub_to_leaf = jetstream::with_domain(hub_client.clone(), "leaf");
+
+    let mut config = stream::Config::new("EVENTS");
+    config.subjects = vec!["events.>".into()];
+    config.num_replicas = 3;
+    eventually("creating EVENTS in the leaf cluster", 20, || {
+        leaf_js.create_stream(config.clone())
+    })
+    .await;
+    for i in 0..3 {
+        let ack = publish_acked(&leaf_js, "events.x", &format!("e-{i}"), "before").await;
+        assert_eq!((ack.domain.as_deref(), ack.sequence), (Some("leaf"), i + 1));
+    }
+    // The hub sees the leaf's stream through the domain (at most 30 s for it to catch up).
+    let seen = |want: u64| {
+        let hub_to_leaf = hub_to_leaf.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let got = hub_to_leaf.stream_info("EVENTS").await;
+                match got {
+                    Ok(info) if info.state.messages == want => return,
+                    other => {
+                        assert!(
+                            tokio::time::Instant::now() < deadline,
+                            "the hub never saw {want} messages in the leaf's EVENTS: {other:?}"
+                        );
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+            }
+        }
+    };
+    seen(3).await;
+
+    // The leaf node the client is on dies.
+    let port = client.server_info().port;
+    let victim = (0..3)
+        .find(|&i| leaves.node(i).port() == port)
+        .expect("the client is on a leaf node");
+    {
+        let leaves = Arc::clone(&leaves);
+        tokio::task::spawn_blocking(move || leaves.node(victim).stop())
+            .await
+            .unwrap();
+    }
+    for i in 3..6 {
+        let ack = publish_acked(&leaf_js, "events.x", &format!("e-{i}"), "after").await;
+        assert_eq!((ack.domain.as_deref(), ack.sequence), (Some("leaf"), i + 1));
+    }
+    assert_ne!(
+        client.server_info().port,
+        port,
+        "the client moved to another leaf node"
+    );
+    seen(6).await;
+    client.close().await.unwrap();
+    hub_client.close().await.unwrap();
 }
