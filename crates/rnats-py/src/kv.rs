@@ -13,12 +13,10 @@
 //!   the first item of a batch queues one `wake()` job in the loop's hub and Python takes the
 //!   whole batch with `take()` (entry tuples, and `None` for the end of initial data).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
-use parking_lot::Mutex;
+use futures_util::StreamExt;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyList};
@@ -26,8 +24,9 @@ use rnats::jetstream::stream::StorageType;
 use rnats::kv::{Entry, Operation, Store, WatchEvent, WatchOptions};
 
 use crate::js::{rnats_to_py, JetStream};
+use crate::pump::Pump;
 use crate::wake::{self, HubInner};
-use crate::{duration, runtime, settle_job_with, BoxFuture};
+use crate::{duration, settle_job_with, BoxFuture};
 
 /// Most watch events buffered for Python before the reader waits.
 const WATCH_BUFFER: usize = 4096;
@@ -535,82 +534,22 @@ impl KvStore {
 // ---------------------------------------------------------------------------------------------
 // Watchers
 
-/// What the reader task and Python share.
-struct WatchShared {
-    /// Events not yet taken (`None`: end of initial data), whether a wake is queued, ended.
-    inbox: Mutex<(VecDeque<Option<EntryTuple>>, bool, bool)>,
-    taken: tokio::sync::Notify,
-}
-
-/// A running watcher (`rnats.js.kv.KeyValue.KeyWatcher` wraps it).
+/// A running watcher (`rnats.js.kv.KeyValue.KeyWatcher` wraps it): entries and `None` for
+/// the end of the initial data, read on a tokio task into a bounded buffer.
 #[pyclass(frozen, module = "rnats._rnats")]
 struct KvWatch {
-    shared: Arc<WatchShared>,
-    task: tokio::task::AbortHandle,
+    pump: Pump<Option<EntryTuple>>,
 }
 
 impl KvWatch {
     fn start(events: rnats::kv::WatchEvents, hub: Arc<HubInner>, wake: Py<PyAny>) -> Self {
-        let shared = Arc::new(WatchShared {
-            inbox: Mutex::new((VecDeque::new(), false, false)),
-            taken: tokio::sync::Notify::new(),
+        let pump = Pump::start(events, WATCH_BUFFER, hub, wake, |item| match item {
+            Ok(WatchEvent::Entry(e)) => Some(Some(entry_tuple(e))),
+            Ok(WatchEvent::InitialDataDone) => Some(None),
+            // Missed heartbeats, a consumer being recreated: the watcher carries on.
+            _ => None,
         });
-        let task = runtime()
-            .spawn(watch_loop(events, Arc::clone(&shared), hub, Arc::new(wake)))
-            .abort_handle();
-        Self { shared, task }
-    }
-}
-
-async fn watch_loop(
-    mut events: rnats::kv::WatchEvents,
-    shared: Arc<WatchShared>,
-    hub: Arc<HubInner>,
-    wake: Arc<Py<PyAny>>,
-) {
-    loop {
-        loop {
-            let taken = shared.taken.notified();
-            if shared.inbox.lock().0.len() < WATCH_BUFFER {
-                break;
-            }
-            taken.await;
-        }
-        let mut next = events.next().await;
-        let (need_wake, ended) = {
-            let mut inbox = shared.inbox.lock();
-            loop {
-                match next {
-                    Some(Ok(WatchEvent::Entry(e))) => inbox.0.push_back(Some(entry_tuple(e))),
-                    Some(Ok(WatchEvent::InitialDataDone)) => inbox.0.push_back(None),
-                    Some(Ok(_)) => {}
-                    // Missed heartbeats, a consumer being recreated: the watcher carries on.
-                    Some(Err(_)) => {}
-                    None => {
-                        inbox.2 = true;
-                        break;
-                    }
-                }
-                if inbox.0.len() >= WATCH_BUFFER {
-                    break;
-                }
-                match events.next().now_or_never() {
-                    Some(item) => next = item,
-                    None => break,
-                }
-            }
-            let need = !inbox.1 && (!inbox.0.is_empty() || inbox.2);
-            if need {
-                inbox.1 = true;
-            }
-            (need, inbox.2)
-        };
-        if need_wake && !hub.push(crate::js::wake_job(&wake)) {
-            return; // the loop is gone
-        }
-        if ended {
-            return;
-        }
+        Self { pump }
     }
 }
 
@@ -618,12 +557,7 @@ async fn watch_loop(
 impl KvWatch {
     /// Takes every buffered event: `(list of entry tuples and None markers, ended)`.
     fn take<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyList>, bool)> {
-        let (items, ended) = {
-            let mut inbox = self.shared.inbox.lock();
-            inbox.1 = false;
-            (std::mem::take(&mut inbox.0), inbox.2)
-        };
-        self.shared.taken.notify_one();
+        let (items, ended) = self.pump.take();
         let list = PyList::empty(py);
         for item in items {
             match item {
@@ -636,14 +570,7 @@ impl KvWatch {
 
     /// Stops the watcher (its consumer is left to the server's inactivity threshold).
     fn stop(&self) {
-        self.task.abort();
-        self.shared.inbox.lock().2 = true;
-    }
-}
-
-impl Drop for KvWatch {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.pump.stop();
     }
 }
 

@@ -36,9 +36,9 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyTuple};
 mod connect;
 mod js;
 mod kv;
-mod svc;
-
 mod os;
+mod pump;
+mod svc;
 mod wake;
 
 use rnats::{ConnectionState, ErrorKind, Event, HeaderMap};

@@ -24,7 +24,7 @@
 //! - **Watchers** (`ObjWatch`) read rnats' `Watch` on a tokio task into a bounded buffer, as
 //!   the Key-Value watchers do (`kv.rs`): `None` marks the end of the initial data.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,7 +34,6 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::task::AtomicWaker;
-use futures_util::{FutureExt, StreamExt};
 use parking_lot::Mutex;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
@@ -48,6 +47,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::sync::mpsc;
 
 use crate::js::{invalid, rnats_to_py, JetStream};
+use crate::pump::Pump;
 use crate::wake::{self, HubInner};
 use crate::{duration, runtime, with_python};
 
@@ -862,87 +862,22 @@ async fn write_into(
 // ---------------------------------------------------------------------------------------------
 // Watchers
 
-/// What the reader task and Python share.
-struct WatchShared {
-    /// Infos not yet taken (`None`: end of initial data), whether a wake is queued, ended.
-    inbox: Mutex<(VecDeque<Option<InfoTuple>>, bool, bool)>,
-    taken: tokio::sync::Notify,
-}
-
-/// A running watcher (`rnats.js.object_store.ObjectStore.ObjectWatcher` wraps it).
+/// A running watcher (`rnats.js.object_store.ObjectStore.ObjectWatcher` wraps it): infos and
+/// `None` for the end of the initial data, read on a tokio task into a bounded buffer.
 #[pyclass(frozen, module = "rnats._rnats")]
 struct ObjWatch {
-    shared: Arc<WatchShared>,
-    task: tokio::task::AbortHandle,
+    pump: Pump<Option<InfoTuple>>,
 }
 
 impl ObjWatch {
     fn start(watch: rnats::object_store::Watch, hub: Arc<HubInner>, wake: Py<PyAny>) -> Self {
-        let shared = Arc::new(WatchShared {
-            inbox: Mutex::new((VecDeque::new(), false, false)),
-            taken: tokio::sync::Notify::new(),
+        let pump = Pump::start(watch, WATCH_BUFFER, hub, wake, |item| match item {
+            Ok(WatchEvent::Info(info)) => info_tuple(&info).ok().map(Some),
+            Ok(WatchEvent::InitialDataDone) => Some(None),
+            // A meta that is not JSON, a consumer being recreated: the watcher carries on.
+            _ => None,
         });
-        let task = runtime()
-            .spawn(watch_loop(watch, Arc::clone(&shared), hub, Arc::new(wake)))
-            .abort_handle();
-        Self { shared, task }
-    }
-}
-
-async fn watch_loop(
-    mut events: rnats::object_store::Watch,
-    shared: Arc<WatchShared>,
-    hub: Arc<HubInner>,
-    wake: Arc<Py<PyAny>>,
-) {
-    loop {
-        loop {
-            let taken = shared.taken.notified();
-            if shared.inbox.lock().0.len() < WATCH_BUFFER {
-                break;
-            }
-            taken.await;
-        }
-        let mut next = events.next().await;
-        let (need_wake, ended) = {
-            let mut inbox = shared.inbox.lock();
-            loop {
-                match next {
-                    Some(Ok(WatchEvent::Info(info))) => {
-                        if let Ok(t) = info_tuple(&info) {
-                            inbox.0.push_back(Some(t));
-                        }
-                    }
-                    Some(Ok(WatchEvent::InitialDataDone)) => inbox.0.push_back(None),
-                    Some(Ok(_)) => {}
-                    // A meta that is not JSON, a consumer being recreated: the watcher
-                    // carries on.
-                    Some(Err(_)) => {}
-                    None => {
-                        inbox.2 = true;
-                        break;
-                    }
-                }
-                if inbox.0.len() >= WATCH_BUFFER {
-                    break;
-                }
-                match events.next().now_or_never() {
-                    Some(item) => next = item,
-                    None => break,
-                }
-            }
-            let need = !inbox.1 && (!inbox.0.is_empty() || inbox.2);
-            if need {
-                inbox.1 = true;
-            }
-            (need, inbox.2)
-        };
-        if need_wake && !hub.push(crate::js::wake_job(&wake)) {
-            return; // the loop is gone
-        }
-        if ended {
-            return;
-        }
+        Self { pump }
     }
 }
 
@@ -950,12 +885,7 @@ async fn watch_loop(
 impl ObjWatch {
     /// Takes every buffered event: `(list of (json, modified ns) and None markers, ended)`.
     fn take<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyList>, bool)> {
-        let (items, ended) = {
-            let mut inbox = self.shared.inbox.lock();
-            inbox.1 = false;
-            (std::mem::take(&mut inbox.0), inbox.2)
-        };
-        self.shared.taken.notify_one();
+        let (items, ended) = self.pump.take();
         let list = PyList::empty(py);
         for item in items {
             match item {
@@ -968,14 +898,7 @@ impl ObjWatch {
 
     /// Stops the watcher (its consumer is left to the server's inactivity threshold).
     fn stop(&self) {
-        self.task.abort();
-        self.shared.inbox.lock().2 = true;
-    }
-}
-
-impl Drop for ObjWatch {
-    fn drop(&mut self) {
-        self.task.abort();
+        self.pump.stop();
     }
 }
 

@@ -9,16 +9,15 @@
 //! once on the loop thread (`poll_now`); only a full write buffer hands the send to a task.
 //! The config's `stats_handler` is rnats' stats handler, calling Python with the GIL.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures_util::{FutureExt, StreamExt};
-use parking_lot::Mutex;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use rnats::service::{Endpoint, Request, Service};
 
+use crate::pump::Pump;
 use crate::wake::{self, HubInner};
 use crate::{
     complete_on, fail_to_py, header_map, payload_bytes, poll_now, runtime, BoxFuture, Client, Fail,
@@ -170,82 +169,16 @@ impl SvcService {
     }
 }
 
-/// What an endpoint's reader task and Python share.
-struct EpShared {
-    /// Requests not yet taken, whether a wake is queued, whether the endpoint ended.
-    inbox: Mutex<(VecDeque<Request>, bool, bool)>,
-    taken: tokio::sync::Notify,
-}
-
-/// An endpoint's requests, buffered for Python.
+/// An endpoint's requests, read on a tokio task into a bounded buffer for Python.
 #[pyclass(frozen, module = "rnats._rnats")]
 struct SvcEndpoint {
-    shared: Arc<EpShared>,
-    task: tokio::task::AbortHandle,
+    pump: Pump<Request>,
 }
 
 impl SvcEndpoint {
     fn start(endpoint: Endpoint, hub: Arc<HubInner>, wake: Py<PyAny>) -> Self {
-        let shared = Arc::new(EpShared {
-            inbox: Mutex::new((VecDeque::new(), false, false)),
-            taken: tokio::sync::Notify::new(),
-        });
-        let task = runtime()
-            .spawn(read_requests(
-                endpoint,
-                Arc::clone(&shared),
-                hub,
-                Arc::new(wake),
-            ))
-            .abort_handle();
-        Self { shared, task }
-    }
-}
-
-async fn read_requests(
-    mut endpoint: Endpoint,
-    shared: Arc<EpShared>,
-    hub: Arc<HubInner>,
-    wake: Arc<Py<PyAny>>,
-) {
-    loop {
-        loop {
-            let taken = shared.taken.notified();
-            if shared.inbox.lock().0.len() < REQUEST_BUFFER {
-                break;
-            }
-            taken.await;
-        }
-        let mut next = endpoint.next().await;
-        let (need_wake, ended) = {
-            let mut inbox = shared.inbox.lock();
-            loop {
-                match next {
-                    Some(request) => inbox.0.push_back(request),
-                    None => {
-                        inbox.2 = true;
-                        break;
-                    }
-                }
-                if inbox.0.len() >= REQUEST_BUFFER {
-                    break;
-                }
-                match endpoint.next().now_or_never() {
-                    Some(item) => next = item,
-                    None => break,
-                }
-            }
-            let need = !inbox.1 && (!inbox.0.is_empty() || inbox.2);
-            if need {
-                inbox.1 = true;
-            }
-            (need, inbox.2)
-        };
-        if need_wake && !hub.push(crate::js::wake_job(&wake)) {
-            return; // the loop is gone
-        }
-        if ended {
-            return;
+        Self {
+            pump: Pump::start(endpoint, REQUEST_BUFFER, hub, wake, Some),
         }
     }
 }
@@ -254,12 +187,7 @@ async fn read_requests(
 impl SvcEndpoint {
     /// Takes every buffered request: `(list of SvcRequest, ended)`.
     fn take<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyList>, bool)> {
-        let (items, ended) = {
-            let mut inbox = self.shared.inbox.lock();
-            inbox.1 = false;
-            (std::mem::take(&mut inbox.0), inbox.2)
-        };
-        self.shared.taken.notify_one();
+        let (items, ended) = self.pump.take();
         let list = PyList::empty(py);
         for request in items {
             list.append(SvcRequest {
@@ -267,12 +195,6 @@ impl SvcEndpoint {
             })?;
         }
         Ok((list, ended))
-    }
-}
-
-impl Drop for SvcEndpoint {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 
