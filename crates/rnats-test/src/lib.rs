@@ -33,6 +33,8 @@ use std::env;
 use std::path::{Path, PathBuf};
 
 mod cluster;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 mod net;
 mod server;
 

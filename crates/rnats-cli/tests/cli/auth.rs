@@ -25,12 +25,15 @@ fn contexts_add_ls_select_and_override() {
     ]);
     // The first context is selected: commands use it without --server.
     cli.ok(["pub", "x", "y"]);
+    // "remote": a loopback port nobody listens on (tests never leave the machine).
+    let dead = rnats_test::free_ports(1)[0];
+    let remote = format!("nats://alice:pw-ctx-secret@127.0.0.1:{dead}");
     cli.ok([
         "context",
         "add",
         "remote",
         "--server",
-        "nats://alice:pw-ctx-secret@10.0.0.1:4222",
+        &remote,
         "--user",
         "bob",
         "--password",
@@ -50,7 +53,7 @@ fn contexts_add_ls_select_and_override() {
     }
     let ls = cli.ok(["context", "ls"]);
     assert!(
-        ls.contains("local*") && ls.contains("nats://***@10.0.0.1:4222"),
+        ls.contains("local*") && ls.contains(&format!("nats://***@127.0.0.1:{dead}")),
         "{ls}"
     );
     let json = cli.ok(["context", "ls", "--json"]);
@@ -94,7 +97,7 @@ fn context_table() {
         "add",
         "a",
         "--server",
-        "nats://10.0.0.1:4222",
+        "nats://127.0.0.2:4222",
         "--description",
         "first",
     ]);
@@ -103,7 +106,7 @@ fn context_table() {
         "add",
         "b",
         "--server",
-        "nats://u:p-secret@10.0.0.2:4222",
+        "nats://u:p-secret@127.0.0.3:4222",
         "--user",
         "u",
         "--password",
@@ -111,10 +114,10 @@ fn context_table() {
     ]);
     cli.ok(["context", "add", "c", "--creds", "/x.creds", "--select"]);
     insta::assert_snapshot!(cli.ok(["context", "ls"]), @r"
-    NAME  SERVER                    AUTH   DESCRIPTION
-    a     nats://10.0.0.1:4222      none   first
-    b     nats://***@10.0.0.2:4222  user
-    c*    nats://127.0.0.1:4222     creds
+    NAME  SERVER                     AUTH   DESCRIPTION
+    a     nats://127.0.0.2:4222      none   first
+    b     nats://***@127.0.0.3:4222  user
+    c*    nats://127.0.0.1:4222      creds
     ");
 }
 
@@ -147,6 +150,32 @@ fn nkey_and_creds_files() {
     assert!(err.contains("--nkey"), "{err}");
     let err = cli.fails(["pub", "x", "y", "--creds", "/definitely/missing.creds"]);
     assert!(err.contains("missing.creds"), "{err}");
+}
+
+/// A server in operator mode: `--creds` with a user of its account connects and works; a
+/// user of another account is refused, with the credentials hint and no secret printed.
+#[test]
+fn creds_connect_in_operator_mode() {
+    let op = rnats_test::jwt::Operator::new();
+    let server = op.server();
+    let cli = Cli::new(server.url());
+    let creds = server.dir().join("user.creds");
+    std::fs::write(&creds, op.creds()).unwrap();
+    let creds = creds.to_str().unwrap();
+    cli.ok(["pub", "x", "y", "--creds", creds]);
+    let info = cli.ok(["server", "info", "--creds", creds, "--json"]);
+    assert!(info.contains("\"server_id\""), "{info}");
+
+    let stranger = server.dir().join("stranger.creds");
+    let other = rnats_test::jwt::Operator::new().creds();
+    std::fs::write(&stranger, &other).unwrap();
+    let err = cli.fails(["pub", "x", "y", "--creds", stranger.to_str().unwrap()]);
+    assert!(err.contains("hint"), "{err}");
+    let seed = other
+        .lines()
+        .find(|l| l.starts_with("SU"))
+        .expect("a user seed in the creds");
+    assert!(!err.contains(seed), "the seed leaked: {err}");
 }
 
 /// A CA: its PEM, certificate and key.
