@@ -49,13 +49,25 @@ async fn create_r3_stream(js: &Context, name: &str, subject: &str) -> stream::St
 /// (leader stepdowns until the election lands there, at most 20 tries): killing that node then
 /// costs the consumer and the stream leader at once, the hardest case for a reader.
 pub(crate) async fn align_stream_leader_with_consumer(stream: &stream::Stream) -> String {
-    let consumers: Vec<_> = stream
-        .consumers()
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .map(|c| c.unwrap())
-        .collect();
+    // The listing is a JetStream API request: on a loaded machine one can time out while the
+    // cluster is busy, so it is asked again (at most 20 s), never given up on at once.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let consumers = loop {
+        let listed: Result<Vec<_>, _> = stream
+            .consumers()
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .collect();
+        match listed {
+            Ok(c) => break c,
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                eprintln!("listing consumers: {e}, retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => panic!("listing consumers: {e:?}"),
+        }
+    };
     assert_eq!(consumers.len(), 1, "one consumer expected");
     let host = consumers[0]
         .cluster
