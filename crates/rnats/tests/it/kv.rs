@@ -1088,37 +1088,9 @@ async fn r3_bucket_watcher_sees_every_acked_put_once_when_the_leader_dies() {
     assert!(acked.len() >= N - 200, "too many puts failed: {failed}");
 }
 
-/// The repository's `.venv/bin/python` (made by scripts/setup.sh).
-fn venv_python() -> std::path::PathBuf {
-    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run scripts/setup.sh (it builds the venv with nats-py)",
-        python.display()
-    );
-    python
-}
-
-/// Runs tests/data/kv_interop.py; returns its JSON output.
+/// Runs tests/data/kv_interop.py with nats-py; returns its JSON output.
 async fn nats_py(mode: &str, url: &str, bucket: &str) -> serde_json::Value {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/kv_interop.py");
-    let out = within(
-        60,
-        "the nats-py script",
-        tokio::process::Command::new(venv_python())
-            .arg(script)
-            .args([mode, url, bucket])
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .unwrap();
-    assert!(
-        out.status.success(),
-        "nats-py {mode} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::nats_py_script("kv_interop.py", &[mode, url, bucket]).await
 }
 
 /// What rnats reads of a bucket, in the script's shape.

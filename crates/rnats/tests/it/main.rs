@@ -182,6 +182,44 @@ pub async fn collect_until_end(sub: &mut rnats::Subscriber) -> Vec<rnats::Messag
     out
 }
 
+/// The repository's `.venv/bin/python` (made by scripts/setup.sh, with nats-py in it).
+#[cfg(any(feature = "kv", feature = "object-store"))]
+pub fn venv_python() -> std::path::PathBuf {
+    let python = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/setup.sh (it builds the venv with nats-py)",
+        python.display()
+    );
+    python
+}
+
+/// Runs the nats-py script `tests/data/<script>` with `args` under the venv's Python (at
+/// most 60 s) and returns the JSON it prints.
+#[cfg(any(feature = "kv", feature = "object-store"))]
+pub async fn nats_py_script(script: &str, args: &[&str]) -> serde_json::Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(script);
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(venv_python())
+            .arg(path)
+            .args(args)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{script} did not finish within 60 s"))
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// The INFO a [`Peer`] sends: headers on, 1 MiB payloads.
 pub const PEER_INFO: &[u8] = b"INFO {\"server_id\":\"scripted\",\"version\":\"0.0.0\",\"proto\":1,\"headers\":true,\"max_payload\":1048576}\r\n";
 
