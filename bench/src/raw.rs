@@ -16,8 +16,26 @@ use crate::{Scenario, Storage};
 const CONNECT: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1}\r\nPING\r\n";
 /// Bytes of PUB frames written per `write_all`.
 const BATCH_BYTES: usize = 256 * 1024;
-/// Reply subject of the raw requester.
-const INBOX: &str = "_INBOX.raw";
+/// The raw requester's inbox: one wildcard subscription, `<INBOX_PREFIX>*`. Every request's
+/// reply subject ends with a token of its own, as a client library's muxed inbox does (22
+/// characters after `_INBOX.`, the length of a NUID, so the subjects are as long as the
+/// libraries' too). The server matches each new reply subject afresh; one fixed reply subject
+/// for every request would spare it that work, but no client that answers concurrent requests
+/// correctly can use one, so that figure would not be a ceiling any library could reach.
+const INBOX_PREFIX: &str = "_INBOX.RAWBENCH0123456789ABCDE.";
+
+/// Appends a `PUB <subject> <INBOX_PREFIX><token> <len>` frame with `payload` to `out`.
+fn put_request(out: &mut Vec<u8>, subject: &str, token: u64, payload: &[u8]) {
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = write!(
+        out,
+        "PUB {subject} {INBOX_PREFIX}{token} {}\r\n",
+        payload.len()
+    );
+    out.extend_from_slice(payload);
+    out.extend_from_slice(b"\r\n");
+}
 
 pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
     match spec.scenario {
@@ -201,10 +219,17 @@ pub async fn serve_echo(url: &str, subject: &str) -> Result<(), BoxError> {
 }
 
 /// The echo responder (on its own connection and task) and a requester connection
-/// subscribed to its inbox, both ready; and the request frame (`PUB` with the inbox as reply).
+/// subscribed to its inbox, both ready; and the request payload.
 async fn echo_pair(
     spec: &Spec,
-) -> Result<(tokio::task::JoinHandle<Result<(), BoxError>>, Conn, Vec<u8>), BoxError> {
+) -> Result<
+    (
+        tokio::task::JoinHandle<Result<(), BoxError>>,
+        Conn,
+        bytes::Bytes,
+    ),
+    BoxError,
+> {
     let mut responder = Conn::open(&spec.url).await?;
     responder
         .stream
@@ -215,18 +240,16 @@ async fn echo_pair(
 
     let mut conn = Conn::open(&spec.url).await?;
     conn.stream
-        .write_all(format!("SUB {INBOX} 1\r\nPING\r\n").as_bytes())
+        .write_all(format!("SUB {INBOX_PREFIX}* 1\r\nPING\r\n").as_bytes())
         .await?;
     conn.wait_pong().await?;
-    let mut frame = format!("PUB {ECHO_SUBJECT} {INBOX} {}\r\n", spec.size).into_bytes();
-    frame.extend_from_slice(&payload(spec.size));
-    frame.extend_from_slice(b"\r\n");
-    Ok((responder_task, conn, frame))
+    Ok((responder_task, conn, payload(spec.size)))
 }
 
-/// Sequential requests: SUB on an inbox, PUB with that reply subject, read the MSG back.
+/// Sequential requests: SUB on an inbox, PUB with a reply subject under it, read the MSG back.
 async fn request_sequential(spec: &Spec) -> Result<Outcome, BoxError> {
-    let (responder_task, mut conn, frame) = echo_pair(spec).await?;
+    let (responder_task, mut conn, data) = echo_pair(spec).await?;
+    let mut frame = Vec::with_capacity(data.len() + 96);
 
     let warmup = (spec.count / 10).clamp(1, 1000);
     let mut samples = Vec::with_capacity(spec.count as usize);
@@ -236,6 +259,8 @@ async fn request_sequential(spec: &Spec) -> Result<Outcome, BoxError> {
             start = Instant::now();
         }
         let t = Instant::now();
+        frame.clear();
+        put_request(&mut frame, ECHO_SUBJECT, i, &data);
         conn.stream.write_all(&frame).await?;
         request_reply(&mut conn).await?;
         if i >= warmup {
@@ -252,13 +277,17 @@ async fn request_sequential(spec: &Spec) -> Result<Outcome, BoxError> {
 /// request, all of them in one write. The ceiling of `req-64` on this machine and server.
 async fn request_concurrent(spec: &Spec) -> Result<Outcome, BoxError> {
     const IN_FLIGHT: u64 = 64;
-    let (responder_task, mut conn, frame) = echo_pair(spec).await?;
+    let (responder_task, mut conn, data) = echo_pair(spec).await?;
 
     let start = Instant::now();
     let first = IN_FLIGHT.min(spec.count);
-    conn.stream.write_all(&frame.repeat(first as usize)).await?;
+    let mut out = Vec::with_capacity(IN_FLIGHT as usize * (data.len() + 96));
+    for token in 0..first {
+        put_request(&mut out, ECHO_SUBJECT, token, &data);
+    }
+    conn.stream.write_all(&out).await?;
+    out.clear();
     let (mut sent, mut answered) = (first, 0u64);
-    let mut out = Vec::with_capacity(64 * frame.len());
     while answered < spec.count {
         conn.fill().await?;
         while let Some((parsed, len)) = parse_frame(&conn.buf)? {
@@ -266,7 +295,7 @@ async fn request_concurrent(spec: &Spec) -> Result<Outcome, BoxError> {
                 Frame::Msg { .. } => {
                     answered += 1;
                     if sent < spec.count {
-                        out.extend_from_slice(&frame);
+                        put_request(&mut out, ECHO_SUBJECT, sent, &data);
                         sent += 1;
                     }
                 }
@@ -305,21 +334,20 @@ async fn kv_put_concurrent(spec: &Spec) -> Result<Outcome, BoxError> {
 
     let mut conn = Conn::open(&spec.url).await?;
     conn.stream
-        .write_all(format!("SUB {INBOX} 1\r\nPING\r\n").as_bytes())
+        .write_all(format!("SUB {INBOX_PREFIX}* 1\r\nPING\r\n").as_bytes())
         .await?;
     conn.wait_pong().await?;
     let data = payload(spec.size);
-    let frame = |i: u64| {
-        let mut f =
-            format!("PUB $KV.{bucket}.{} {INBOX} {}\r\n", kv_key(i), spec.size).into_bytes();
-        f.extend_from_slice(&data);
-        f.extend_from_slice(b"\r\n");
-        f
+    let put = |out: &mut Vec<u8>, i: u64| {
+        put_request(out, &format!("$KV.{bucket}.{}", kv_key(i)), i, &data);
     };
 
     let start = Instant::now();
     let first = IN_FLIGHT.min(spec.count);
-    let mut out: Vec<u8> = (0..first).flat_map(frame).collect();
+    let mut out = Vec::new();
+    for i in 0..first {
+        put(&mut out, i);
+    }
     conn.stream.write_all(&out).await?;
     out.clear();
     let (mut sent, mut acked, mut errors) = (first, 0u64, 0u64);
@@ -333,7 +361,7 @@ async fn kv_put_concurrent(spec: &Spec) -> Result<Outcome, BoxError> {
                         errors += 1;
                     }
                     if sent < spec.count {
-                        out.extend_from_slice(&frame(sent));
+                        put(&mut out, sent);
                         sent += 1;
                     }
                 }
