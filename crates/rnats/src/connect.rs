@@ -89,6 +89,7 @@ pub(crate) async fn connect_with(
         driver_waker: AtomicWaker::new(),
         attention: AtomicBool::new(true),
         driver_busy: AtomicBool::new(false),
+        reply_wakes: Default::default(),
         space: Notify::new(),
         close_requested: Notify::new(),
         stats: Stats::default(),

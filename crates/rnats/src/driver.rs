@@ -21,6 +21,7 @@ use crate::addr::ServerAddr;
 use crate::error::{Error, ErrorKind};
 use crate::events::Event as ClientEvent;
 use crate::message::Message;
+use crate::request::ReplySlot;
 use crate::shared::{Core, Lifecycle, Shared};
 use crate::subscriber::Pushed;
 use crate::transport::batch::WriteBatch;
@@ -54,7 +55,8 @@ struct Flags {
 pub(crate) struct Outbox {
     wakers: Vec<Waker>,
     events: Vec<ClientEvent>,
-    replies: Vec<(oneshot::Sender<Message>, Message)>,
+    /// Answers to requests (taken out of the `Option` when filled).
+    replies: Vec<(Arc<ReplySlot>, Option<Message>)>,
     flushes: Vec<(FlushSender, Result<(), Error>)>,
 }
 
@@ -65,8 +67,15 @@ impl Outbox {
     /// Wakes subscribers, answers requests and flushes, raises events. Call without the lock.
     fn deliver(&mut self, shared: &Shared) {
         self.wakers.drain(..).for_each(Waker::wake);
-        for (tx, msg) in self.replies.drain(..) {
-            let _ = tx.send(msg);
+        // Every answer is in its slot before the first task is woken (see `ReplyWakes`).
+        if !self.replies.is_empty() {
+            for (slot, msg) in self.replies.iter_mut() {
+                slot.fill(msg.take());
+            }
+            shared
+                .reply_wakes
+                .queue(self.replies.drain(..).map(|(slot, _)| slot));
+            shared.reply_wakes.wake_all();
         }
         for (tx, result) in self.flushes.drain(..) {
             let _ = tx.send(result);
@@ -136,7 +145,7 @@ fn process_events(shared: &Shared, core: &mut Core, out: &mut Outbox) -> Flags {
 fn route(shared: &Shared, core: &mut Core, msg: rnats_proto::Msg, out: &mut Outbox) {
     if Some(msg.sid) == core.mux_sid {
         if let Some(tx) = crate::request::waiting_request(shared, core, &msg.subject) {
-            out.replies.push((tx, msg.into()));
+            out.replies.push((tx, Some(msg.into())));
         }
     } else if let Some(queue) = core.subs.get(&msg.sid) {
         match queue.push(msg.into()) {
@@ -401,6 +410,8 @@ pub(crate) struct Driver {
     refill_needed: bool,
     /// close() was seen: keep checking until the last bytes are written.
     closing_seen: bool,
+    /// What one read parsed, before the lock is taken to route it (kept for its capacity).
+    ops: Vec<ServerOp>,
 }
 
 impl Driver {
@@ -423,6 +434,7 @@ impl Driver {
             ever_connected,
             refill_needed: true,
             closing_seen: false,
+            ops: Vec::new(),
         }
     }
 
@@ -567,36 +579,16 @@ impl Driver {
         )
     }
 
-    /// Parses what was read and routes it, taking the lock once for the whole batch.
-    /// Messages take the short path (no event queue); everything else goes through the
-    /// state machine's events.
+    /// Parses what was read, then routes it under the lock, taken once for the whole batch.
+    /// Parsing happens before the lock is taken: callers publishing or starting requests
+    /// meanwhile (on other threads) are not held up by it. Messages take the short path (no
+    /// event queue); everything else goes through the state machine's events.
     fn handle_read(&mut self) -> Result<(), Error> {
-        let mut core = self.shared.core.lock();
         let mut result = Ok(());
+        let mut ops = std::mem::take(&mut self.ops);
         loop {
             match parse(&mut self.rbuf) {
-                Ok(Some(ServerOp::Msg(msg))) => {
-                    core.in_msgs += 1;
-                    let sid = msg.sid;
-                    match core.conn.deliver(sid) {
-                        Delivery::Unknown => {}
-                        Delivery::Last => {
-                            route(&self.shared, &mut core, msg, &mut self.out);
-                            core.close_queue(sid, &mut self.out.wakers);
-                        }
-                        _ => route(&self.shared, &mut core, msg, &mut self.out),
-                    }
-                }
-                Ok(Some(op)) => {
-                    if let Err(e) = core.conn.handle_op(op, std::time::Instant::now()) {
-                        result = Err(Error::with_source(
-                            ErrorKind::Protocol,
-                            "bad data from the server",
-                            e,
-                        ));
-                        break;
-                    }
-                }
+                Ok(Some(op)) => ops.push(op),
                 Ok(None) => break,
                 Err(e) => {
                     result = Err(Error::with_source(
@@ -608,6 +600,36 @@ impl Driver {
                 }
             }
         }
+        let mut core = self.shared.core.lock();
+        for op in ops.drain(..) {
+            match op {
+                ServerOp::Msg(msg) => {
+                    core.in_msgs += 1;
+                    let sid = msg.sid;
+                    match core.conn.deliver(sid) {
+                        Delivery::Unknown => {}
+                        Delivery::Last => {
+                            route(&self.shared, &mut core, msg, &mut self.out);
+                            core.close_queue(sid, &mut self.out.wakers);
+                        }
+                        _ => route(&self.shared, &mut core, msg, &mut self.out),
+                    }
+                }
+                op => {
+                    if let Err(e) = core.conn.handle_op(op, std::time::Instant::now()) {
+                        // What follows a frame the state machine refused is not handled.
+                        result = Err(Error::with_source(
+                            ErrorKind::Protocol,
+                            "bad data from the server",
+                            e,
+                        ));
+                        break;
+                    }
+                }
+            }
+        }
+        ops.clear();
+        self.ops = ops;
         let flags = process_events(&self.shared, &mut core, &mut self.out);
         // Cloned only when needed: this runs for every read batch.
         let server = if flags.lame_duck {
@@ -826,7 +848,10 @@ impl Driver {
             for sid in sids {
                 core.close_queue(sid, &mut out.wakers);
             }
-            core.requests.clear();
+            for (_, slot) in core.requests.drain() {
+                slot.fill(None);
+                slot.wake();
+            }
             for (_, tx) in core.flushes.drain() {
                 out.flushes.push((tx, Err(Error::closed())));
             }

@@ -6,13 +6,15 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
+use parking_lot::Mutex;
 use rnats_proto::{HeaderMap, StatusCode};
-use tokio::sync::oneshot;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
@@ -75,15 +77,98 @@ impl Request {
     }
 }
 
+/// Where the driver leaves a request's answer. Filling and waking are two steps, unlike a
+/// channel's send: the driver fills every slot of a read batch first and wakes their tasks
+/// after, so a task woken by the first answer finds the others already there instead of
+/// going back to sleep between them (on a multi-thread runtime, a wake-up per answer).
+pub(crate) struct ReplySlot {
+    /// `None` while waiting; `Some(None)` when the client closed before an answer.
+    answer: Mutex<Option<Option<Message>>>,
+    waker: AtomicWaker,
+}
+
+impl ReplySlot {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            answer: Mutex::new(None),
+            waker: AtomicWaker::new(),
+        })
+    }
+
+    /// Leaves the answer (`None`: the client closed); the waiting task is woken by
+    /// [`ReplySlot::wake`], once the whole batch is filled.
+    pub(crate) fn fill(&self, answer: Option<Message>) {
+        *self.answer.lock() = Some(answer);
+    }
+
+    pub(crate) fn wake(&self) {
+        self.waker.wake();
+    }
+
+    /// The answer if it is there (checked again after registering, so a fill between the
+    /// first look and the registration is not missed).
+    fn poll_answer(&self, cx: &mut TaskContext<'_>) -> Poll<Option<Message>> {
+        if let Some(answer) = self.answer.lock().take() {
+            return Poll::Ready(answer);
+        }
+        self.waker.register(cx.waker());
+        match self.answer.lock().take() {
+            Some(answer) => Poll::Ready(answer),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Answered requests whose tasks are still to be woken. The driver queues a whole read
+/// batch here and then wakes them one by one; a task it woke, once running, wakes the rest
+/// itself ([`Response`]'s poll calls [`ReplyWakes::wake_all`] first). On two cores the woken
+/// task often runs at once in the driver's place, so without this it would find one answer,
+/// go back to sleep, and be woken again for the next: a sleep and a wake-up per answer.
+#[derive(Default)]
+pub(crate) struct ReplyWakes {
+    queue: Mutex<std::collections::VecDeque<Arc<ReplySlot>>>,
+    /// Something is queued (a hint read without the lock; set and cleared under it).
+    pending: std::sync::atomic::AtomicBool,
+}
+
+impl ReplyWakes {
+    /// Queues filled slots for [`ReplyWakes::wake_all`].
+    pub(crate) fn queue(&self, slots: impl Iterator<Item = Arc<ReplySlot>>) {
+        let mut queue = self.queue.lock();
+        queue.extend(slots);
+        if !queue.is_empty() {
+            self.pending.store(true, Ordering::Release);
+        }
+    }
+
+    /// Wakes every queued slot's task; returns once the queue is empty. Safe to run on
+    /// several threads at once: each slot is taken out under the lock and woken once.
+    pub(crate) fn wake_all(&self) {
+        while self.pending.load(Ordering::Acquire) {
+            let slot = {
+                let mut queue = self.queue.lock();
+                let slot = queue.pop_front();
+                if queue.is_empty() {
+                    self.pending.store(false, Ordering::Release);
+                }
+                slot
+            };
+            if let Some(slot) = slot {
+                slot.wake();
+            }
+        }
+    }
+}
+
 impl Shared {
-    /// Queues a request on the shared reply subscription; the answer comes on the receiver.
+    /// Queues a request on the shared reply subscription; the answer comes in the slot.
     fn start_request(
         &self,
         subject: &str,
         headers: Option<&HeaderMap>,
         payload: &Bytes,
-    ) -> Result<(u64, oneshot::Receiver<Message>), Error> {
-        let (tx, rx) = oneshot::channel();
+    ) -> Result<(u64, Arc<ReplySlot>), Error> {
+        let slot = ReplySlot::new();
         let mut core = self.core.lock();
         core.check_open()?;
         let was_empty = core.conn.transmit_len() == 0;
@@ -109,9 +194,9 @@ impl Shared {
             return Err(e.into());
         }
         core.out_msgs += 1;
-        core.requests.insert(token, tx);
+        core.requests.insert(token, Arc::clone(&slot));
         self.send_now(&mut core, was_empty);
-        Ok((token, rx))
+        Ok((token, slot))
     }
 }
 
@@ -130,7 +215,7 @@ pub(crate) fn waiting_request(
     shared: &Shared,
     core: &mut Core,
     subject: &str,
-) -> Option<oneshot::Sender<Message>> {
+) -> Option<Arc<ReplySlot>> {
     let token = subject
         .strip_prefix(shared.mux_prefix.as_str())
         .and_then(|t| t.parse::<u64>().ok())?;
@@ -147,7 +232,7 @@ pub(crate) fn waiting_request(
 #[must_use = "a request's answer is only received by awaiting its Response"]
 pub struct Response {
     shared: Arc<Shared>,
-    rx: oneshot::Receiver<Message>,
+    slot: Arc<ReplySlot>,
     token: u64,
     /// The driver took the entry out (answer delivered, or the client closed).
     answered: bool,
@@ -185,10 +270,12 @@ impl Future for Response {
                 "this Response was already awaited to completion",
             )));
         }
-        match Pin::new(&mut this.rx).poll(cx) {
+        // Answers the driver has filled but not woken yet: their tasks are woken from here.
+        this.shared.reply_wakes.wake_all();
+        match this.slot.poll_answer(cx) {
             Poll::Ready(answer) => {
                 this.answered = true;
-                let msg = answer.map_err(|_| Error::closed())?;
+                let msg = answer.ok_or_else(Error::closed)?;
                 let no_responders =
                     msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty();
                 #[cfg(feature = "metrics")]
@@ -308,12 +395,12 @@ impl Client {
             .unwrap_or(self.shared.options.request_timeout);
         let now = tokio::time::Instant::now();
         let deadline = now + timeout.unwrap_or(Duration::ZERO);
-        let (token, rx) =
+        let (token, slot) =
             self.shared
                 .start_request(subject, request.headers.as_ref(), &request.payload)?;
         Ok(Response {
             shared: Arc::clone(&self.shared),
-            rx,
+            slot,
             token,
             answered: false,
             subject: subject.to_owned(),

@@ -18,7 +18,6 @@ use tokio::sync::{oneshot, Notify};
 use crate::addr::ServerAddr;
 use crate::error::{Error, ErrorKind};
 use crate::events::EventHub;
-use crate::message::Message;
 use crate::options::ConnectOptions;
 use crate::subscriber::{SubQueue, Subscriber};
 
@@ -55,6 +54,8 @@ pub(crate) struct Shared {
     /// nothing may be written past them. Set under the core lock when it takes bytes,
     /// cleared (without the lock) once they are written.
     pub(crate) driver_busy: AtomicBool,
+    /// Answered requests whose tasks are still to be woken (see `ReplyWakes`).
+    pub(crate) reply_wakes: crate::request::ReplyWakes,
     /// Wakes publishers waiting for room in the write buffer.
     pub(crate) space: Notify,
     /// Wakes the driver out of a reconnect wait when the client closes.
@@ -76,7 +77,7 @@ pub(crate) struct Core {
     pub(crate) conn: Connection,
     pub(crate) subs: HashMap<Sid, Arc<SubQueue>>,
     pub(crate) mux_sid: Option<Sid>,
-    pub(crate) requests: HashMap<u64, oneshot::Sender<Message>>,
+    pub(crate) requests: HashMap<u64, Arc<crate::request::ReplySlot>>,
     pub(crate) next_request: u64,
     pub(crate) flushes: HashMap<FlushToken, oneshot::Sender<Result<(), Error>>>,
     pub(crate) lifecycle: Lifecycle,

@@ -371,3 +371,79 @@ async fn a_request_without_timeout_outlives_the_client_request_timeout() {
     let answer = response.bounded().await.unwrap();
     assert_eq!(answer.payload, "late answer");
 }
+
+/// Many requests in flight on several tasks of a two-thread runtime, each with its own answer:
+/// answers are left in their slots and woken in batches, partly by the driver and partly by
+/// whichever `Response` is polled first (on any task). A wake-up lost on the way leaves a
+/// request waiting for its 5 s timeout, which fails the test; a crossed answer fails the
+/// comparison. Then a close with requests outstanding ends every one of them at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_requests_in_flight_on_several_tasks_each_get_their_own_answer() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let responder = rnats::connect(server.url()).await.unwrap();
+    let mut service = responder.subscribe("svc.echo").await.unwrap();
+    responder.flush().bounded().await.unwrap();
+    let replier = responder.clone();
+    tokio::spawn(async move {
+        while let Some(req) = service.next().await {
+            if let Some(reply) = req.reply {
+                let _ = replier.publish(reply, req.payload).await;
+            }
+        }
+    });
+    let client = rnats::ConnectOptions::new()
+        .request_timeout(Duration::from_secs(5))
+        .connect(server.url())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..4u64 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let answered = futures_util::stream::iter(0..1_000u64)
+                .map(|i| {
+                    let client = client.clone();
+                    async move {
+                        let payload = format!("{t}-{i}");
+                        let answer = client.request("svc.echo", payload.clone()).await?;
+                        assert_eq!(answer.payload, payload, "an answer went to another request");
+                        Ok::<_, rnats::Error>(())
+                    }
+                })
+                .buffer_unordered(32)
+                .collect::<Vec<_>>()
+                .await;
+            answered
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map(|v| v.len())
+        }));
+    }
+    for task in tasks {
+        let answered = tokio::time::timeout(Duration::from_secs(30), task)
+            .await
+            .expect("the requests finished")
+            .unwrap()
+            .expect("every request was answered");
+        assert_eq!(answered, 1_000);
+    }
+
+    // Outstanding requests (nobody answers this subject) end when the client closes.
+    let _silent = client.subscribe("svc.silent").await.unwrap();
+    client.flush().bounded().await.unwrap();
+    let mut waiting = Vec::new();
+    for _ in 0..64 {
+        let request = rnats::Request::new().timeout(Duration::from_secs(60));
+        waiting.push(client.send_request("svc.silent", request).await.unwrap());
+    }
+    client.close().bounded().await.unwrap();
+    for response in waiting {
+        let err = tokio::time::timeout(Duration::from_secs(5), response)
+            .await
+            .expect("a closed client ends its requests")
+            .unwrap_err();
+        assert!(err.is_connection_closed(), "{err:?}");
+    }
+    responder.close().bounded().await.unwrap();
+}
