@@ -146,8 +146,43 @@ fn invalid(kind: ProtoErrorKind, what: &str, s: &str, why: &str) -> ProtoError {
     ProtoError::new(kind, format!("{what} {s:?} {why}"))
 }
 
-/// One pass over the bytes: this runs for every publish, so no splitting or allocation.
+/// What a byte is to subject validation: 0 ordinary, 1 the token separator, 2 anything the
+/// fast path leaves to [`check_tokens_in_full`] (whitespace, wildcards).
+const BYTE_CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    class[b'.' as usize] = 1;
+    class[b' ' as usize] = 2;
+    class[b'\t' as usize] = 2;
+    class[b'\r' as usize] = 2;
+    class[b'\n' as usize] = 2;
+    class[b'*' as usize] = 2;
+    class[b'>' as usize] = 2;
+    class
+};
+
+/// Runs for every publish (twice for a request), so the common case — ordinary bytes and
+/// single dots between non-empty tokens — is one table lookup per byte; anything else
+/// (a wildcard, whitespace, an empty token, or nothing at all) goes through the full check,
+/// which also says what is wrong.
 fn check_tokens(s: &str, allow_wildcards: bool, what: &str) -> Result<(), ProtoError> {
+    // `after_dot` starts true: a leading dot is an empty token.
+    let mut after_dot = true;
+    for &c in s.as_bytes() {
+        match BYTE_CLASS[c as usize] {
+            0 => after_dot = false,
+            1 if !after_dot => after_dot = true,
+            _ => return check_tokens_in_full(s, allow_wildcards, what),
+        }
+    }
+    if after_dot {
+        // Empty, or a trailing dot.
+        return check_tokens_in_full(s, allow_wildcards, what);
+    }
+    Ok(())
+}
+
+/// One pass over the bytes, every rule, with the error naming the rule broken.
+fn check_tokens_in_full(s: &str, allow_wildcards: bool, what: &str) -> Result<(), ProtoError> {
     let kind = ProtoErrorKind::InvalidSubject;
     let b = s.as_bytes();
     if b.is_empty() {
@@ -344,5 +379,25 @@ mod tests {
         assert_eq!("x.y", s);
         assert_eq!(format!("{s:?}"), "\"x.y\"");
         assert_eq!(s.len(), 3);
+    }
+
+    proptest::proptest! {
+        /// The fast path decides exactly as the full check, on subjects made mostly of the
+        /// bytes that matter (dots, wildcards, whitespace) and on any string at all.
+        #[test]
+        fn fast_path_agrees_with_the_full_check(
+            picked in proptest::collection::vec(
+                proptest::sample::select(vec!["a", "Z", "-", ".", "*", ">", " ", "\t", "\r", "\n", "é"]),
+                0..12,
+            ),
+            any in ".{0,16}",
+            wildcards: bool,
+        ) {
+            for subject in [picked.concat(), any] {
+                let fast = check_tokens(&subject, wildcards, "subject").is_ok();
+                let full = check_tokens_in_full(&subject, wildcards, "subject").is_ok();
+                proptest::prop_assert_eq!(fast, full, "{:?}", subject);
+            }
+        }
     }
 }
