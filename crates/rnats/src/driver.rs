@@ -20,8 +20,7 @@ use tracing::Instrument;
 use crate::addr::ServerAddr;
 use crate::error::{Error, ErrorKind};
 use crate::events::Event as ClientEvent;
-use crate::message::Message;
-use crate::request::ReplySlot;
+use crate::request::{expire_requests, Answer, ReplySlot};
 use crate::shared::{Core, Lifecycle, Shared};
 use crate::subscriber::Pushed;
 use crate::transport::batch::WriteBatch;
@@ -55,8 +54,10 @@ struct Flags {
 pub(crate) struct Outbox {
     wakers: Vec<Waker>,
     events: Vec<ClientEvent>,
-    /// Answers to requests (taken out of the `Option` when filled).
-    replies: Vec<(Arc<ReplySlot>, Option<Message>)>,
+    /// Requests ended: answered, timed out, or closed.
+    replies: Vec<(Arc<ReplySlot>, Answer)>,
+    /// Requests whose deadline passed (filled with `Answer::TimedOut` on delivery).
+    expired: Vec<Arc<ReplySlot>>,
     flushes: Vec<(FlushSender, Result<(), Error>)>,
 }
 
@@ -68,13 +69,15 @@ impl Outbox {
     fn deliver(&mut self, shared: &Shared) {
         self.wakers.drain(..).for_each(Waker::wake);
         // Every answer is in its slot before the first task is woken (see `ReplyWakes`).
-        if !self.replies.is_empty() {
-            for (slot, msg) in self.replies.iter_mut() {
-                slot.fill(msg.take());
-            }
-            shared
-                .reply_wakes
-                .queue(self.replies.drain(..).map(|(slot, _)| slot));
+        if !self.replies.is_empty() || !self.expired.is_empty() {
+            self.expired
+                .drain(..)
+                .for_each(|slot| self.replies.push((slot, Answer::TimedOut)));
+            let filled = self.replies.drain(..).map(|(slot, answer)| {
+                slot.fill(answer);
+                slot
+            });
+            shared.reply_wakes.queue(filled);
             shared.reply_wakes.wake_all();
         }
         for (tx, result) in self.flushes.drain(..) {
@@ -145,7 +148,7 @@ fn process_events(shared: &Shared, core: &mut Core, out: &mut Outbox) -> Flags {
 fn route(shared: &Shared, core: &mut Core, msg: rnats_proto::Msg, out: &mut Outbox) {
     if Some(msg.sid) == core.mux_sid {
         if let Some(tx) = crate::request::waiting_request(shared, core, &msg.subject) {
-            out.replies.push((tx, Some(msg.into())));
+            out.replies.push((tx, Answer::Message(msg.into())));
         }
     } else if let Some(queue) = core.subs.get(&msg.sid) {
         match queue.push(msg.into()) {
@@ -458,7 +461,10 @@ impl Driver {
         loop {
             if self.stream.is_none() {
                 let span = tracing::info_span!("rnats.reconnect", first = !self.ever_connected);
-                let Some(transport) = self.reconnect().instrument(span).await else {
+                // Requests still time out while there is no connection to read answers from.
+                let shared = Arc::clone(&self.shared);
+                let reconnecting = self.reconnect().instrument(span);
+                let Some(transport) = expire_requests_while(&shared, reconnecting).await else {
                     break;
                 };
                 let server = self.shared.core.lock().current_server.clone();
@@ -746,7 +752,13 @@ impl Driver {
             }
             closing |= matches!(core.lifecycle, Lifecycle::Closing | Lifecycle::Closed);
             self.closing_seen = closing;
-            let deadline = core.conn.poll_timeout().map(Instant::from_std);
+            let deadline = match (
+                core.conn.poll_timeout().map(Instant::from_std),
+                core.next_expiry,
+            ) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let forced = std::mem::take(&mut core.force_reconnect);
             drop(core);
             if forced && !closing {
@@ -805,8 +817,8 @@ impl Driver {
         Ok(progress)
     }
 
-    /// Step 3: keep-alive pings and stale detection, when the timer is due. True when it
-    /// fired.
+    /// Step 3: keep-alive pings, stale detection and request timeouts, when the timer is
+    /// due. True when it fired.
     fn poll_timer_step(&mut self, cx: &mut Context<'_>) -> Result<bool, Exit> {
         if self.timer_at.is_none() || self.timer.as_mut().poll(cx).is_pending() {
             return Ok(false);
@@ -814,6 +826,7 @@ impl Driver {
         self.timer_at = None;
         let mut core = self.shared.core.lock();
         core.conn.handle_timeout(std::time::Instant::now());
+        expire_requests(&mut core, Instant::now(), &mut self.out.expired);
         // A keep-alive PING to write, and a new deadline to arm.
         self.refill_needed = true;
         let flags = process_events(&self.shared, &mut core, &mut self.out);
@@ -849,8 +862,7 @@ impl Driver {
                 core.close_queue(sid, &mut out.wakers);
             }
             for (_, slot) in core.requests.drain() {
-                slot.fill(None);
-                slot.wake();
+                out.replies.push((slot, Answer::Closed));
             }
             for (_, tx) in core.flushes.drain() {
                 out.flushes.push((tx, Err(Error::closed())));
@@ -866,6 +878,32 @@ impl Driver {
         self.shared.space.notify_waiters();
         self.shared.events.emit(ClientEvent::Closed);
         self.shared.events.close();
+    }
+}
+
+/// Runs `work` (reconnecting), meanwhile ending requests whose deadline passes: the
+/// connected loop's timer step does that otherwise.
+async fn expire_requests_while<F: Future>(shared: &Shared, work: F) -> F::Output {
+    tokio::pin!(work);
+    loop {
+        let next = shared.core.lock().next_expiry;
+        let moved = shared.expiry_moved.notified();
+        let expiry = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            out = &mut work => return out,
+            () = moved => {}
+            () = expiry => {
+                let mut out = Outbox::default();
+                expire_requests(&mut shared.core.lock(), Instant::now(), &mut out.expired);
+                out.deliver(shared);
+            }
+        }
     }
 }
 

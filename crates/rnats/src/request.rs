@@ -77,27 +77,40 @@ impl Request {
     }
 }
 
+/// How a request ended, as the driver leaves it in its [`ReplySlot`].
+pub(crate) enum Answer {
+    Message(Message),
+    /// The deadline passed (found by the driver's timer, see `expire_requests`).
+    TimedOut,
+    /// The client closed first.
+    Closed,
+}
+
 /// Where the driver leaves a request's answer. Filling and waking are two steps, unlike a
 /// channel's send: the driver fills every slot of a read batch first and wakes their tasks
 /// after, so a task woken by the first answer finds the others already there instead of
 /// going back to sleep between them (on a multi-thread runtime, a wake-up per answer).
 pub(crate) struct ReplySlot {
-    /// `None` while waiting; `Some(None)` when the client closed before an answer.
-    answer: Mutex<Option<Option<Message>>>,
+    /// `None` while waiting.
+    answer: Mutex<Option<Answer>>,
     waker: AtomicWaker,
+    /// When the request times out (`None`: never). The driver's timer ends it then: no
+    /// timer per request.
+    pub(crate) deadline: Option<tokio::time::Instant>,
 }
 
 impl ReplySlot {
-    fn new() -> Arc<Self> {
+    fn new(deadline: Option<tokio::time::Instant>) -> Arc<Self> {
         Arc::new(Self {
             answer: Mutex::new(None),
             waker: AtomicWaker::new(),
+            deadline,
         })
     }
 
-    /// Leaves the answer (`None`: the client closed); the waiting task is woken by
-    /// [`ReplySlot::wake`], once the whole batch is filled.
-    pub(crate) fn fill(&self, answer: Option<Message>) {
+    /// Leaves the answer; the waiting task is woken by [`ReplySlot::wake`], once the whole
+    /// batch is filled.
+    pub(crate) fn fill(&self, answer: Answer) {
         *self.answer.lock() = Some(answer);
     }
 
@@ -107,7 +120,7 @@ impl ReplySlot {
 
     /// The answer if it is there (checked again after registering, so a fill between the
     /// first look and the registration is not missed).
-    fn poll_answer(&self, cx: &mut TaskContext<'_>) -> Poll<Option<Message>> {
+    fn poll_answer(&self, cx: &mut TaskContext<'_>) -> Poll<Answer> {
         if let Some(answer) = self.answer.lock().take() {
             return Poll::Ready(answer);
         }
@@ -117,6 +130,32 @@ impl ReplySlot {
             None => Poll::Pending,
         }
     }
+}
+
+/// Takes every request whose deadline is `now` or past out of the table (their slots go to
+/// `expired`, to be filled with [`Answer::TimedOut`] once the lock is released) and sets
+/// `Core::next_expiry` to the earliest deadline left. Does nothing before `next_expiry`.
+pub(crate) fn expire_requests(
+    core: &mut Core,
+    now: tokio::time::Instant,
+    expired: &mut Vec<Arc<ReplySlot>>,
+) {
+    if core.next_expiry.is_none_or(|at| at > now) {
+        return;
+    }
+    let mut next: Option<tokio::time::Instant> = None;
+    core.requests.retain(|_, slot| match slot.deadline {
+        Some(at) if at <= now => {
+            expired.push(Arc::clone(slot));
+            false
+        }
+        Some(at) => {
+            next = Some(next.map_or(at, |n| n.min(at)));
+            true
+        }
+        None => true,
+    });
+    core.next_expiry = next;
 }
 
 /// Answered requests whose tasks are still to be woken. The driver queues a whole read
@@ -167,8 +206,9 @@ impl Shared {
         subject: &str,
         headers: Option<&HeaderMap>,
         payload: &Bytes,
+        deadline: Option<tokio::time::Instant>,
     ) -> Result<(u64, Arc<ReplySlot>), Error> {
-        let slot = ReplySlot::new();
+        let slot = ReplySlot::new(deadline);
         let mut core = self.core.lock();
         core.check_open()?;
         let was_empty = core.conn.transmit_len() == 0;
@@ -195,7 +235,18 @@ impl Shared {
         }
         core.out_msgs += 1;
         core.requests.insert(token, Arc::clone(&slot));
+        // The driver's timer must come earlier for this one (usually only for the first
+        // request after a quiet spell: with one timeout for all, later ones end later).
+        let sooner = deadline.is_some_and(|at| core.next_expiry.is_none_or(|next| at < next));
+        if sooner {
+            core.next_expiry = deadline;
+        }
         self.send_now(&mut core, was_empty);
+        drop(core);
+        if sooner {
+            self.wake_driver();
+            self.expiry_moved.notify_one();
+        }
         Ok((token, slot))
     }
 }
@@ -238,9 +289,10 @@ pub struct Response {
     answered: bool,
     subject: String,
     timeout: Option<Duration>,
+    /// When the timeout ends (the send for a request without one): read by a JetStream
+    /// publish's ack future for its retries.
+    #[cfg(feature = "jetstream")]
     deadline: tokio::time::Instant,
-    /// Armed at the first poll that finds no answer yet.
-    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     /// When the request was sent, for the latency histogram.
     #[cfg(feature = "metrics")]
     sent: tokio::time::Instant,
@@ -272,51 +324,43 @@ impl Future for Response {
         }
         // Answers the driver has filled but not woken yet: their tasks are woken from here.
         this.shared.reply_wakes.wake_all();
-        match this.slot.poll_answer(cx) {
-            Poll::Ready(answer) => {
-                this.answered = true;
-                let msg = answer.ok_or_else(Error::closed)?;
-                let no_responders =
-                    msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty();
-                #[cfg(feature = "metrics")]
-                this.shared.metrics.request(
-                    if no_responders {
-                        crate::metrics::Outcome::NoResponders
-                    } else {
-                        crate::metrics::Outcome::Answered
-                    },
-                    this.sent.elapsed(),
-                );
-                if no_responders {
-                    return Poll::Ready(Err(Error::new(
-                        ErrorKind::NoResponders,
-                        format!("no responders are subscribed to {:?}", this.subject),
-                    )));
-                }
-                return Poll::Ready(Ok(msg));
-            }
-            Poll::Pending => {}
-        }
-        let Some(timeout) = this.timeout else {
+        let Poll::Ready(answer) = this.slot.poll_answer(cx) else {
             return Poll::Pending;
         };
-        let deadline = this.deadline;
-        let sleep = this
-            .sleep
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        if sleep.as_mut().poll(cx).is_ready() {
-            this.answered = true;
-            this.shared.core.lock().requests.remove(&this.token);
-            #[cfg(feature = "metrics")]
-            this.shared
-                .metrics
-                .request(crate::metrics::Outcome::Timeout, this.sent.elapsed());
+        // The driver took the entry out of the table (answer, timeout or close).
+        this.answered = true;
+        let msg = match answer {
+            Answer::Message(msg) => msg,
+            Answer::Closed => return Poll::Ready(Err(Error::closed())),
+            Answer::TimedOut => {
+                #[cfg(feature = "metrics")]
+                this.shared
+                    .metrics
+                    .request(crate::metrics::Outcome::Timeout, this.sent.elapsed());
+                let timeout = this.timeout.unwrap_or_default();
+                return Poll::Ready(Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("request to {:?} timed out after {timeout:?}", this.subject),
+                )));
+            }
+        };
+        let no_responders = msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty();
+        #[cfg(feature = "metrics")]
+        this.shared.metrics.request(
+            if no_responders {
+                crate::metrics::Outcome::NoResponders
+            } else {
+                crate::metrics::Outcome::Answered
+            },
+            this.sent.elapsed(),
+        );
+        if no_responders {
             return Poll::Ready(Err(Error::new(
-                ErrorKind::Timeout,
-                format!("request to {:?} timed out after {timeout:?}", this.subject),
+                ErrorKind::NoResponders,
+                format!("no responders are subscribed to {:?}", this.subject),
             )));
         }
-        Poll::Pending
+        Poll::Ready(Ok(msg))
     }
 }
 
@@ -394,10 +438,13 @@ impl Client {
             .timeout
             .unwrap_or(self.shared.options.request_timeout);
         let now = tokio::time::Instant::now();
-        let deadline = now + timeout.unwrap_or(Duration::ZERO);
-        let (token, slot) =
-            self.shared
-                .start_request(subject, request.headers.as_ref(), &request.payload)?;
+        let deadline = timeout.map_or(now, deadline_in);
+        let (token, slot) = self.shared.start_request(
+            subject,
+            request.headers.as_ref(),
+            &request.payload,
+            timeout.map(|_| deadline),
+        )?;
         Ok(Response {
             shared: Arc::clone(&self.shared),
             slot,
@@ -405,8 +452,8 @@ impl Client {
             answered: false,
             subject: subject.to_owned(),
             timeout,
+            #[cfg(feature = "jetstream")]
             deadline,
-            sleep: None,
             #[cfg(feature = "metrics")]
             sent: now,
         })

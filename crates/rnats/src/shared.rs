@@ -56,6 +56,9 @@ pub(crate) struct Shared {
     pub(crate) driver_busy: AtomicBool,
     /// Answered requests whose tasks are still to be woken (see `ReplyWakes`).
     pub(crate) reply_wakes: crate::request::ReplyWakes,
+    /// A request moved `Core::next_expiry` earlier: the driver re-arms its timer (a wake of
+    /// the driver does that while connected; this reaches it while it reconnects).
+    pub(crate) expiry_moved: Notify,
     /// Wakes publishers waiting for room in the write buffer.
     pub(crate) space: Notify,
     /// Wakes the driver out of a reconnect wait when the client closes.
@@ -79,6 +82,9 @@ pub(crate) struct Core {
     pub(crate) mux_sid: Option<Sid>,
     pub(crate) requests: HashMap<u64, Arc<crate::request::ReplySlot>>,
     pub(crate) next_request: u64,
+    /// No request in `requests` times out before this (a lower bound: answered ones leave
+    /// it behind); the driver's timer looks at the table then (`request::expire_requests`).
+    pub(crate) next_expiry: Option<tokio::time::Instant>,
     pub(crate) flushes: HashMap<FlushToken, oneshot::Sender<Result<(), Error>>>,
     pub(crate) lifecycle: Lifecycle,
     pub(crate) close_waiters: Vec<oneshot::Sender<()>>,

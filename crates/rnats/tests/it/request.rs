@@ -447,3 +447,42 @@ async fn many_requests_in_flight_on_several_tasks_each_get_their_own_answer() {
     }
     responder.close().bounded().await.unwrap();
 }
+
+/// Deadlines are kept by the driver's timer, so they must pass while it reconnects too: a
+/// request sent before the server went away and one sent while it is away (with a sooner
+/// deadline, which re-arms the timer mid-reconnect) both end with a timeout on time.
+#[tokio::test]
+async fn requests_time_out_while_the_client_reconnects() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    let _silent = client.subscribe("silent").await.unwrap();
+    client.flush().bounded().await.unwrap();
+    let request = |ms| rnats::Request::new().timeout(Duration::from_millis(ms));
+    let first_sent = std::time::Instant::now();
+    let first = client.send_request("silent", request(1500)).await.unwrap();
+    server.stop();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let second_sent = std::time::Instant::now();
+    let second = client.send_request("silent", request(300)).await.unwrap();
+
+    let err = second.bounded().await.unwrap_err();
+    let waited = second_sent.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_millis(1200),
+        "{waited:?}"
+    );
+    let err = first.bounded().await.unwrap_err();
+    let waited = first_sent.elapsed();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    assert_ne!(
+        client.connection_state(),
+        rnats::ConnectionState::Connected,
+        "the server is down: the timeouts above passed while reconnecting"
+    );
+}
