@@ -224,6 +224,9 @@ async def row_kvput(mod, url, n):
         await kv.put(KV_KEYS[i % len(KV_KEYS)], PAYLOAD)
     out = n / (time.perf_counter() - start), time.process_time() - cpu
     await js.delete_key_value("BENCHKVPUT")
+    await nc.close()
+    return out
+
 
 MIB = 1024 * 1024
 
@@ -280,6 +283,9 @@ async def row_kvget(mod, url, n):
             raise RuntimeError("kv.get returned another value")
     out = n / (time.perf_counter() - start), time.process_time() - cpu
     await js.delete_key_value("BENCHKVGET")
+    await nc.close()
+    return out
+
 
 async def row_osget(mod, url, n):
     nc = await mod.connect(url)
