@@ -458,7 +458,142 @@ impl std::fmt::Debug for PubAckFuture {
 }
 
 fn parse_ack(subject: &str, msg: &Message) -> Result<PubAck, Error> {
+    if let Some(ack) = common_ack(&msg.payload) {
+        return Ok(ack);
+    }
     parse_response(msg, || format!("publish to {subject:?}"))
+}
+
+/// The acknowledgement nearly every publish gets, `{"stream":"…","seq":N}` with at most
+/// `domain` and `duplicate` besides, read by hand: serde's `flatten` (for
+/// [`PubAck::extra`]) buffers every field before building the struct, about 1,900
+/// instructions per acknowledgement, on the path of every awaited publish. Anything else —
+/// another key (an error, a counter's value, a batch), a key twice, an escape in a string,
+/// a number that is not a plain `u64` — is `None` and takes the full parse.
+fn common_ack(payload: &[u8]) -> Option<PubAck> {
+    let mut json = PlainJson {
+        bytes: payload,
+        at: 0,
+    };
+    json.expect(b'{')?;
+    let (mut stream, mut sequence, mut domain, mut duplicate) = (None, None, None, None);
+    loop {
+        let key = json.string()?;
+        json.expect(b':')?;
+        let fresh = match key {
+            b"stream" => stream.replace(json.string()?).is_none(),
+            b"seq" => sequence.replace(json.number()?).is_none(),
+            b"domain" => domain.replace(json.string()?).is_none(),
+            b"duplicate" => duplicate.replace(json.boolean()?).is_none(),
+            _ => false,
+        };
+        if !fresh {
+            return None;
+        }
+        match json.next()? {
+            b',' => continue,
+            b'}' => break,
+            _ => return None,
+        }
+    }
+    json.skip_space();
+    if json.at != payload.len() {
+        return None;
+    }
+    let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_owned);
+    Some(PubAck {
+        stream: text(stream?)?,
+        sequence: sequence?,
+        duplicate: duplicate.unwrap_or(false),
+        domain: match domain {
+            Some(d) => Some(text(d)?),
+            None => None,
+        },
+        value: None,
+        batch_id: None,
+        batch_size: None,
+        extra: Map::new(),
+    })
+}
+
+/// A cursor over JSON that reads only what [`common_ack`] accepts.
+struct PlainJson<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> PlainJson<'a> {
+    fn skip_space(&mut self) {
+        while self
+            .bytes
+            .get(self.at)
+            .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        {
+            self.at += 1;
+        }
+    }
+
+    /// The next byte that is not white space.
+    fn next(&mut self) -> Option<u8> {
+        self.skip_space();
+        let b = *self.bytes.get(self.at)?;
+        self.at += 1;
+        Some(b)
+    }
+
+    fn expect(&mut self, want: u8) -> Option<()> {
+        (self.next()? == want).then_some(())
+    }
+
+    /// A string without escapes or control characters: its bytes between the quotes.
+    fn string(&mut self) -> Option<&'a [u8]> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let len = self.bytes[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        if self.bytes[start + len] != b'"' {
+            return None;
+        }
+        self.at = start + len + 1;
+        Some(&self.bytes[start..start + len])
+    }
+
+    /// A non-negative integer as JSON writes one (no sign, fraction, exponent or leading
+    /// zero) that fits a `u64`.
+    fn number(&mut self) -> Option<u64> {
+        self.skip_space();
+        let start = self.at;
+        let len = self.bytes[start..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(self.bytes.len() - start);
+        let digits = &self.bytes[start..start + len];
+        if digits.is_empty() || (digits.len() > 1 && digits[0] == b'0') {
+            return None;
+        }
+        if matches!(self.bytes.get(start + len), Some(b'.' | b'e' | b'E')) {
+            return None;
+        }
+        self.at = start + len;
+        digits.iter().try_fold(0u64, |n, d| {
+            n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+        })
+    }
+
+    fn boolean(&mut self) -> Option<bool> {
+        self.skip_space();
+        let rest = &self.bytes[self.at..];
+        let (value, len) = if rest.starts_with(b"true") {
+            (true, 4)
+        } else if rest.starts_with(b"false") {
+            (false, 5)
+        } else {
+            return None;
+        };
+        self.at += len;
+        Some(value)
+    }
 }
 
 /// The window of outstanding acknowledgements of a context. The answers themselves come
@@ -493,5 +628,82 @@ mod tests {
         assert_eq!(ack.sequence, 7);
         assert!(ack.duplicate);
         assert_eq!(ack.domain.as_deref(), Some("hub"));
+    }
+
+    /// What the full (serde) parse makes of `payload`, or `None` when it fails.
+    fn by_serde(payload: &str) -> Option<PubAck> {
+        serde_json::from_str(payload).ok()
+    }
+
+    #[test]
+    fn the_common_ack_is_read_by_hand_and_the_rest_left_to_serde() {
+        for plain in [
+            r#"{"stream":"KV_b","seq":1}"#,
+            r#"{"seq":18446744073709551615,"stream":"S"}"#,
+            r#" { "stream" : "S" , "seq" : 0 , "duplicate" : true , "domain" : "hub" } "#,
+            r#"{"stream":"ünï","seq":7,"duplicate":false}"#,
+        ] {
+            let fast = common_ack(plain.as_bytes()).expect(plain);
+            assert_eq!(Some(fast), by_serde(plain), "{plain}");
+        }
+        for other in [
+            r#"{"stream":"S","seq":1,"val":"5"}"#,
+            r#"{"stream":"S","seq":1,"batch":"b","count":2}"#,
+            r#"{"error":{"code":503,"err_code":10039,"description":"x"}}"#,
+            r#"{"stream":"S\u0041","seq":1}"#,
+            r#"{"stream":"S","seq":1,"seq":2}"#,
+            r#"{"stream":"S","seq":01}"#,
+            r#"{"stream":"S","seq":1.0}"#,
+            r#"{"stream":"S","seq":-1}"#,
+            r#"{"stream":"S","seq":18446744073709551616}"#,
+            r#"{"stream":"S","seq":1}x"#,
+            r#"{"stream":"S","seq":1"#,
+            r#"{"stream":"S"}"#,
+            r#"{"seq":1}"#,
+            "",
+        ] {
+            assert_eq!(common_ack(other.as_bytes()), None, "{other}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the hand reader accepts, serde reads the same; and acks of the common
+        /// shape (any key order, spacing, optional fields) are always accepted.
+        #[test]
+        fn the_hand_reader_agrees_with_serde(
+            stream in "[A-Za-z0-9_\\-é\"\\\\]{0,8}",
+            seq: u64,
+            domain in proptest::option::of("[a-z\"\\\\]{0,4}"),
+            duplicate in proptest::option::of(proptest::bool::ANY),
+            space in "[ \t\r\n]{0,2}",
+            reversed: bool,
+            noise in ".{0,12}",
+        ) {
+            let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+            let mut fields = vec![
+                format!("{space}\"stream\"{space}:{space}{}", quote(&stream)),
+                format!("\"seq\":{space}{seq}"),
+            ];
+            if let Some(d) = &domain {
+                fields.push(format!("\"domain\":{}", quote(d)));
+            }
+            if let Some(b) = duplicate {
+                fields.push(format!("\"duplicate\":{b}{space}"));
+            }
+            if reversed {
+                fields.reverse();
+            }
+            let ack = format!("{space}{{{}}}{space}", fields.join(","));
+            let fast = common_ack(ack.as_bytes());
+            if fast.is_some() {
+                proptest::prop_assert_eq!(fast.clone(), by_serde(&ack), "{}", ack);
+            }
+            let escaped = ack.contains('\\');
+            proptest::prop_assert!(escaped || fast.is_some(), "{}", ack);
+            // Any text at all: accepted only when serde reads the same.
+            if let Some(fast) = common_ack(noise.as_bytes()) {
+                proptest::prop_assert_eq!(Some(fast), by_serde(&noise), "{}", noise);
+            }
+        }
     }
 }
