@@ -92,6 +92,7 @@ pub(crate) async fn connect_with(
         driver_busy: AtomicBool::new(false),
         reply_wakes: Default::default(),
         expiry_moved: Notify::new(),
+        expiry_sooner: AtomicBool::new(false),
         space: Notify::new(),
         close_requested: Notify::new(),
         stats: Stats::default(),

@@ -820,6 +820,12 @@ impl Driver {
     /// Step 3: keep-alive pings, stale detection and request timeouts, when the timer is
     /// due. True when it fired.
     fn poll_timer_step(&mut self, cx: &mut Context<'_>) -> Result<bool, Exit> {
+        // A request with a sooner deadline than the timer's: re-armed here, not only when
+        // the transmit step next looks at the core (which waits for a write to finish).
+        if self.shared.expiry_sooner.swap(false, Ordering::AcqRel) {
+            let next = self.shared.core.lock().next_expiry;
+            self.set_timer(next);
+        }
         if self.timer_at.is_none() || self.timer.as_mut().poll(cx).is_pending() {
             return Ok(false);
         }

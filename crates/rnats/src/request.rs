@@ -244,6 +244,7 @@ impl Shared {
         self.send_now(&mut core, was_empty);
         drop(core);
         if sooner {
+            self.expiry_sooner.store(true, Ordering::Release);
             self.wake_driver();
             self.expiry_moved.notify_one();
         }

@@ -59,6 +59,9 @@ pub(crate) struct Shared {
     /// A request moved `Core::next_expiry` earlier: the driver re-arms its timer (a wake of
     /// the driver does that while connected; this reaches it while it reconnects).
     pub(crate) expiry_moved: Notify,
+    /// Set with `expiry_moved`: the connected driver re-arms its timer at its next timer
+    /// step (even while a write is still under way, when it does not look at the core).
+    pub(crate) expiry_sooner: AtomicBool,
     /// Wakes publishers waiting for room in the write buffer.
     pub(crate) space: Notify,
     /// Wakes the driver out of a reconnect wait when the client closes.

@@ -486,3 +486,39 @@ async fn requests_time_out_while_the_client_reconnects() {
         "the server is down: the timeouts above passed while reconnecting"
     );
 }
+
+/// A request's deadline must pass on time even while the driver is in the middle of a write
+/// the server does not take (here the server is frozen with SIGSTOP and megabytes of
+/// publishes fill the socket): the driver re-arms its timer without waiting for the write.
+#[tokio::test]
+async fn a_request_times_out_on_time_while_a_write_is_stuck() {
+    let _shared = crate::shared().await;
+    let server = NatsServer::start();
+    let client = rnats::connect(server.url()).await.unwrap();
+    client.flush().bounded().await.unwrap();
+    server.kill_signal(rnats_test::Signal::Stop);
+    let publisher = client.clone();
+    let filling = tokio::spawn(async move {
+        let chunk = bytes::Bytes::from(vec![b'x'; 512 * 1024]);
+        for _ in 0..128 {
+            if publisher.publish("fill", chunk.clone()).await.is_err() {
+                break;
+            }
+        }
+    });
+    // Let the driver take a batch the frozen server does not read.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = std::time::Instant::now();
+    let request = rnats::Request::new().timeout(Duration::from_millis(300));
+    let response = client.send_request("nobody.reads", request).await.unwrap();
+    let err = response.bounded().await.unwrap_err();
+    let waited = sent.elapsed();
+    server.kill_signal(rnats_test::Signal::Cont);
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        waited >= Duration::from_millis(300) && waited < Duration::from_secs(3),
+        "{waited:?}"
+    );
+    filling.abort();
+    drop(client);
+}
