@@ -27,16 +27,7 @@ async fn fetch_no_wait_returns_what_is_there() {
     assert!(got.is_empty());
     assert!(started.elapsed() < Duration::from_secs(5), "no-wait waited");
     publish_n(&js, "f", 5).await;
-    // The consumer learns of new messages asynchronously: once it counts them pending, a
-    // no-wait fetch gets them all.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while stream.consumer_info("f").await.unwrap().num_pending != 5 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "5 messages never pending"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_pending(&stream, "f", 5).await;
     let started = tokio::time::Instant::now();
     let got = drain(consumer.fetch().max_messages(10).messages().await.unwrap()).await;
     let payloads: Vec<&[u8]> = got.iter().map(|m| &m.payload[..]).collect();
@@ -115,6 +106,7 @@ async fn fetch_max_bytes_limits_the_batch() {
     let stream = stream_with(&js, "MB", &["mb"]).await;
     let consumer: PullConsumer = pull_without_acks(&stream, "mb").await;
     publish_copies(&js, "mb", &[b'x'; 100], 10).await;
+    wait_pending(&stream, "mb", 10).await;
     let got = drain(
         consumer
             .fetch()
@@ -618,4 +610,18 @@ async fn messages_wait_out_a_consumer_that_is_gone_and_resume_when_it_is_back() 
         .unwrap()
         .unwrap();
     assert_eq!(second.info().unwrap().stream_sequence, 2);
+}
+
+/// Waits (at most 10 s) until consumer `name` counts `n` messages pending. The consumer
+/// learns of new messages asynchronously, after their publishes are acknowledged: a no-wait
+/// fetch sent before that finds nothing (seen once on a loaded machine).
+async fn wait_pending(stream: &rnats::jetstream::stream::Stream, name: &str, n: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while stream.consumer_info(name).await.unwrap().num_pending != n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} messages never pending for {name}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
