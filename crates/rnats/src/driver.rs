@@ -56,8 +56,6 @@ pub(crate) struct Outbox {
     events: Vec<ClientEvent>,
     /// Requests ended: answered, timed out, or closed.
     replies: Vec<(Arc<ReplySlot>, Answer)>,
-    /// Requests whose deadline passed (filled with `Answer::TimedOut` on delivery).
-    expired: Vec<Arc<ReplySlot>>,
     flushes: Vec<(FlushSender, Result<(), Error>)>,
 }
 
@@ -69,10 +67,7 @@ impl Outbox {
     fn deliver(&mut self, shared: &Shared) {
         self.wakers.drain(..).for_each(Waker::wake);
         // Every answer is in its slot before the first task is woken (see `ReplyWakes`).
-        if !self.replies.is_empty() || !self.expired.is_empty() {
-            self.expired
-                .drain(..)
-                .for_each(|slot| self.replies.push((slot, Answer::TimedOut)));
+        if !self.replies.is_empty() {
             let filled = self.replies.drain(..).map(|(slot, answer)| {
                 slot.fill(answer);
                 slot
@@ -832,7 +827,7 @@ impl Driver {
         self.timer_at = None;
         let mut core = self.shared.core.lock();
         core.conn.handle_timeout(std::time::Instant::now());
-        expire_requests(&mut core, Instant::now(), &mut self.out.expired);
+        expire_requests(&mut core, Instant::now(), &mut self.out.replies);
         // A keep-alive PING to write, and a new deadline to arm.
         self.refill_needed = true;
         let flags = process_events(&self.shared, &mut core, &mut self.out);
@@ -906,7 +901,7 @@ async fn expire_requests_while<F: Future>(shared: &Shared, work: F) -> F::Output
             () = moved => {}
             () = expiry => {
                 let mut out = Outbox::default();
-                expire_requests(&mut shared.core.lock(), Instant::now(), &mut out.expired);
+                expire_requests(&mut shared.core.lock(), Instant::now(), &mut out.replies);
                 out.deliver(shared);
             }
         }

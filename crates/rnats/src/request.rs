@@ -132,13 +132,13 @@ impl ReplySlot {
     }
 }
 
-/// Takes every request whose deadline is `now` or past out of the table (their slots go to
-/// `expired`, to be filled with [`Answer::TimedOut`] once the lock is released) and sets
-/// `Core::next_expiry` to the earliest deadline left. Does nothing before `next_expiry`.
+/// Takes every request whose deadline is `now` or past out of the table (each goes to
+/// `ended` with [`Answer::TimedOut`], filled once the lock is released, like an answer) and
+/// sets `Core::next_expiry` to the earliest deadline left. Does nothing before `next_expiry`.
 pub(crate) fn expire_requests(
     core: &mut Core,
     now: tokio::time::Instant,
-    expired: &mut Vec<Arc<ReplySlot>>,
+    ended: &mut Vec<(Arc<ReplySlot>, Answer)>,
 ) {
     if core.next_expiry.is_none_or(|at| at > now) {
         return;
@@ -146,7 +146,7 @@ pub(crate) fn expire_requests(
     let mut next: Option<tokio::time::Instant> = None;
     core.requests.retain(|_, slot| match slot.deadline {
         Some(at) if at <= now => {
-            expired.push(Arc::clone(slot));
+            ended.push((Arc::clone(slot), Answer::TimedOut));
             false
         }
         Some(at) => {
