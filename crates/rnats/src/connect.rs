@@ -2,7 +2,7 @@
 //! `retry_on_initial_connect`, a driver that keeps trying), from [`crate::ConnectOptions`].
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicIsize};
 use std::sync::Arc;
 
 use futures_util::task::AtomicWaker;
@@ -90,6 +90,7 @@ pub(crate) async fn connect_with(
         driver_waker: AtomicWaker::new(),
         attention: AtomicBool::new(true),
         driver_busy: AtomicBool::new(false),
+        unconsumed: AtomicIsize::new(0),
         reply_wakes: Default::default(),
         expiry_moved: Notify::new(),
         expiry_sooner: AtomicBool::new(false),

@@ -57,6 +57,8 @@ pub(crate) struct Outbox {
     /// Requests ended: answered, timed out, or closed.
     replies: Vec<(Arc<ReplySlot>, Answer)>,
     flushes: Vec<(FlushSender, Result<(), Error>)>,
+    /// Messages queued for subscribers (added to `Shared::unconsumed` before the wakes).
+    queued: isize,
 }
 
 /// Completes one `flush()`.
@@ -65,6 +67,10 @@ type FlushSender = oneshot::Sender<Result<(), Error>>;
 impl Outbox {
     /// Wakes subscribers, answers requests and flushes, raises events. Call without the lock.
     fn deliver(&mut self, shared: &Shared) {
+        let queued = std::mem::take(&mut self.queued);
+        if queued != 0 {
+            shared.unconsumed.fetch_add(queued, Ordering::Relaxed);
+        }
         self.wakers.drain(..).for_each(Waker::wake);
         // Every answer is in its slot before the first task is woken (see `ReplyWakes`).
         if !self.replies.is_empty() {
@@ -147,7 +153,11 @@ fn route(shared: &Shared, core: &mut Core, msg: rnats_proto::Msg, out: &mut Outb
         }
     } else if let Some(queue) = core.subs.get(&msg.sid) {
         match queue.push(msg.into()) {
-            Pushed::Queued(waker) => out.wakers.extend(waker),
+            Pushed::Queued(waker) => {
+                out.queued += 1;
+                out.wakers.extend(waker);
+            }
+            Pushed::Abandoned => {}
             Pushed::Dropped { first, total } => {
                 shared.stats.dropped_msgs.fetch_add(1, Ordering::Relaxed);
                 if first {

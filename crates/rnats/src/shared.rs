@@ -3,7 +3,7 @@
 //! (publishing, subscribing, flushing, the write-through path). See ARCHITECTURE.md.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::Duration;
@@ -54,6 +54,12 @@ pub(crate) struct Shared {
     /// nothing may be written past them. Set under the core lock when it takes bytes,
     /// cleared (without the lock) once they are written.
     pub(crate) driver_busy: AtomicBool,
+    /// Messages queued for this client's subscribers that their readers have not taken yet
+    /// (added by the driver per read, taken off by a `Subscriber` when it finishes a batch).
+    /// More than none: a reader is working through a batch and will likely publish again,
+    /// so callers leave writing to the driver (see `write_through`). Signed: the driver adds
+    /// after releasing the lock, so a dropped subscriber may take off first.
+    pub(crate) unconsumed: AtomicIsize,
     /// Answered requests whose tasks are still to be woken (see `ReplyWakes`).
     pub(crate) reply_wakes: crate::request::ReplyWakes,
     /// A request moved `Core::next_expiry` earlier: the driver re-arms its timer (a wake of
@@ -164,6 +170,12 @@ impl Shared {
         // Other requests are waiting for answers: more traffic is on its way, and the
         // driver's batched writes serve it better than a syscall per request.
         if core.requests.len() > 1 {
+            return false;
+        }
+        // A subscriber has received messages it has not read yet: an answer to one of a batch
+        // is followed by the others' answers. Left to the driver, which runs once the reading
+        // task yields, they go in one write instead of the first alone and then the rest.
+        if self.unconsumed.load(Ordering::Relaxed) > 0 {
             return false;
         }
         let now = std::time::Instant::now();

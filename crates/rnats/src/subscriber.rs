@@ -34,6 +34,8 @@ struct QueueInner {
     /// In a slow consumer episode: dropped since the subscriber last caught up.
     slow: bool,
     closed: bool,
+    /// The subscriber is gone: nothing will read what is pushed.
+    abandoned: bool,
     waker: Option<Waker>,
 }
 
@@ -41,6 +43,8 @@ struct QueueInner {
 pub(crate) enum Pushed {
     /// Queued; wake this waker (outside any lock).
     Queued(Option<Waker>),
+    /// Discarded: the subscriber was dropped (its unsubscribe is on its way).
+    Abandoned,
     /// Dropped: the subscriber is over its pending limits. `first` is true for the first
     /// drop of an episode (the subscriber had caught up before).
     Dropped {
@@ -60,6 +64,7 @@ impl SubQueue {
                 bytes: 0,
                 slow: false,
                 closed: false,
+                abandoned: false,
                 waker: None,
             }),
             limit_msgs: AtomicUsize::new(limit_msgs),
@@ -75,6 +80,9 @@ impl SubQueue {
     pub(crate) fn push(&self, msg: Message) -> Pushed {
         let len = msg.length;
         let mut inner = self.inner.lock();
+        if inner.abandoned {
+            return Pushed::Abandoned;
+        }
         if inner.msgs.len() >= self.limit_msgs.load(Ordering::Relaxed)
             || (inner.bytes > 0 && inner.bytes + len > self.limit_bytes.load(Ordering::Relaxed))
         {
@@ -96,15 +104,27 @@ impl SubQueue {
         inner.waker.take()
     }
 
+    /// The subscriber is gone: discards what is queued (returning how many) and whatever
+    /// is pushed from now on.
+    fn abandon(&self) -> usize {
+        let mut inner = self.inner.lock();
+        inner.abandoned = true;
+        inner.bytes = 0;
+        let n = inner.msgs.len();
+        inner.msgs.clear();
+        n
+    }
+
     pub(crate) fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
 
     /// Takes every queued message into `local`, or registers `waker` when there is none.
-    fn poll_take(&self, local: &mut VecDeque<Message>, waker: &Waker) -> Poll<bool> {
+    fn poll_take(&self, local: &mut Local, waker: &Waker) -> Poll<bool> {
         let mut inner = self.inner.lock();
         if !inner.msgs.is_empty() {
-            std::mem::swap(&mut inner.msgs, local);
+            std::mem::swap(&mut inner.msgs, &mut local.msgs);
+            local.taken = local.msgs.len();
             inner.bytes = 0;
             inner.slow = false;
             return Poll::Ready(true);
@@ -168,7 +188,7 @@ pub struct Subscriber {
     queue: Arc<SubQueue>,
     /// Messages taken from the queue in one batch, handed out one by one. Behind a lock
     /// only for readers through `&Subscriber`; `&mut` readers reach it without locking.
-    local: Mutex<VecDeque<Message>>,
+    local: Mutex<Local>,
     /// Unsubscribed or drained: dropping need not unsubscribe again.
     done: AtomicBool,
 }
@@ -179,7 +199,7 @@ impl Subscriber {
             sid,
             shared,
             queue,
-            local: Mutex::new(VecDeque::new()),
+            local: Mutex::new(Local::default()),
             done: AtomicBool::new(false),
         }
     }
@@ -225,24 +245,41 @@ impl Subscriber {
 
     /// Messages received but not yet consumed.
     pub fn pending(&self) -> usize {
-        self.queue.queued() + self.local.lock().len()
+        self.queue.queued() + self.local.lock().msgs.len()
     }
+}
+
+/// A subscriber's batch: the messages taken from its queue at once, handed out one by one.
+#[derive(Default)]
+struct Local {
+    msgs: VecDeque<Message>,
+    /// How many the batch had: taken off `Shared::unconsumed` once it is all handed out.
+    taken: usize,
 }
 
 /// The next message from `local`, refilled from the queue when empty.
 fn poll_next_from(
+    shared: &Shared,
     queue: &SubQueue,
-    local: &mut VecDeque<Message>,
+    local: &mut Local,
     cx: &mut Context<'_>,
 ) -> Poll<Option<Message>> {
-    if local.is_empty() {
+    if local.msgs.is_empty() {
         match queue.poll_take(local, cx.waker()) {
             Poll::Ready(true) => {}
             Poll::Ready(false) => return Poll::Ready(None),
             Poll::Pending => return Poll::Pending,
         }
     }
-    Poll::Ready(local.pop_front())
+    let msg = local.msgs.pop_front();
+    if local.msgs.is_empty() {
+        // The batch is all read: one update per batch, not per message.
+        let taken = std::mem::take(&mut local.taken);
+        shared
+            .unconsumed
+            .fetch_sub(taken as isize, Ordering::Relaxed);
+    }
+    Poll::Ready(msg)
 }
 
 impl Stream for Subscriber {
@@ -250,7 +287,7 @@ impl Stream for Subscriber {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
         let this = self.get_mut();
-        poll_next_from(&this.queue, this.local.get_mut(), cx)
+        poll_next_from(&this.shared, &this.queue, this.local.get_mut(), cx)
     }
 }
 
@@ -262,7 +299,7 @@ impl Stream for &Subscriber {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
         let this: &Subscriber = *self;
-        poll_next_from(&this.queue, &mut this.local.lock(), cx)
+        poll_next_from(&this.shared, &this.queue, &mut this.local.lock(), cx)
     }
 }
 
@@ -281,5 +318,129 @@ impl Drop for Subscriber {
         if !*self.done.get_mut() {
             self.shared.unsubscribe(self.sid);
         }
+        // What was received and will not be read no longer counts as unread.
+        let local = self.local.get_mut();
+        let unread = self.queue.abandon()
+            + if local.msgs.is_empty() {
+                0
+            } else {
+                local.taken
+            };
+        if unread > 0 {
+            self.shared
+                .unconsumed
+                .fetch_sub(unread as isize, Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    use futures_util::StreamExt;
+
+    use super::Subscriber;
+    use crate::Client;
+
+    async fn until_pending(sub: &Subscriber, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sub.pending() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{} of {n} arrived",
+                sub.pending()
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    fn unconsumed(client: &Client) -> isize {
+        client.shared.unconsumed.load(Ordering::Relaxed)
+    }
+
+    /// Bytes encoded and not yet handed to the socket.
+    fn unwritten(client: &Client) -> usize {
+        client.shared.core.lock().conn.transmit_len()
+    }
+
+    // On the current-thread runtime the driver runs only when the test yields, so what a
+    // publish left in the write buffer (rather than wrote itself) can be seen.
+    #[tokio::test]
+    async fn an_answer_to_one_of_a_batch_is_left_to_the_driver_the_last_is_written_at_once() {
+        let server = rnats_test::NatsServer::start();
+        let reader = crate::connect(server.url()).await.unwrap();
+        let writer = crate::connect(server.url()).await.unwrap();
+        let mut sub = reader.subscribe("batch").await.unwrap();
+        reader.flush().await.unwrap();
+        for i in 0..10 {
+            writer.publish("batch", format!("{i}")).await.unwrap();
+        }
+        writer.flush().await.unwrap();
+        until_pending(&sub, 10).await;
+        assert_eq!(unconsumed(&reader), 10);
+
+        let first = sub.next().await.unwrap();
+        assert_eq!(first.payload, "0");
+        assert_eq!(unconsumed(&reader), 10, "counted until the batch is read");
+        // Idle for longer than the write-through window: only the unread batch holds it back.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        reader.publish("answers", "to 0").await.unwrap();
+        assert!(
+            unwritten(&reader) > 0,
+            "left for the driver's batched write"
+        );
+
+        for i in 1..10 {
+            assert_eq!(sub.next().await.unwrap().payload, format!("{i}"));
+        }
+        assert_eq!(unconsumed(&reader), 0);
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        assert_eq!(
+            unwritten(&reader),
+            0,
+            "the driver wrote it when the test yielded"
+        );
+        reader.publish("answers", "to 9").await.unwrap();
+        assert_eq!(
+            unwritten(&reader),
+            0,
+            "nothing unread: written by the caller at once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dropped_subscriber_no_longer_counts_what_it_did_not_read() {
+        let server = rnats_test::NatsServer::start();
+        let reader = crate::connect(server.url()).await.unwrap();
+        let writer = crate::connect(server.url()).await.unwrap();
+        let mut sub = reader.subscribe("batch").await.unwrap();
+        let mut other = reader.subscribe("other").await.unwrap();
+        reader.flush().await.unwrap();
+        for _ in 0..5 {
+            writer.publish("batch", "x").await.unwrap();
+        }
+        writer.publish("other", "y").await.unwrap();
+        writer.flush().await.unwrap();
+        until_pending(&sub, 5).await;
+        until_pending(&other, 1).await;
+        assert_eq!(unconsumed(&reader), 6);
+        sub.next().await.unwrap();
+        drop(sub);
+        assert_eq!(
+            unconsumed(&reader),
+            1,
+            "only the other subscriber's message"
+        );
+        // Published before the server has the unsubscribe, or after: never counted.
+        for _ in 0..5 {
+            writer.publish("batch", "late").await.unwrap();
+        }
+        writer.flush().await.unwrap();
+        reader.flush().await.unwrap();
+        assert_eq!(unconsumed(&reader), 1);
+        other.next().await.unwrap();
+        assert_eq!(unconsumed(&reader), 0);
     }
 }
