@@ -191,26 +191,39 @@ pub fn parse_info(reply: &str) -> Result<Info<'_>, Error> {
             format!("{reply:?} is not a JetStream ack subject"),
         )
     };
-    let tokens: Vec<&str> = reply.split('.').collect();
-    if tokens.len() < 9 || tokens[0] != "$JS" || tokens[1] != "ACK" {
+    // Every message of a consumer goes through here (an ordered consumer's and a KV
+    // watcher's twice): the tokens go into an array, not a Vec, and the common timestamp
+    // is read as an i64, not an i128.
+    let mut tokens = [""; 12];
+    let mut count = 0;
+    let mut start = 0;
+    // Dots are ASCII: every cut is on a character boundary.
+    let ends = reply
+        .bytes()
+        .enumerate()
+        .filter(|&(_, b)| b == b'.')
+        .map(|(i, _)| i);
+    for end in ends.chain(std::iter::once(reply.len())) {
+        if let Some(slot) = tokens.get_mut(count) {
+            *slot = reply.get(start..end).unwrap_or_default();
+        }
+        count += 1;
+        start = end + 1;
+    }
+    if count < 9 || tokens[0] != "$JS" || tokens[1] != "ACK" {
         return Err(bad());
     }
-    let (domain, account_hash, rest, token) = match tokens.len() {
+    let (domain, account_hash, rest, token) = match count {
         9 => (None, None, &tokens[2..9], None),
         10 => return Err(bad()),
         _ => {
             let domain = Some(tokens[2]).filter(|d| *d != "_" && !d.is_empty());
-            (
-                domain,
-                Some(tokens[3]),
-                &tokens[4..11],
-                tokens.get(11).copied(),
-            )
+            let token = (count > 11).then_some(tokens[11]);
+            (domain, Some(tokens[3]), &tokens[4..11], token)
         }
     };
     let num = |s: &str| s.parse::<u64>().map_err(|_| bad());
-    let ts = rest[5].parse::<i128>().map_err(|_| bad())?;
-    let published = OffsetDateTime::from_unix_timestamp_nanos(ts).map_err(|_| bad())?;
+    let published = unix_nanos(rest[5]).ok_or_else(bad)?;
     Ok(Info {
         domain,
         account_hash,
@@ -223,6 +236,19 @@ pub fn parse_info(reply: &str) -> Result<Info<'_>, Error> {
         pending: num(rest[6])?,
         token,
     })
+}
+
+/// A timestamp in Unix nanoseconds. Those that fit an i64 (1677 to 2262) go through whole
+/// seconds, without the i128 arithmetic of `from_unix_timestamp_nanos`.
+fn unix_nanos(text: &str) -> Option<OffsetDateTime> {
+    const NANOS: i64 = 1_000_000_000;
+    match text.parse::<i64>() {
+        Ok(ts) => OffsetDateTime::from_unix_timestamp(ts.div_euclid(NANOS))
+            .ok()?
+            .replace_nanosecond(ts.rem_euclid(NANOS) as u32)
+            .ok(),
+        Err(_) => OffsetDateTime::from_unix_timestamp_nanos(text.parse::<i128>().ok()?).ok(),
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +299,128 @@ mod tests {
         ] {
             assert!(parse_info(s).is_err(), "{s:?}");
         }
+    }
+
+    /// The reference reading: every token collected, the timestamp as an i128.
+    fn parse_info_reference(
+        reply: &str,
+    ) -> Option<(
+        Option<&str>,
+        Option<&str>,
+        [&str; 2],
+        [u64; 4],
+        i128,
+        Option<&str>,
+    )> {
+        let tokens: Vec<&str> = reply.split('.').collect();
+        if tokens.len() < 9 || tokens[0] != "$JS" || tokens[1] != "ACK" || tokens.len() == 10 {
+            return None;
+        }
+        let (domain, hash, rest, token) = if tokens.len() == 9 {
+            (None, None, &tokens[2..9], None)
+        } else {
+            let domain = Some(tokens[2]).filter(|d| *d != "_" && !d.is_empty());
+            (
+                domain,
+                Some(tokens[3]),
+                &tokens[4..11],
+                tokens.get(11).copied(),
+            )
+        };
+        let n = |s: &str| s.parse::<u64>().ok();
+        let ts = rest[5].parse::<i128>().ok()?;
+        OffsetDateTime::from_unix_timestamp_nanos(ts).ok()?;
+        Some((
+            domain,
+            hash,
+            [rest[0], rest[1]],
+            [n(rest[2])?, n(rest[3])?, n(rest[4])?, n(rest[6])?],
+            ts,
+            token,
+        ))
+    }
+
+    fn ours(
+        reply: &str,
+    ) -> Option<(
+        Option<&str>,
+        Option<&str>,
+        [&str; 2],
+        [u64; 4],
+        i128,
+        Option<&str>,
+    )> {
+        parse_info(reply).ok().map(|i| {
+            (
+                i.domain,
+                i.account_hash,
+                [i.stream, i.consumer],
+                [
+                    i.delivered,
+                    i.stream_sequence,
+                    i.consumer_sequence,
+                    i.pending,
+                ],
+                i.published.unix_timestamp_nanos(),
+                i.token,
+            )
+        })
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    fn token() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prop_oneof![
+            proptest::string::string_regex("[0-9]{1,20}").unwrap(),
+            proptest::string::string_regex("-?[0-9]{1,30}").unwrap(),
+            proptest::string::string_regex("[A-Za-z_]{0,4}").unwrap(),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any dotted tokens after `$JS.ACK`: both readings agree, errors included.
+        #[test]
+        fn parse_info_reads_any_subject_as_the_reference_does(
+            tokens in proptest::collection::vec(token(), 0..14),
+        ) {
+            let reply = format!("$JS.ACK.{}", tokens.join("."));
+            proptest::prop_assert_eq!(ours(&reply), parse_info_reference(&reply), "{}", reply);
+        }
+
+        /// Well-formed v1 and v2 subjects with any numbers and timestamps.
+        #[test]
+        fn parse_info_reads_well_formed_subjects_as_the_reference_does(
+            v2 in proptest::bool::ANY,
+            numbers in proptest::array::uniform4(proptest::num::u64::ANY),
+            ts in proptest::prop_oneof![
+                proptest::num::i64::ANY.prop_map(i128::from),
+                -400_000_000_000_000_000_000i128..400_000_000_000_000_000_000i128,
+            ],
+            extra in proptest::collection::vec("[a-z]{1,3}", 0..3),
+        ) {
+            let [d, s, c, p] = numbers;
+            let head = if v2 { "$JS.ACK.dom.HASH" } else { "$JS.ACK" };
+            let mut reply = format!("{head}.STREAM.cons.{d}.{s}.{c}.{ts}.{p}");
+            if v2 {
+                for e in &extra {
+                    reply.push('.');
+                    reply.push_str(e);
+                }
+            }
+            let expected = parse_info_reference(&reply);
+            proptest::prop_assert_eq!(ours(&reply), expected, "{}", reply);
+        }
+    }
+
+    #[test]
+    fn timestamps_before_1970_and_beyond_i64() {
+        let i = parse_info("$JS.ACK.S.C.1.2.3.-1500000000.0").unwrap();
+        assert_eq!(i.published.unix_timestamp_nanos(), -1_500_000_000);
+        let far = "$JS.ACK.S.C.1.2.3.9300000000000000000.0";
+        assert_eq!(
+            parse_info(far).unwrap().published.unix_timestamp_nanos(),
+            9_300_000_000_000_000_000
+        );
     }
 
     #[test]

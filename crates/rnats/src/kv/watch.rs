@@ -6,7 +6,6 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_core::Stream as FuturesStream;
-use futures_util::StreamExt;
 
 use super::store::{operation, Entry, Operation, Store};
 use crate::jetstream::consumer::{DeliverPolicy, Ordered, OrderedConfig};
@@ -131,14 +130,11 @@ impl Core {
                 self.signalled = true;
                 return Poll::Ready(Some(Ok(WatchEvent::InitialDataDone)));
             }
-            let msg = match self.ordered.poll_next_unpin(cx) {
+            let (msg, info) = match self.ordered.poll_next_delivered(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => return Poll::Ready(None),
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e))),
-                Poll::Ready(Some(Ok(msg))) => msg,
-            };
-            let Ok(info) = msg.info() else {
-                continue;
+                Poll::Ready(Some(Ok(next))) => next,
             };
             let (revision, delta, created) = (info.stream_sequence, info.pending, info.published);
             if !self.signalled && delta == 0 {

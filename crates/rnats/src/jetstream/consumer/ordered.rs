@@ -248,11 +248,14 @@ impl Ordered {
     }
 }
 
-impl FuturesStream for Ordered {
-    type Item = Result<Message, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
+impl Ordered {
+    /// The next message with what its reply subject says (read once here, for the
+    /// sequence check, and handed on: a KV watcher needs it too).
+    pub(crate) fn poll_next_delivered(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<(Message, Delivered), Error>>> {
+        let this = self;
         if this.done {
             return Poll::Ready(None);
         }
@@ -314,7 +317,12 @@ impl FuturesStream for Ordered {
                     }
                     this.next_consumer_seq += 1;
                     this.last_stream_seq = info.stream_sequence;
-                    return Poll::Ready(Some(Ok(msg)));
+                    let delivered = Delivered {
+                        stream_sequence: info.stream_sequence,
+                        pending: info.pending,
+                        published: info.published,
+                    };
+                    return Poll::Ready(Some(Ok((msg, delivered))));
                 }
                 Poll::Ready(Some(Err(e))) => {
                     if e.is_connection_closed() {
@@ -337,6 +345,27 @@ impl FuturesStream for Ordered {
             }
         }
     }
+}
+
+impl FuturesStream for Ordered {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_next_delivered(cx)
+            .map(|next| next.map(|result| result.map(|(msg, _)| msg)))
+    }
+}
+
+/// A delivered message's place in the stream, from its reply subject.
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(feature = "kv"), allow(dead_code))]
+pub(crate) struct Delivered {
+    /// Its stream sequence.
+    pub(crate) stream_sequence: u64,
+    /// Messages left for the consumer after it.
+    pub(crate) pending: u64,
+    /// When it was stored.
+    pub(crate) published: time::OffsetDateTime,
 }
 
 impl std::fmt::Debug for Ordered {
