@@ -301,17 +301,19 @@ mod tests {
         }
     }
 
-    /// The reference reading: every token collected, the timestamp as an i128.
-    fn parse_info_reference(
-        reply: &str,
-    ) -> Option<(
-        Option<&str>,
-        Option<&str>,
-        [&str; 2],
+    /// What a reading found: domain, account hash, stream and consumer, the four numbers,
+    /// the timestamp, the token.
+    type Read<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        [&'a str; 2],
         [u64; 4],
         i128,
-        Option<&str>,
-    )> {
+        Option<&'a str>,
+    );
+
+    /// The reference reading: every token collected, the timestamp as an i128.
+    fn parse_info_reference(reply: &str) -> Option<Read<'_>> {
         let tokens: Vec<&str> = reply.split('.').collect();
         if tokens.len() < 9 || tokens[0] != "$JS" || tokens[1] != "ACK" || tokens.len() == 10 {
             return None;
@@ -340,16 +342,7 @@ mod tests {
         ))
     }
 
-    fn ours(
-        reply: &str,
-    ) -> Option<(
-        Option<&str>,
-        Option<&str>,
-        [&str; 2],
-        [u64; 4],
-        i128,
-        Option<&str>,
-    )> {
+    fn ours(reply: &str) -> Option<Read<'_>> {
         parse_info(reply).ok().map(|i| {
             (
                 i.domain,
