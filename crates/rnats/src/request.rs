@@ -255,7 +255,11 @@ impl Shared {
 /// `now + after`, or about 30 years from now when that overflows (a caller's
 /// `Duration::MAX` means "no limit", not a panic).
 pub(crate) fn deadline_in(after: Duration) -> tokio::time::Instant {
-    let now = tokio::time::Instant::now();
+    deadline_from(tokio::time::Instant::now(), after)
+}
+
+/// `now + after`, as [`deadline_in`] (for a caller that has read the clock already).
+fn deadline_from(now: tokio::time::Instant, after: Duration) -> tokio::time::Instant {
     now.checked_add(after)
         .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400))
 }
@@ -439,7 +443,7 @@ impl Client {
             .timeout
             .unwrap_or(self.shared.options.request_timeout);
         let now = tokio::time::Instant::now();
-        let deadline = timeout.map_or(now, deadline_in);
+        let deadline = timeout.map_or(now, |after| deadline_from(now, after));
         let (token, slot) = self.shared.start_request(
             subject,
             request.headers.as_ref(),

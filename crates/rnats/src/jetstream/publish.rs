@@ -389,7 +389,7 @@ impl PubAckFuture {
     fn first_attempt_done(
         &mut self,
         result: Result<PubAck, Error>,
-        failed_at: tokio::time::Instant,
+        failed_at: Option<tokio::time::Instant>,
         cx: &mut TaskContext<'_>,
     ) -> Poll<Result<PubAck, Error>> {
         self.permit = None;
@@ -400,6 +400,8 @@ impl PubAckFuture {
                     return Poll::Ready(Err(e));
                 };
                 let subject = self.response.subject().to_owned();
+                // Only a failure needs the clock: not read for every acknowledgement.
+                let failed_at = failed_at.unwrap_or_else(tokio::time::Instant::now);
                 let mut fut = Box::pin(retry.run(subject, e, failed_at));
                 let poll = fut.as_mut().poll(cx);
                 self.retrying = Some(fut);
@@ -438,14 +440,14 @@ impl Future for PubAckFuture {
                     ),
                 );
                 let expired = this.response.deadline();
-                return this.first_attempt_done(Err(err), expired, cx);
+                return this.first_attempt_done(Err(err), Some(expired), cx);
             }
             Poll::Ready(Err(e)) => {
                 this.permit = None;
                 return Poll::Ready(Err(e));
             }
         };
-        this.first_attempt_done(result, tokio::time::Instant::now(), cx)
+        this.first_attempt_done(result, None, cx)
     }
 }
 
