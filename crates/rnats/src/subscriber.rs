@@ -360,6 +360,12 @@ mod tests {
         client.shared.unconsumed.load(Ordering::Relaxed)
     }
 
+    async fn two_clients(server: &rnats_test::NatsServer) -> (Client, Client) {
+        let reader = crate::connect(server.url()).await.unwrap();
+        let writer = crate::connect(server.url()).await.unwrap();
+        (reader, writer)
+    }
+
     /// Bytes encoded and not yet handed to the socket.
     fn unwritten(client: &Client) -> usize {
         client.shared.core.lock().conn.transmit_len()
@@ -370,8 +376,7 @@ mod tests {
     #[tokio::test]
     async fn an_answer_to_one_of_a_batch_is_left_to_the_driver_the_last_is_written_at_once() {
         let server = rnats_test::NatsServer::start();
-        let reader = crate::connect(server.url()).await.unwrap();
-        let writer = crate::connect(server.url()).await.unwrap();
+        let (reader, writer) = two_clients(&server).await;
         let mut sub = reader.subscribe("batch").await.unwrap();
         reader.flush().await.unwrap();
         for i in 0..10 {
@@ -413,8 +418,7 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_subscriber_no_longer_counts_what_it_did_not_read() {
         let server = rnats_test::NatsServer::start();
-        let reader = crate::connect(server.url()).await.unwrap();
-        let writer = crate::connect(server.url()).await.unwrap();
+        let (reader, writer) = two_clients(&server).await;
         let mut sub = reader.subscribe("batch").await.unwrap();
         let mut other = reader.subscribe("other").await.unwrap();
         reader.flush().await.unwrap();
