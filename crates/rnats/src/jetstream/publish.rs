@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use super::api::parse_response;
 use super::context::Context;
@@ -277,10 +277,16 @@ impl Context {
                 "an expected last subject sequence for other subjects",
             )?;
         }
-        let permit = Arc::clone(&self.inner.acks.window)
-            .acquire_owned()
-            .await
-            .map_err(|_| Error::closed())?;
+        let window = &self.inner.acks.window;
+        let permit = match Arc::clone(window).try_acquire_owned() {
+            Ok(permit) => permit,
+            // The window is full: wait for a place. Boxed, so that the future of every
+            // publish does not carry the waiting state of the rare one.
+            Err(TryAcquireError::NoPermits) => Box::pin(Arc::clone(window).acquire_owned())
+                .await
+                .map_err(|_| Error::closed())?,
+            Err(TryAcquireError::Closed) => return Err(Error::closed()),
+        };
         let again = (retry.attempts > 0).then(|| {
             Box::new(Retry {
                 context: self.clone(),

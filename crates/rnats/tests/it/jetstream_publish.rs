@@ -164,15 +164,31 @@ async fn pipelined_publish_is_bounded_by_the_ack_window() {
         .unwrap();
     drop(b); // dropping an acknowledgement frees its place too
     let d = js.publish("win", "4").await.unwrap();
+    // A publish that has to wait for a place goes out once one frees.
+    let waiting = tokio::spawn({
+        let js = js.clone();
+        async move { js.publish("win", "5").await?.await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !waiting.is_finished(),
+        "a publish got through a full window"
+    );
     assert_eq!(c.await.unwrap().sequence, 3);
     assert_eq!(d.await.unwrap().sequence, 4);
+    let fifth = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("the waiting publish got a place")
+        .unwrap()
+        .unwrap();
+    assert_eq!(fifth.sequence, 5);
 
     // Many in flight with a large window: every acknowledgement arrives, in order.
     let js = jetstream::ContextBuilder::new()
         .max_ack_inflight(256)
         .build(js.client().clone());
     let mut acks = std::collections::VecDeque::new();
-    let mut last = 4;
+    let mut last = 5;
     for i in 0..5000 {
         acks.push_back(js.publish("win", format!("{i}")).await.unwrap());
         if acks.len() == 256 {
@@ -186,7 +202,7 @@ async fn pipelined_publish_is_bounded_by_the_ack_window() {
         assert_eq!(ack.sequence, last + 1);
         last = ack.sequence;
     }
-    assert_eq!(js.stream_info("WIN").await.unwrap().state.messages, 5004);
+    assert_eq!(js.stream_info("WIN").await.unwrap().state.messages, 5005);
 }
 
 #[tokio::test]
