@@ -120,11 +120,10 @@ impl SubQueue {
     }
 
     /// Takes every queued message into `local`, or registers `waker` when there is none.
-    fn poll_take(&self, local: &mut Local, waker: &Waker) -> Poll<bool> {
+    fn poll_take(&self, local: &mut VecDeque<Message>, waker: &Waker) -> Poll<bool> {
         let mut inner = self.inner.lock();
         if !inner.msgs.is_empty() {
-            std::mem::swap(&mut inner.msgs, &mut local.msgs);
-            local.taken = local.msgs.len();
+            std::mem::swap(&mut inner.msgs, local);
             inner.bytes = 0;
             inner.slow = false;
             return Poll::Ready(true);
@@ -253,7 +252,8 @@ impl Subscriber {
 #[derive(Default)]
 struct Local {
     msgs: VecDeque<Message>,
-    /// How many the batch had: taken off `Shared::unconsumed` once it is all handed out.
+    /// How many the batch had: taken off `Shared::unconsumed` once it is all handed out
+    /// (then 0 again: nonzero only while some of the batch is unread).
     taken: usize,
 }
 
@@ -265,8 +265,8 @@ fn poll_next_from(
     cx: &mut Context<'_>,
 ) -> Poll<Option<Message>> {
     if local.msgs.is_empty() {
-        match queue.poll_take(local, cx.waker()) {
-            Poll::Ready(true) => {}
+        match queue.poll_take(&mut local.msgs, cx.waker()) {
+            Poll::Ready(true) => local.taken = local.msgs.len(),
             Poll::Ready(false) => return Poll::Ready(None),
             Poll::Pending => return Poll::Pending,
         }
@@ -319,13 +319,7 @@ impl Drop for Subscriber {
             self.shared.unsubscribe(self.sid);
         }
         // What was received and will not be read no longer counts as unread.
-        let local = self.local.get_mut();
-        let unread = self.queue.abandon()
-            + if local.msgs.is_empty() {
-                0
-            } else {
-                local.taken
-            };
+        let unread = self.queue.abandon() + self.local.get_mut().taken;
         if unread > 0 {
             self.shared
                 .unconsumed
