@@ -315,3 +315,64 @@ async fn ordered_consumer_resets_on_a_sequence_gap() {
         "{info:?}"
     );
 }
+
+/// A gap at the end, with nothing after it: another client takes the last delivery of the
+/// ordered consumer's consumer and no message follows. The consumer's next idle heartbeat
+/// says which delivery was its last; the ordered consumer sees it never got it, recreates
+/// its consumer and delivers that message, in order, without waiting for another one (a
+/// message lost with a broken connection is the same case).
+#[tokio::test]
+async fn ordered_consumer_finds_a_gap_at_the_end_from_a_heartbeat() {
+    let _shared = crate::shared().await;
+    let (server, js) = js_server().await;
+    let stream = stream_with(&js, "ORDTAIL", &["ordtail"]).await;
+    publish_n(&js, "ordtail", 5).await;
+    let mut config = consumer::OrderedConfig::default();
+    config.heartbeat = Duration::from_millis(500);
+    let mut messages = stream.ordered_messages(config).await.unwrap();
+    read_ordered(&mut messages, 1, 5, |_| {}).await;
+    let names = consumer_names(&stream).await;
+    assert_eq!(names.len(), 1, "{names:?}");
+    let consumer_name = names[0].clone();
+    let thief = rnats::connect(server.url()).await.unwrap();
+    let inbox = thief.new_inbox();
+    let mut stolen = thief.subscribe(inbox.as_str()).await.unwrap();
+    thief
+        .publish_with_reply(
+            format!("$JS.API.CONSUMER.MSG.NEXT.ORDTAIL.{consumer_name}"),
+            inbox.as_str(),
+            r#"{"batch":1,"expires":30000000000}"#,
+        )
+        .await
+        .unwrap();
+    thief.flush().await.unwrap();
+    // One message at a time until the thief has one: then nothing more is published.
+    let mut taken_seq = None;
+    for _ in 0..20 {
+        publish_n(&js, "ordtail", 1).await;
+        if let Ok(Some(taken)) =
+            tokio::time::timeout(Duration::from_millis(300), stolen.next()).await
+        {
+            let reply = taken.reply.clone().expect("a delivery has an ack subject");
+            let tokens: Vec<&str> = reply.split('.').collect();
+            taken_seq = Some(tokens[5].parse::<u64>().unwrap());
+            break;
+        }
+    }
+    let last = taken_seq.expect("the thief's pull was never served");
+    assert!(last > 5, "{last}");
+    // Every message up to the stolen one, the stolen one too, with nothing published after.
+    read_ordered(&mut messages, 6, last - 5, |_| {}).await;
+    assert_eq!(messages.resets(), 1, "one gap, one recreation");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), messages.next())
+            .await
+            .is_err(),
+        "nothing more was published"
+    );
+    assert_eq!(
+        messages.resets(),
+        1,
+        "idle heartbeats of the new consumer agree"
+    );
+}

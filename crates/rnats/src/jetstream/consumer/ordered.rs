@@ -8,7 +8,6 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use futures_core::Stream as FuturesStream;
-use futures_util::StreamExt;
 use time::OffsetDateTime;
 
 use super::pull::{self, Messages};
@@ -87,7 +86,9 @@ type Reset = Pin<Box<dyn Future<Output = Result<(String, Messages, u64), Error>>
 impl Stream {
     /// Delivers the stream's messages (matching the filters) in order, each exactly once,
     /// through an ephemeral, memory, R1, ack-none consumer. On a gap in the delivery
-    /// sequence, missed heartbeats, or the consumer's deletion or loss (after a reconnect the
+    /// sequence (also one at the end: an idle heartbeat names the consumer's last delivery,
+    /// so a message lost with a broken connection is noticed without another one following
+    /// it), missed heartbeats, or the consumer's deletion or loss (after a reconnect the
     /// pulls are sent again; a consumer that did not survive answers them with a 503), the
     /// consumer is recreated from the stream sequence after the last message delivered. A
     /// consumer that survived a reconnect is kept: no recreation, no wait for the stream's
@@ -303,9 +304,26 @@ impl Ordered {
                 this.reset = Some(this.start_reset(Duration::ZERO));
                 continue;
             };
-            match messages.poll_next_unpin(cx) {
+            let next = match messages.poll_event(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(msg))) => {
+                Poll::Ready(None) => None,
+                Poll::Ready(Some(pull::PullEvent::Next(next))) => Some(next),
+                Poll::Ready(Some(pull::PullEvent::Heartbeat {
+                    last_consumer_sequence,
+                })) => {
+                    // Idle: everything the consumer sent came before this. A message lost
+                    // on the way (its connection broke, the subscriber's queue was full)
+                    // shows here even when no message follows it.
+                    if last_consumer_sequence
+                        .is_some_and(|last| last.saturating_add(1) != this.next_consumer_seq)
+                    {
+                        this.reset = Some(this.start_reset(Duration::ZERO));
+                    }
+                    continue;
+                }
+            };
+            match next {
+                Some(Ok(msg)) => {
                     let Ok(info) = msg.info() else {
                         continue;
                     };
@@ -324,7 +342,7 @@ impl Ordered {
                     };
                     return Poll::Ready(Some(Ok((msg, delivered))));
                 }
-                Poll::Ready(Some(Err(e))) => {
+                Some(Err(e)) => {
                     if e.is_connection_closed() {
                         this.done = true;
                         return Poll::Ready(Some(Err(e)));
@@ -333,7 +351,7 @@ impl Ordered {
                     // consumer is not to be trusted any more.
                     this.reset = Some(this.start_reset(Duration::ZERO));
                 }
-                Poll::Ready(None) => {
+                None => {
                     if this.stream.context.client().connection_state()
                         == crate::ConnectionState::Closed
                     {

@@ -260,11 +260,45 @@ impl Messages {
     }
 }
 
+/// What [`Messages::poll_event`] yields: what the public stream yields, plus the idle
+/// heartbeats (an ordered consumer checks the last delivered sequence they carry).
+pub(crate) enum PullEvent {
+    /// A delivered message, or an error the stream yields.
+    Next(Result<Message, Error>),
+    /// An idle heartbeat, with the consumer sequence of the last message delivered
+    /// (`Nats-Last-Consumer`) when it says. The consumer's deliveries and heartbeats reach
+    /// the client in the order it sent them: every delivery up to that sequence came before.
+    Heartbeat { last_consumer_sequence: Option<u64> },
+}
+
 impl FuturesStream for Messages {
     type Item = Result<Message, Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
+        loop {
+            return match self.poll_event(cx) {
+                Poll::Ready(Some(PullEvent::Heartbeat { .. })) => continue,
+                Poll::Ready(Some(PullEvent::Next(next))) => Poll::Ready(Some(next)),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}
+
+impl Messages {
+    /// The next message, error or idle heartbeat.
+    pub(crate) fn poll_event(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<PullEvent>> {
+        self.poll_inner(cx).map(|next| {
+            next.map(|event| match event {
+                Ok(event) => event,
+                Err(e) => PullEvent::Next(Err(e)),
+            })
+        })
+    }
+
+    fn poll_inner(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<Result<PullEvent, Error>>> {
+        let this = self;
         if this.terminated {
             return Poll::Ready(None);
         }
@@ -324,13 +358,24 @@ impl FuturesStream for Messages {
                         this.pin_id = Some(pin.to_owned());
                     }
                 }
-                return Poll::Ready(Some(Ok(Message {
+                return Poll::Ready(Some(Ok(PullEvent::Next(Ok(Message {
                     message: msg,
                     context: this.context.clone(),
-                })));
+                })))));
             };
             match classify(status, msg.description.as_deref()) {
-                StatusClass::Heartbeat => answer_stalled(&this.client, &msg),
+                StatusClass::Heartbeat => {
+                    if !answer_stalled(&this.client, &msg) {
+                        let last_consumer_sequence = msg
+                            .headers
+                            .as_ref()
+                            .and_then(|h| h.get("Nats-Last-Consumer"))
+                            .and_then(|v| v.trim().parse().ok());
+                        return Poll::Ready(Some(Ok(PullEvent::Heartbeat {
+                            last_consumer_sequence,
+                        })));
+                    }
+                }
                 StatusClass::PullEnded => this.release(&msg),
                 StatusClass::PullLost => this.forget_pulls(),
                 StatusClass::PinMismatch => {

@@ -3,6 +3,7 @@
 
 mod messages;
 
+pub(crate) use messages::PullEvent;
 pub use messages::{Messages, StreamBuilder};
 
 use std::future::Future;
@@ -504,8 +505,8 @@ pub(super) fn classify(status: StatusCode, description: Option<&str>) -> StatusC
     }
 }
 
-/// Answers a heartbeat that says the consumer is stalled (flow control).
-pub(super) fn answer_stalled(client: &Client, msg: &crate::Message) {
+/// Answers a heartbeat that says the consumer is stalled (flow control); true if it did.
+pub(super) fn answer_stalled(client: &Client, msg: &crate::Message) -> bool {
     let stalled = msg
         .headers
         .as_ref()
@@ -516,7 +517,9 @@ pub(super) fn answer_stalled(client: &Client, msg: &crate::Message) {
         tokio::spawn(async move {
             let _ = client.publish(subject, Bytes::new()).await;
         });
+        return true;
     }
+    false
 }
 
 pub(super) fn status_error(consumer: &str, status: StatusCode, description: Option<&str>) -> Error {
