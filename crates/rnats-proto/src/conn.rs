@@ -147,7 +147,8 @@ pub struct Connection {
     chunks_len: usize,
     /// Publishes held while not connected, released after the handshake.
     pending: BytesMut,
-    subs: HashMap<Sid, SubscriptionInfo>,
+    /// Keyed by the connection's own ids: a fast hasher, nothing chosen by a peer.
+    subs: HashMap<Sid, SubscriptionInfo, foldhash::fast::RandomState>,
     next_sid: u64,
     pings: VecDeque<PingPurpose>,
     keepalives_unanswered: usize,
@@ -169,7 +170,7 @@ impl Connection {
             chunks: VecDeque::new(),
             chunks_len: 0,
             pending: BytesMut::new(),
-            subs: HashMap::new(),
+            subs: HashMap::default(),
             next_sid: 1,
             pings: VecDeque::new(),
             keepalives_unanswered: 0,

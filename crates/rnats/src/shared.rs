@@ -3,6 +3,11 @@
 //! (publishing, subscribing, flushing, the write-through path). See ARCHITECTURE.md.
 
 use std::collections::HashMap;
+
+/// The hasher of the core's tables, keyed by the client's own numbers (subscription ids,
+/// request ids): none is chosen by a peer, so a fast hasher fits (the standard one is built
+/// to resist chosen keys and costs more per lookup, made once or twice per message).
+pub(crate) type FastHash = foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
@@ -87,14 +92,14 @@ pub(crate) struct Shared {
 /// The mutable part of [`Shared`], behind one lock.
 pub(crate) struct Core {
     pub(crate) conn: Connection,
-    pub(crate) subs: HashMap<Sid, Arc<SubQueue>>,
+    pub(crate) subs: HashMap<Sid, Arc<SubQueue>, FastHash>,
     pub(crate) mux_sid: Option<Sid>,
-    pub(crate) requests: HashMap<u64, Arc<crate::request::ReplySlot>>,
+    pub(crate) requests: HashMap<u64, Arc<crate::request::ReplySlot>, FastHash>,
     pub(crate) next_request: u64,
     /// No request in `requests` times out before this (a lower bound: answered ones leave
     /// it behind); the driver's timer looks at the table then (`request::expire_requests`).
     pub(crate) next_expiry: Option<tokio::time::Instant>,
-    pub(crate) flushes: HashMap<FlushToken, oneshot::Sender<Result<(), Error>>>,
+    pub(crate) flushes: HashMap<FlushToken, oneshot::Sender<Result<(), Error>>, FastHash>,
     pub(crate) lifecycle: Lifecycle,
     pub(crate) close_waiters: Vec<oneshot::Sender<()>>,
     pub(crate) pool: ServerPool<ServerAddr>,
