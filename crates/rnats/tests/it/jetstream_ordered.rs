@@ -201,6 +201,40 @@ async fn wait_only_consumer(stream: &stream::Stream, name: &str) {
     }
 }
 
+/// Another client's pull of one delivery of `consumer` (of `stream`), waiting up to `expires_s`
+/// seconds: the way to make a gap in an ordered consumer's deliveries (a forged delivery cannot
+/// be injected: the server drops client messages with a `$JS.ACK` reply subject). Returns the
+/// client and the subscription the delivery comes to.
+async fn thief_pull(
+    server: &rnats_test::NatsServer,
+    stream: &str,
+    consumer: &str,
+    expires_s: u64,
+) -> (rnats::Client, rnats::Subscriber) {
+    let thief = rnats::connect(server.url()).await.unwrap();
+    let inbox = thief.new_inbox();
+    let stolen = thief.subscribe(inbox.as_str()).await.unwrap();
+    thief
+        .publish_with_reply(
+            format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"),
+            inbox.as_str(),
+            format!(r#"{{"batch":1,"expires":{}}}"#, expires_s * 1_000_000_000),
+        )
+        .await
+        .unwrap();
+    thief.flush().await.unwrap();
+    (thief, stolen)
+}
+
+/// The stream sequence of a delivery of `consumer` of `stream`, from its reply subject
+/// (`$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>`).
+fn stolen_stream_seq(taken: &rnats::Message, stream: &str, consumer: &str) -> u64 {
+    let reply = taken.reply.clone().expect("a delivery has an ack subject");
+    let tokens: Vec<&str> = reply.split('.').collect();
+    assert_eq!(&tokens[..4], ["$JS", "ACK", stream, consumer], "{reply}");
+    tokens[5].parse().unwrap()
+}
+
 /// A frozen server: the ordered consumer misses its heartbeats, recreates its consumer (a new
 /// name) once the server is back, and delivers every sequence once, in order.
 #[tokio::test]
@@ -263,29 +297,11 @@ async fn ordered_consumer_resets_on_a_sequence_gap() {
     assert_eq!(messages.resets(), 0);
     // The thief's pull waits behind the ordered consumer's; the server serves waiting pulls
     // in turn, so it takes one of the next messages.
-    let thief = rnats::connect(server.url()).await.unwrap();
-    let inbox = thief.new_inbox();
-    let mut stolen = thief.subscribe(inbox.as_str()).await.unwrap();
-    thief
-        .publish_with_reply(
-            format!("$JS.API.CONSUMER.MSG.NEXT.ORDGAP.{consumer_name}"),
-            inbox.as_str(),
-            r#"{"batch":1,"expires":10000000000}"#,
-        )
-        .await
-        .unwrap();
-    thief.flush().await.unwrap();
+    let (_thief, mut stolen) = thief_pull(&server, "ORDGAP", &consumer_name, 10).await;
     publish_n(&js, "ordgap", 10).await;
     let taken = next_within(&mut stolen, 10, "the stolen delivery").await;
-    // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
-    let reply = taken.reply.clone().expect("a delivery has an ack subject");
-    let tokens: Vec<&str> = reply.split('.').collect();
-    assert_eq!(
-        &tokens[..4],
-        ["$JS", "ACK", "ORDGAP", consumer_name.as_str()]
-    );
-    let taken_seq: u64 = tokens[5].parse().unwrap();
-    assert!((11..=20).contains(&taken_seq), "{reply}");
+    let taken_seq = stolen_stream_seq(&taken, "ORDGAP", &consumer_name);
+    assert!((11..=20).contains(&taken_seq), "{taken_seq}");
     let mut payloads = Vec::new();
     for expected in 11..=20 {
         let msg = tokio::time::timeout(Duration::from_secs(10), messages.next())
@@ -334,18 +350,7 @@ async fn ordered_consumer_finds_a_gap_at_the_end_from_a_heartbeat() {
     let names = consumer_names(&stream).await;
     assert_eq!(names.len(), 1, "{names:?}");
     let consumer_name = names[0].clone();
-    let thief = rnats::connect(server.url()).await.unwrap();
-    let inbox = thief.new_inbox();
-    let mut stolen = thief.subscribe(inbox.as_str()).await.unwrap();
-    thief
-        .publish_with_reply(
-            format!("$JS.API.CONSUMER.MSG.NEXT.ORDTAIL.{consumer_name}"),
-            inbox.as_str(),
-            r#"{"batch":1,"expires":30000000000}"#,
-        )
-        .await
-        .unwrap();
-    thief.flush().await.unwrap();
+    let (_thief, mut stolen) = thief_pull(&server, "ORDTAIL", &consumer_name, 30).await;
     // One message at a time until the thief has one: then nothing more is published.
     let mut taken_seq = None;
     for _ in 0..20 {
@@ -353,9 +358,7 @@ async fn ordered_consumer_finds_a_gap_at_the_end_from_a_heartbeat() {
         if let Ok(Some(taken)) =
             tokio::time::timeout(Duration::from_millis(300), stolen.next()).await
         {
-            let reply = taken.reply.clone().expect("a delivery has an ack subject");
-            let tokens: Vec<&str> = reply.split('.').collect();
-            taken_seq = Some(tokens[5].parse::<u64>().unwrap());
+            taken_seq = Some(stolen_stream_seq(&taken, "ORDTAIL", &consumer_name));
             break;
         }
     }
