@@ -235,21 +235,34 @@ fn stolen_stream_seq(taken: &rnats::Message, stream: &str, consumer: &str) -> u6
     tokens[5].parse().unwrap()
 }
 
+/// A memory stream `name` on `subject` with `n` messages, an ordered consumer on it with 500 ms
+/// heartbeats that has delivered all `n`, and the name of its (only) consumer.
+async fn ordered_after(
+    js: &rnats::jetstream::Context,
+    name: &str,
+    subject: &str,
+    n: u64,
+) -> (stream::Stream, consumer::Ordered, String) {
+    let stream = stream_with(js, name, &[subject]).await;
+    publish_n(js, subject, usize::try_from(n).unwrap()).await;
+    let mut config = consumer::OrderedConfig::default();
+    config.heartbeat = Duration::from_millis(500);
+    let mut messages = stream.ordered_messages(config).await.unwrap();
+    read_ordered(&mut messages, 1, n, |_| {}).await;
+    let names = consumer_names(&stream).await;
+    assert_eq!(names.len(), 1, "{names:?}");
+    assert_eq!(messages.resets(), 0);
+    let consumer_name = names[0].clone();
+    (stream, messages, consumer_name)
+}
+
 /// A frozen server: the ordered consumer misses its heartbeats, recreates its consumer (a new
 /// name) once the server is back, and delivers every sequence once, in order.
 #[tokio::test]
 async fn ordered_consumer_recovers_from_missed_heartbeats() {
     let _shared = crate::shared().await;
     let (server, js) = js_server().await;
-    let stream = stream_with(&js, "ORDHB", &["ordhb"]).await;
-    publish_n(&js, "ordhb", 20).await;
-    let mut config = consumer::OrderedConfig::default();
-    config.heartbeat = Duration::from_millis(500);
-    let mut messages = stream.ordered_messages(config).await.unwrap();
-    read_ordered(&mut messages, 1, 20, |_| {}).await;
-    let before = consumer_names(&stream).await;
-    assert_eq!(before.len(), 1, "{before:?}");
-    assert_eq!(messages.resets(), 0);
+    let (stream, mut messages, first) = ordered_after(&js, "ORDHB", "ordhb", 20).await;
     // Frozen for 4.5 s: the heartbeats are missed after 1 s, and the first attempt to
     // recreate the consumer times out (after 2 s) unanswered; the server creates that
     // consumer once it is back, and the ordered consumer must delete it. The reader waits
@@ -263,7 +276,7 @@ async fn ordered_consumer_recovers_from_missed_heartbeats() {
     let resets = messages.resets();
     assert!(resets >= 2, "recreated {resets} times: no failed attempt");
     // (Attempts during the freeze time out and count too: how many is not fixed.)
-    let name = format!("{}_{}", before[0].rsplit_once('_').unwrap().0, resets + 1);
+    let name = format!("{}_{}", first.rsplit_once('_').unwrap().0, resets + 1);
     wait_only_consumer(&stream, &name).await;
     eprintln!("recreated {resets} times, now {name}");
     // No message pending: nothing more, and no reset either.
@@ -341,15 +354,7 @@ async fn ordered_consumer_resets_on_a_sequence_gap() {
 async fn ordered_consumer_finds_a_gap_at_the_end_from_a_heartbeat() {
     let _shared = crate::shared().await;
     let (server, js) = js_server().await;
-    let stream = stream_with(&js, "ORDTAIL", &["ordtail"]).await;
-    publish_n(&js, "ordtail", 5).await;
-    let mut config = consumer::OrderedConfig::default();
-    config.heartbeat = Duration::from_millis(500);
-    let mut messages = stream.ordered_messages(config).await.unwrap();
-    read_ordered(&mut messages, 1, 5, |_| {}).await;
-    let names = consumer_names(&stream).await;
-    assert_eq!(names.len(), 1, "{names:?}");
-    let consumer_name = names[0].clone();
+    let (_stream, mut messages, consumer_name) = ordered_after(&js, "ORDTAIL", "ordtail", 5).await;
     let (_thief, mut stolen) = thief_pull(&server, "ORDTAIL", &consumer_name, 30).await;
     // One message at a time until the thief has one: then nothing more is published.
     let mut taken_seq = None;
