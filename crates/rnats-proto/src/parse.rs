@@ -108,32 +108,59 @@ fn split_op_name(line: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// Splits the fields of a control line into offsets `(start, end)` relative to the line.
+///
+/// Eight bytes at a time: each word's spaces and tabs are found with a few integer operations
+/// and the fields fall between them (a MSG line of ~50 bytes takes ~1/3 of the instructions of
+/// a loop over its bytes; `reference_fields` in the tests is that loop, and a property test
+/// holds the two to the same result).
 fn fields(line: &[u8], out: &mut [(usize, usize); MAX_FIELDS]) -> Result<usize, ProtoError> {
     let mut n = 0;
-    let mut push = |start: usize, end: usize| {
-        if n == MAX_FIELDS {
-            return Err(malformed("too many fields in control line"));
+    // Where the field under way (if any) started: one past the last whitespace seen.
+    let mut start = 0;
+    let mut at_ws = |p: usize, n: &mut usize| {
+        if p > start {
+            if *n == MAX_FIELDS {
+                return Err(malformed("too many fields in control line"));
+            }
+            out[*n] = (start, p);
+            *n += 1;
         }
-        out[n] = (start, end);
-        n += 1;
+        start = p + 1;
         Ok(())
     };
-    // One pass, no SIMD: control lines are short (a subject, a sid, a reply, a size), and a
-    // byte loop costs less here than setting up memchr searches for spaces and tabs.
-    let mut start = None;
-    for (i, &c) in line.iter().enumerate() {
+    let mut words = line.chunks_exact(8);
+    let mut base = 0;
+    for word in words.by_ref() {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let mut mask = whitespace_bytes(u64::from_le_bytes(bytes));
+        while mask != 0 {
+            at_ws(base + (mask.trailing_zeros() / 8) as usize, &mut n)?;
+            mask &= mask - 1;
+        }
+        base += 8;
+    }
+    for (i, &c) in words.remainder().iter().enumerate() {
         if is_ws(c) {
-            if let Some(s) = start.take() {
-                push(s, i)?;
-            }
-        } else if start.is_none() {
-            start = Some(i);
+            at_ws(base + i, &mut n)?;
         }
     }
-    if let Some(s) = start {
-        push(s, line.len())?;
-    }
+    at_ws(line.len(), &mut n)?;
     Ok(n)
+}
+
+/// The high bit of each byte of `word` that is a space or a tab, no other bit.
+fn whitespace_bytes(word: u64) -> u64 {
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    const TABS: u64 = 0x0909_0909_0909_0909;
+    zero_bytes(word ^ SPACES) | zero_bytes(word ^ TABS)
+}
+
+/// The high bit of each byte of `x` that is zero, no other bit (exact: no carry crosses a byte,
+/// unlike the shorter `(x - 0x01..) & !x & 0x80..` test).
+fn zero_bytes(x: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7)
 }
 
 /// A decimal number. Any `u64` is accepted (a sid is any `u64` the client chose, up to 20
@@ -349,5 +376,88 @@ mod tests {
         };
         assert_eq!(m.payload.as_ptr() as usize, base + 13);
         assert_eq!(m.subject.as_ptr() as usize, base + 4);
+    }
+
+    /// The byte loop `fields` replaced, kept as the reference it is held to.
+    fn reference_fields(
+        line: &[u8],
+        out: &mut [(usize, usize); MAX_FIELDS],
+    ) -> Result<usize, ProtoError> {
+        let mut n = 0;
+        let mut push = |start: usize, end: usize| {
+            if n == MAX_FIELDS {
+                return Err(malformed("too many fields in control line"));
+            }
+            out[n] = (start, end);
+            n += 1;
+            Ok(())
+        };
+        let mut start = None;
+        for (i, &c) in line.iter().enumerate() {
+            if is_ws(c) {
+                if let Some(s) = start.take() {
+                    push(s, i)?;
+                }
+            } else if start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(s) = start {
+            push(s, line.len())?;
+        }
+        Ok(n)
+    }
+
+    /// A field splitter, as `fields` and `reference_fields` are.
+    type Splitter = fn(&[u8], &mut [(usize, usize); MAX_FIELDS]) -> Result<usize, ProtoError>;
+    /// The fields found, or the error's text.
+    type Split = Result<Vec<(usize, usize)>, String>;
+
+    fn split_with(f: Splitter, line: &[u8]) -> Split {
+        let mut out = [(0, 0); MAX_FIELDS];
+        f(line, &mut out)
+            .map(|n| out[..n].to_vec())
+            .map_err(|e| e.to_string())
+    }
+
+    fn both(line: &[u8]) -> (Split, Split) {
+        (split_with(fields, line), split_with(reference_fields, line))
+    }
+
+    #[test]
+    fn fields_split_like_the_byte_loop_at_word_edges() {
+        for line in [
+            &b""[..],
+            b" ",
+            b"MSG a 1 5",
+            b"MSG\tsubject.one  1\t\t_INBOX.abcdefghijklmnopqrstuv.123 128",
+            b"12345678 12345678\t",
+            b"        ",
+            b"1234567 ",
+            b" 1234567",
+            b"a b c d e f g h i j k l",
+            b"\x00\x09\x20\x29\x89\xa0\xff x",
+        ] {
+            let (new, old) = both(line);
+            assert_eq!(new, old, "{:?}", String::from_utf8_lossy(line));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fields_split_like_the_byte_loop(
+            line in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b' '),
+                    proptest::strategy::Just(b'\t'),
+                    proptest::strategy::Just(b'a'),
+                    proptest::num::u8::ANY,
+                ],
+                0..120,
+            )
+        ) {
+            let (new, old) = both(&line);
+            proptest::prop_assert_eq!(new, old);
+        }
     }
 }
