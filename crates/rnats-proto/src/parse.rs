@@ -117,13 +117,13 @@ fn fields(line: &[u8], out: &mut [(usize, usize); MAX_FIELDS]) -> Result<usize, 
     let mut n = 0;
     // Where the field under way (if any) started: one past the last whitespace seen.
     let mut start = 0;
-    let mut at_ws = |p: usize, n: &mut usize| {
+    let mut at_ws = |p: usize| {
         if p > start {
-            if *n == MAX_FIELDS {
+            if n == MAX_FIELDS {
                 return Err(malformed("too many fields in control line"));
             }
-            out[*n] = (start, p);
-            *n += 1;
+            out[n] = (start, p);
+            n += 1;
         }
         start = p + 1;
         Ok(())
@@ -135,17 +135,17 @@ fn fields(line: &[u8], out: &mut [(usize, usize); MAX_FIELDS]) -> Result<usize, 
         bytes.copy_from_slice(word);
         let mut mask = whitespace_bytes(u64::from_le_bytes(bytes));
         while mask != 0 {
-            at_ws(base + (mask.trailing_zeros() / 8) as usize, &mut n)?;
+            at_ws(base + (mask.trailing_zeros() / 8) as usize)?;
             mask &= mask - 1;
         }
         base += 8;
     }
     for (i, &c) in words.remainder().iter().enumerate() {
         if is_ws(c) {
-            at_ws(base + i, &mut n)?;
+            at_ws(base + i)?;
         }
     }
-    at_ws(line.len(), &mut n)?;
+    at_ws(line.len())?;
     Ok(n)
 }
 

@@ -3,11 +3,6 @@
 //! (publishing, subscribing, flushing, the write-through path). See ARCHITECTURE.md.
 
 use std::collections::HashMap;
-
-/// The hasher of the core's tables, keyed by the client's own numbers (subscription ids,
-/// request ids): none is chosen by a peer, so a fast hasher fits (the standard one is built
-/// to resist chosen keys and costs more per lookup, made once or twice per message).
-pub(crate) type FastHash = foldhash::fast::RandomState;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
@@ -43,6 +38,11 @@ pub(crate) enum Lifecycle {
     Closing,
     Closed,
 }
+
+/// The hasher of the core's tables, keyed by the client's own numbers (subscription ids,
+/// request ids): none is chosen by a peer, so a fast hasher fits (the standard one is built
+/// to resist chosen keys and costs more per lookup, made once or twice per message).
+pub(crate) type FastHash = foldhash::fast::RandomState;
 
 /// State shared by every [`Client`] clone, every [`Subscriber`] and the driver task.
 pub(crate) struct Shared {

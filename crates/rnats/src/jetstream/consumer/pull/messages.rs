@@ -241,15 +241,9 @@ impl Messages {
     /// Subtracts what a status says its pull left undelivered (or forgets every pull when
     /// the status does not say).
     fn release(&mut self, msg: &crate::Message) {
-        let header = |name: &str| {
-            msg.headers
-                .as_ref()
-                .and_then(|h| h.get(name))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-        };
         match (
-            header("Nats-Pending-Messages"),
-            header("Nats-Pending-Bytes"),
+            status_number::<usize>(msg, "Nats-Pending-Messages"),
+            status_number::<usize>(msg, "Nats-Pending-Bytes"),
         ) {
             (Some(m), b) => {
                 self.pending_messages = self.pending_messages.saturating_sub(m);
@@ -258,6 +252,14 @@ impl Messages {
             (None, _) => self.forget_pulls(),
         }
     }
+}
+
+/// A number a status message carries in header `name` (`None` when absent or not a number).
+fn status_number<T: std::str::FromStr>(msg: &crate::Message, name: &str) -> Option<T> {
+    msg.headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// What [`Messages::poll_event`] yields: what the public stream yields, plus the idle
@@ -289,15 +291,6 @@ impl FuturesStream for Messages {
 impl Messages {
     /// The next message, error or idle heartbeat.
     pub(crate) fn poll_event(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<PullEvent>> {
-        self.poll_inner(cx).map(|next| {
-            next.map(|event| match event {
-                Ok(event) => event,
-                Err(e) => PullEvent::Next(Err(e)),
-            })
-        })
-    }
-
-    fn poll_inner(&mut self, cx: &mut TaskContext<'_>) -> Poll<Option<Result<PullEvent, Error>>> {
         let this = self;
         if this.terminated {
             return Poll::Ready(None);
@@ -323,7 +316,7 @@ impl Messages {
             if this.pull.is_none() && this.pause.is_none() && this.connected && this.needs_pull() {
                 match this.start_pull() {
                     Ok(f) => this.pull = Some(f),
-                    Err(e) => return Poll::Ready(Some(Err(e))),
+                    Err(e) => return Poll::Ready(Some(PullEvent::Next(Err(e)))),
                 }
             }
             if let Some(pull) = &mut this.pull {
@@ -335,7 +328,7 @@ impl Messages {
                         } else {
                             this.forget_pulls();
                         }
-                        return Poll::Ready(Some(Err(e)));
+                        return Poll::Ready(Some(PullEvent::Next(Err(e))));
                     }
                 }
             }
@@ -358,22 +351,17 @@ impl Messages {
                         this.pin_id = Some(pin.to_owned());
                     }
                 }
-                return Poll::Ready(Some(Ok(PullEvent::Next(Ok(Message {
+                return Poll::Ready(Some(PullEvent::Next(Ok(Message {
                     message: msg,
                     context: this.context.clone(),
-                })))));
+                }))));
             };
             match classify(status, msg.description.as_deref()) {
                 StatusClass::Heartbeat => {
                     if !answer_stalled(&this.client, &msg) {
-                        let last_consumer_sequence = msg
-                            .headers
-                            .as_ref()
-                            .and_then(|h| h.get("Nats-Last-Consumer"))
-                            .and_then(|v| v.trim().parse().ok());
-                        return Poll::Ready(Some(Ok(PullEvent::Heartbeat {
-                            last_consumer_sequence,
-                        })));
+                        return Poll::Ready(Some(PullEvent::Heartbeat {
+                            last_consumer_sequence: status_number(&msg, "Nats-Last-Consumer"),
+                        }));
                     }
                 }
                 StatusClass::PullEnded => this.release(&msg),
@@ -385,26 +373,26 @@ impl Messages {
                 StatusClass::Unreachable => {
                     this.forget_pulls();
                     this.pause = Some(Box::pin(tokio::time::sleep(UNREACHABLE_PAUSE)));
-                    return Poll::Ready(Some(Err(status_error(
+                    return Poll::Ready(Some(PullEvent::Next(Err(status_error(
                         &this.consumer_name,
                         status,
                         msg.description.as_deref(),
-                    ))));
+                    )))));
                 }
                 StatusClass::Warning => {
-                    return Poll::Ready(Some(Err(status_error(
+                    return Poll::Ready(Some(PullEvent::Next(Err(status_error(
                         &this.consumer_name,
                         status,
                         msg.description.as_deref(),
-                    ))));
+                    )))));
                 }
                 StatusClass::Terminal => {
                     this.terminated = true;
-                    return Poll::Ready(Some(Err(status_error(
+                    return Poll::Ready(Some(PullEvent::Next(Err(status_error(
                         &this.consumer_name,
                         status,
                         msg.description.as_deref(),
-                    ))));
+                    )))));
                 }
             }
         }
@@ -413,10 +401,10 @@ impl Messages {
             this.forget_pulls();
             // Wake to send the fresh pull on the next poll.
             cx.waker().wake_by_ref();
-            return Poll::Ready(Some(Err(missed_heartbeat(
+            return Poll::Ready(Some(PullEvent::Next(Err(missed_heartbeat(
                 &this.consumer_name,
                 this.heartbeat,
-            ))));
+            )))));
         }
         Poll::Pending
     }
