@@ -294,6 +294,7 @@ pub fn run(args: RunArgs) {
         load_average(),
     );
     print_table(&results);
+    print_pairs(&results);
     print_details(&results);
 }
 
@@ -662,6 +663,47 @@ fn cpu_ns_per_msg(o: &Outcome) -> Option<f64> {
 
 fn num(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{v:.0}"))
+}
+
+/// Run by run, rnats' rate over async-nats': the two runs of a pair ran back to back and
+/// shared the host's load of that moment, so the median of these ratios moves less with a
+/// load that drifts during the table than the ratio of the medians does. Only for cases
+/// where every run of both clients succeeded (a failure would pair unrelated runs).
+fn print_pairs(results: &Results<'_>) {
+    let mut lines = Vec::new();
+    for (case, _clients, samples) in results {
+        let (rn, an) = (&samples[0], &samples[1]);
+        if !rn.failures.is_empty() || !an.failures.is_empty() || rn.ok.len() != an.ok.len() {
+            continue;
+        }
+        let ratios: Vec<f64> = rn
+            .ok
+            .iter()
+            .zip(&an.ok)
+            .filter(|(r, a)| r.rate > 0.0 && a.rate > 0.0)
+            .map(|(r, a)| r.rate / a.rate)
+            .collect();
+        if ratios.len() < 2 {
+            continue;
+        }
+        let ahead = ratios.iter().filter(|&&x| x > 1.0).count();
+        let Some(mid) = median(ratios.clone()) else {
+            continue;
+        };
+        let each: Vec<String> = ratios.iter().map(|x| format!("{x:.2}")).collect();
+        lines.push(format!(
+            "- {}: median {mid:.2}, rnats ahead in {ahead} of {} ({})",
+            case.label(),
+            ratios.len(),
+            each.join(" ")
+        ));
+    }
+    if !lines.is_empty() {
+        report!("\nrnats / async-nats rate, run by run (pairs run back to back):\n");
+        for line in lines {
+            report!("{line}");
+        }
+    }
 }
 
 /// Every run's value, so the spread behind each median is visible, and every failure.
