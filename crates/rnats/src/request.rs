@@ -420,6 +420,11 @@ impl Client {
     /// at once, sending nothing, when the subject is invalid, the message too large, or the
     /// client closed.
     ///
+    /// For throughput, keep such a loop in a spawned task rather than in the future of
+    /// `#[tokio::main]` (which runs outside the runtime's worker threads): a spawned task
+    /// shares a worker with the connection's driver instead of being woken on a thread of its
+    /// own for every batch of answers.
+    ///
     /// ```no_run
     /// # async fn demo(client: rnats::Client) -> Result<(), rnats::Error> {
     /// use rnats::Request;
