@@ -370,24 +370,15 @@ impl Messages {
                     this.pin_id = None;
                     this.release(&msg);
                 }
-                StatusClass::Unreachable => {
-                    this.forget_pulls();
-                    this.pause = Some(Box::pin(tokio::time::sleep(UNREACHABLE_PAUSE)));
-                    return Poll::Ready(Some(PullEvent::Next(Err(status_error(
-                        &this.consumer_name,
-                        status,
-                        msg.description.as_deref(),
-                    )))));
-                }
-                StatusClass::Warning => {
-                    return Poll::Ready(Some(PullEvent::Next(Err(status_error(
-                        &this.consumer_name,
-                        status,
-                        msg.description.as_deref(),
-                    )))));
-                }
-                StatusClass::Terminal => {
-                    this.terminated = true;
+                // Told to the reader as an error; what each means for the stream first.
+                class @ (StatusClass::Unreachable
+                | StatusClass::Warning
+                | StatusClass::Terminal) => {
+                    if class == StatusClass::Unreachable {
+                        this.forget_pulls();
+                        this.pause = Some(Box::pin(tokio::time::sleep(UNREACHABLE_PAUSE)));
+                    }
+                    this.terminated |= class == StatusClass::Terminal;
                     return Poll::Ready(Some(PullEvent::Next(Err(status_error(
                         &this.consumer_name,
                         status,
