@@ -22,7 +22,9 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         Scenario::ReqSeq => request_sequential(spec).await,
         Scenario::Req64 => request_concurrent(spec).await,
         Scenario::Reconnect | Scenario::ReconnectEqual => reconnect(spec).await,
-        Scenario::Svc64 | Scenario::Svc64RnatsRequester => crate::async_nats_svc::run(spec).await,
+        Scenario::Svc64 | Scenario::Svc64RnatsRequester | Scenario::Svc64Spawned => {
+            crate::async_nats_svc::run(spec).await
+        }
         Scenario::JsPub
         | Scenario::JsPub256
         | Scenario::JsPullAck

@@ -30,6 +30,18 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         let outcome = crate::rnats_svc::requester(spec).await?;
         return check_and_stop(spec, service, responder, outcome).await;
     }
+    let outcome = if spec.scenario == crate::Scenario::Svc64Spawned {
+        let spec = spec.clone();
+        tokio::spawn(async move { requester(&spec).await.map_err(|e| e.to_string()) }).await??
+    } else {
+        requester(spec).await?
+    };
+    check_and_stop(spec, service, responder, outcome).await
+}
+
+/// The requester of the service scenarios through async-nats: one request to warm up, then
+/// `spec.count` with `IN_FLIGHT` outstanding.
+async fn requester(spec: &Spec) -> Result<Outcome, BoxError> {
     let client = async_nats::connect(spec.url.as_str()).await?;
     let data = payload(spec.size);
     client.request(SERVICE_SUBJECT, data.clone()).await?;
@@ -47,7 +59,7 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         .await;
     let mut outcome = Outcome::throughput(ok, spec.size, start.elapsed());
     outcome.errors = errors;
-    check_and_stop(spec, service, responder, outcome).await
+    Ok(outcome)
 }
 
 /// Checks the endpoint counted every request, stops the service.

@@ -204,6 +204,10 @@ pub enum Scenario {
     /// `svc-64` with the same requester for both, rnats': only the service side differs.
     #[value(name = "svc-64-rnats-requester")]
     Svc64RnatsRequester,
+    /// `svc-64` with each client's requester in a spawned task instead of the worker's
+    /// `block_on` future (which runs outside the runtime's worker threads).
+    #[value(name = "svc-64-spawned")]
+    Svc64Spawned,
 }
 
 impl Scenario {
@@ -233,6 +237,7 @@ impl Scenario {
             Scenario::ObjGet => "obj-get",
             Scenario::Svc64 => "svc-64",
             Scenario::Svc64RnatsRequester => "svc-64-rnats-requester",
+            Scenario::Svc64Spawned => "svc-64-spawned",
         }
     }
 
@@ -242,7 +247,10 @@ impl Scenario {
             Scenario::Pub => (500_000_000 / (size as u64 + 100)).clamp(50_000, 5_000_000),
             Scenario::Pubsub | Scenario::PubsubEqual => 1_000_000,
             Scenario::ReqSeq => 20_000,
-            Scenario::Req64 | Scenario::Svc64 | Scenario::Svc64RnatsRequester => 200_000,
+            Scenario::Req64
+            | Scenario::Svc64
+            | Scenario::Svc64RnatsRequester
+            | Scenario::Svc64Spawned => 200_000,
             Scenario::Reconnect | Scenario::ReconnectEqual => 10_000,
             Scenario::JsPub => 10_000,
             Scenario::JsPub256 | Scenario::JsPullAck | Scenario::JsPull => 200_000,

@@ -129,6 +129,7 @@ const CASES: &[Case] = &[
     case(Scenario::Req64, 128, 120_000, true),
     case(Scenario::Svc64, 128, 120_000, false),
     case(Scenario::Svc64RnatsRequester, 128, 120_000, false),
+    case(Scenario::Svc64Spawned, 128, 120_000, false),
     case(Scenario::Reconnect, 0, 10_000, false),
     case(Scenario::ReconnectEqual, 0, 10_000, false),
     js(Scenario::JsPub, Storage::File, 5_000),
@@ -564,7 +565,10 @@ fn print_table(results: &Results<'_>) {
                 ("p50 µs", |o| o.p50_us, us, false, Median),
                 ("p99 µs", |o| o.p99_us, us, false, Median),
             ],
-            Scenario::Req64 | Scenario::Svc64 | Scenario::Svc64RnatsRequester => vec![
+            Scenario::Req64
+            | Scenario::Svc64
+            | Scenario::Svc64RnatsRequester
+            | Scenario::Svc64Spawned => vec![
                 ("req/s", |o| Some(o.rate), rate, true, Median),
                 ("client CPU ns/req", cpu_ns_per_msg, ns, false, Median),
             ],
