@@ -382,9 +382,16 @@ async fn many_requests_in_flight_on_several_tasks_each_get_their_own_answer() {
     let _shared = crate::shared().await;
     let server = NatsServer::start();
     let responder = rnats::connect(server.url()).await.unwrap();
-    let service = responder.subscribe("svc.echo").await.unwrap();
+    let mut service = responder.subscribe("svc.echo").await.unwrap();
     responder.flush().bounded().await.unwrap();
-    spawn_echo(&responder, service);
+    let replier = responder.clone();
+    tokio::spawn(async move {
+        while let Some(req) = service.next().await {
+            if let Some(reply) = req.reply {
+                let _ = replier.publish(reply, req.payload).await;
+            }
+        }
+    });
     let client = rnats::ConnectOptions::new()
         .request_timeout(Duration::from_secs(5))
         .connect(server.url())
@@ -456,10 +463,17 @@ async fn requests_from_outside_the_tasks_are_written_in_batches_and_never_held()
     );
     let server = NatsServer::start();
     let responder = rnats::connect(server.url()).await.unwrap();
-    let service = responder.subscribe("svc.echo").await.unwrap();
+    let mut service = responder.subscribe("svc.echo").await.unwrap();
     let mut seen = responder.subscribe("svc.seen").await.unwrap();
     responder.flush().bounded().await.unwrap();
-    spawn_echo(&responder, service);
+    let replier = responder.clone();
+    tokio::spawn(async move {
+        while let Some(req) = service.next().await {
+            if let Some(reply) = req.reply {
+                let _ = replier.publish(reply, req.payload).await;
+            }
+        }
+    });
     let client = rnats::connect(server.url()).await.unwrap();
 
     let answered = futures_util::stream::iter(0..2_000u32)
@@ -592,16 +606,4 @@ async fn a_request_times_out_on_time_while_a_write_is_stuck() {
     );
     filling.abort();
     drop(client);
-}
-
-/// Answers every request on `service` with its own payload, through `responder`.
-fn spawn_echo(responder: &rnats::Client, mut service: rnats::Subscriber) {
-    let replier = responder.clone();
-    tokio::spawn(async move {
-        while let Some(req) = service.next().await {
-            if let Some(reply) = req.reply {
-                let _ = replier.publish(reply, req.payload).await;
-            }
-        }
-    });
 }
