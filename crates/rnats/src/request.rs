@@ -425,12 +425,10 @@ impl Client {
     /// at once, sending nothing, when the subject is invalid, the message too large, or the
     /// client closed.
     ///
-    /// Called from outside the runtime's tasks (the future of `block_on` or
-    /// `#[tokio::main]`), it yields once before it returns: the requests the caller's other
-    /// futures make in the same pass are then written together, from the caller's thread,
-    /// without waking a worker for the connection's driver. One request at a time among many
-    /// in flight (a loop like the one below) is left to the driver, which batches such a
-    /// stream.
+    /// For throughput, keep such a loop in a spawned task rather than in the future of
+    /// `#[tokio::main]` (which runs outside the runtime's worker threads): a spawned task
+    /// shares a worker with the connection's driver instead of being woken on a thread of its
+    /// own for every batch of answers.
     ///
     /// ```no_run
     /// # async fn demo(client: rnats::Client) -> Result<(), rnats::Error> {
