@@ -207,7 +207,6 @@ impl Shared {
         headers: Option<&HeaderMap>,
         payload: &Bytes,
         deadline: Option<tokio::time::Instant>,
-        defer: bool,
     ) -> Result<(u64, Arc<ReplySlot>), Error> {
         let slot = ReplySlot::new(deadline);
         let mut core = self.core.lock();
@@ -242,11 +241,7 @@ impl Shared {
         if sooner {
             core.next_expiry = deadline;
         }
-        if defer {
-            core.deferred += 1;
-        } else {
-            self.send_now(&mut core, was_empty);
-        }
+        self.send_now(&mut core, was_empty);
         drop(core);
         if sooner {
             self.expiry_sooner.store(true, Ordering::Release);
@@ -454,22 +449,13 @@ impl Client {
             .unwrap_or(self.shared.options.request_timeout);
         let now = tokio::time::Instant::now();
         let deadline = timeout.map_or(now, |after| deadline_from(now, after));
-        // A caller outside the runtime's tasks (the future of `block_on`, e.g. `#[tokio::main]`)
-        // writes its requests itself: it yields once, so that the requests its other futures
-        // are making in the same pass are encoded too, then writes them all in one go (see
-        // `Shared::flush_deferred`). Left to the driver, they would cost a wake-up of a
-        // worker thread per batch.
-        let defer = tokio::task::try_id().is_none();
         let (token, slot) = self.shared.start_request(
             subject,
             request.headers.as_ref(),
             &request.payload,
             timeout.map(|_| deadline),
-            defer,
         )?;
-        // Made before the yield: if this future is dropped there, dropping the Response
-        // forgets the request.
-        let response = Response {
+        Ok(Response {
             shared: Arc::clone(&self.shared),
             slot,
             token,
@@ -480,38 +466,6 @@ impl Client {
             deadline,
             #[cfg(feature = "metrics")]
             sent: now,
-        };
-        if defer {
-            let _flush = FlushOnDrop(&self.shared);
-            YieldOnce(false).await;
-        }
-        Ok(response)
-    }
-}
-
-/// Writes (or hands to the driver) what a deferring caller left in the write buffer, when
-/// dropped: at the end of `send_request`'s yield, or when its future is dropped during it.
-struct FlushOnDrop<'a>(&'a Shared);
-
-impl Drop for FlushOnDrop<'_> {
-    fn drop(&mut self) {
-        self.0.flush_deferred();
-    }
-}
-
-/// Pending once (waking itself at once), then ready: lets the caller's other futures run
-/// before this one goes on.
-struct YieldOnce(bool);
-
-impl Future for YieldOnce {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
-        if self.0 {
-            return Poll::Ready(());
-        }
-        self.0 = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
+        })
     }
 }
