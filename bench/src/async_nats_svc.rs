@@ -30,12 +30,8 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         let outcome = crate::rnats_svc::requester(spec).await?;
         return check_and_stop(spec, service, responder, outcome).await;
     }
-    let outcome = if spec.scenario == crate::Scenario::Svc64Spawned {
-        let spec = spec.clone();
-        tokio::spawn(async move { requester(&spec).await.map_err(|e| e.to_string()) }).await??
-    } else {
-        requester(spec).await?
-    };
+    let outcome =
+        crate::common::run_requester(spec, |spec| async move { requester(&spec).await }).await?;
     check_and_stop(spec, service, responder, outcome).await
 }
 

@@ -426,3 +426,17 @@ pub fn peak_rss_kib() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// Runs a service scenario's requester: on the worker's own `block_on` future, or in a
+/// spawned task for `svc-64-spawned`.
+pub async fn run_requester<F, Fut>(spec: &Spec, requester: F) -> Result<Outcome, BoxError>
+where
+    F: FnOnce(Spec) -> Fut,
+    Fut: std::future::Future<Output = Result<Outcome, BoxError>> + Send + 'static,
+{
+    if spec.scenario == crate::Scenario::Svc64Spawned {
+        tokio::spawn(requester(spec.clone())).await?
+    } else {
+        requester(spec.clone()).await
+    }
+}

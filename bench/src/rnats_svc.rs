@@ -24,12 +24,8 @@ pub async fn run(spec: &Spec) -> Result<Outcome, BoxError> {
         .await?;
     // The endpoint is subscribed on the server before the first request.
     drop(RoundTrip::new(&server_side).await?);
-    let outcome = if spec.scenario == crate::Scenario::Svc64Spawned {
-        let spec = spec.clone();
-        tokio::spawn(async move { requester(&spec).await.map_err(|e| e.to_string()) }).await??
-    } else {
-        requester(spec).await?
-    };
+    let outcome =
+        crate::common::run_requester(spec, |spec| async move { requester(&spec).await }).await?;
     let handled = service.stats().endpoints[0].num_requests;
     if handled != spec.count + 1 {
         return Err(format!(

@@ -356,6 +356,14 @@ impl Messages {
                     context: this.context.clone(),
                 }))));
             };
+            // The statuses told to the reader, as an error.
+            let told = |this: &Self| {
+                Poll::Ready(Some(PullEvent::Next(Err(status_error(
+                    &this.consumer_name,
+                    status,
+                    msg.description.as_deref(),
+                )))))
+            };
             match classify(status, msg.description.as_deref()) {
                 StatusClass::Heartbeat => {
                     if !answer_stalled(&this.client, &msg) {
@@ -370,20 +378,15 @@ impl Messages {
                     this.pin_id = None;
                     this.release(&msg);
                 }
-                // Told to the reader as an error; what each means for the stream first.
-                class @ (StatusClass::Unreachable
-                | StatusClass::Warning
-                | StatusClass::Terminal) => {
-                    if class == StatusClass::Unreachable {
-                        this.forget_pulls();
-                        this.pause = Some(Box::pin(tokio::time::sleep(UNREACHABLE_PAUSE)));
-                    }
-                    this.terminated |= class == StatusClass::Terminal;
-                    return Poll::Ready(Some(PullEvent::Next(Err(status_error(
-                        &this.consumer_name,
-                        status,
-                        msg.description.as_deref(),
-                    )))));
+                StatusClass::Unreachable => {
+                    this.forget_pulls();
+                    this.pause = Some(Box::pin(tokio::time::sleep(UNREACHABLE_PAUSE)));
+                    return told(this);
+                }
+                StatusClass::Warning => return told(this),
+                StatusClass::Terminal => {
+                    this.terminated = true;
+                    return told(this);
                 }
             }
         }
