@@ -9,7 +9,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
-use rnats_proto::{parse, ConnState, ConnectInfo, Delivery, Event, ServerOp};
+use rnats_proto::{parse, ConnState, ConnectInfo, Delivery, Event, ServerOp, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -149,7 +149,14 @@ fn process_events(shared: &Shared, core: &mut Core, out: &mut Outbox) -> Flags {
 fn route(shared: &Shared, core: &mut Core, msg: rnats_proto::Msg, out: &mut Outbox) {
     if Some(msg.sid) == core.mux_sid {
         if let Some(tx) = crate::request::waiting_request(shared, core, &msg.subject) {
-            out.replies.push((tx, Answer::Message(msg.into())));
+            // Told apart here, where the clock is read for this rare answer only.
+            let answer = if msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty()
+            {
+                Answer::NoResponders(tokio::time::Instant::now())
+            } else {
+                Answer::Message(msg.into())
+            };
+            out.replies.push((tx, answer));
         }
     } else if let Some(queue) = core.subs.get(&msg.sid) {
         match queue.push(msg.into()) {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
-use rnats_proto::{HeaderMap, StatusCode};
+use rnats_proto::HeaderMap;
 
 use crate::client::Client;
 use crate::error::{Error, ErrorKind};
@@ -80,6 +80,10 @@ impl Request {
 /// How a request ended, as the driver leaves it in its [`ReplySlot`].
 pub(crate) enum Answer {
     Message(Message),
+    /// A no-responders status (503 without a payload), and when it arrived: a JetStream
+    /// publish counts the wait before its retry from then, not from when its ack future is
+    /// next polled.
+    NoResponders(tokio::time::Instant),
     /// The deadline passed (found by the driver's timer, see `expire_requests`).
     TimedOut,
     /// The client closed first.
@@ -298,6 +302,10 @@ pub struct Response {
     /// publish's ack future for its retries.
     #[cfg(feature = "jetstream")]
     deadline: tokio::time::Instant,
+    /// When its no-responders answer arrived, once it ended with one: read by a JetStream
+    /// publish's ack future, whose retry waits from then.
+    #[cfg(feature = "jetstream")]
+    no_responders_at: Option<tokio::time::Instant>,
     /// When the request was sent, for the latency histogram.
     #[cfg(feature = "metrics")]
     sent: tokio::time::Instant,
@@ -313,6 +321,13 @@ impl Response {
     #[cfg(feature = "jetstream")] // only a JetStream publish's ack future reads it
     pub(crate) fn deadline(&self) -> tokio::time::Instant {
         self.deadline
+    }
+
+    /// When the no-responders answer this request ended with arrived (`None` for any other
+    /// end, or before the end).
+    #[cfg(feature = "jetstream")] // only a JetStream publish's ack future reads it
+    pub(crate) fn no_responders_at(&self) -> Option<tokio::time::Instant> {
+        self.no_responders_at
     }
 }
 
@@ -336,6 +351,20 @@ impl Future for Response {
         this.answered = true;
         let msg = match answer {
             Answer::Message(msg) => msg,
+            Answer::NoResponders(_at) => {
+                #[cfg(feature = "metrics")]
+                this.shared
+                    .metrics
+                    .request(crate::metrics::Outcome::NoResponders, this.sent.elapsed());
+                #[cfg(feature = "jetstream")]
+                {
+                    this.no_responders_at = Some(_at);
+                }
+                return Poll::Ready(Err(Error::new(
+                    ErrorKind::NoResponders,
+                    format!("no responders are subscribed to {:?}", this.subject),
+                )));
+            }
             Answer::Closed => return Poll::Ready(Err(Error::closed())),
             Answer::TimedOut => {
                 #[cfg(feature = "metrics")]
@@ -349,22 +378,10 @@ impl Future for Response {
                 )));
             }
         };
-        let no_responders = msg.status == Some(StatusCode::NO_RESPONDERS) && msg.payload.is_empty();
         #[cfg(feature = "metrics")]
-        this.shared.metrics.request(
-            if no_responders {
-                crate::metrics::Outcome::NoResponders
-            } else {
-                crate::metrics::Outcome::Answered
-            },
-            this.sent.elapsed(),
-        );
-        if no_responders {
-            return Poll::Ready(Err(Error::new(
-                ErrorKind::NoResponders,
-                format!("no responders are subscribed to {:?}", this.subject),
-            )));
-        }
+        this.shared
+            .metrics
+            .request(crate::metrics::Outcome::Answered, this.sent.elapsed());
         Poll::Ready(Ok(msg))
     }
 }
@@ -464,6 +481,8 @@ impl Client {
             timeout,
             #[cfg(feature = "jetstream")]
             deadline,
+            #[cfg(feature = "jetstream")]
+            no_responders_at: None,
             #[cfg(feature = "metrics")]
             sent: now,
         })

@@ -406,7 +406,8 @@ impl PubAckFuture {
                     return Poll::Ready(Err(e));
                 };
                 let subject = self.response.subject().to_owned();
-                // Only a failure needs the clock: not read for every acknowledgement.
+                // (Both retryable failures say when they happened; the clock is read here only
+                // should one not.)
                 let failed_at = failed_at.unwrap_or_else(tokio::time::Instant::now);
                 let mut fut = Box::pin(retry.run(subject, e, failed_at));
                 let poll = fut.as_mut().poll(cx);
@@ -429,13 +430,17 @@ impl Future for PubAckFuture {
         let result = match Pin::new(&mut this.response).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Ok(msg)) => parse_ack(this.response.subject(), &msg),
-            Poll::Ready(Err(e)) if e.is_no_responders() => Err(Error::new(
-                ErrorKind::NoResponders,
-                format!(
-                    "no stream stores subject {:?} (no responders)",
-                    this.response.subject()
-                ),
-            )),
+            Poll::Ready(Err(e)) if e.is_no_responders() => {
+                let err = Error::new(
+                    ErrorKind::NoResponders,
+                    format!(
+                        "no stream stores subject {:?} (no responders)",
+                        this.response.subject()
+                    ),
+                );
+                let arrived = this.response.no_responders_at();
+                return this.first_attempt_done(Err(err), arrived, cx);
+            }
             Poll::Ready(Err(e)) if e.is_timeout() => {
                 let err = Error::new(
                     ErrorKind::Timeout,

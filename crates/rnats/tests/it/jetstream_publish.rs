@@ -462,3 +462,46 @@ async fn a_message_id_is_new_again_after_the_duplicate_window() {
     );
     assert_eq!(again.sequence, 2);
 }
+
+/// Sixteen default publishes (2 retries, 250 ms apart) all answered "no responders" before
+/// anyone awaits them; once the stream exists, awaited one after another, each retries at
+/// once, because its wait counts from when its answer arrived, long past: not 250 ms from
+/// when it is polled, which made a window of failed publishes cost 250 ms each, in a row
+/// (16 here: 4 s), and pushed their retries into whatever came later (a next leader election).
+#[tokio::test]
+async fn acks_polled_late_retry_no_responders_at_once() {
+    let _shared = crate::shared().await;
+    let (server, admin) = js_server().await;
+    let js = jetstream::new(rnats::connect(server.url()).await.unwrap());
+    let counts = || {
+        let s = js.client().statistics();
+        (s.out_msgs, s.in_msgs)
+    };
+    let before = counts();
+    let mut acks = Vec::new();
+    for i in 0..16 {
+        acks.push(js.publish("later.x", i.to_string()).await.unwrap());
+    }
+    within(10, "the sixteen no-responders answers", async {
+        while counts().1 < before.1 + 16 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    admin
+        .create_stream(memory_stream("LATER", &["later.>"]))
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    for (i, ack) in acks.into_iter().enumerate() {
+        let ack = within(10, "a retried publish", ack).await.unwrap();
+        assert_eq!((ack.stream.as_str(), ack.sequence), ("LATER", i as u64 + 1));
+    }
+    let waited = started.elapsed();
+    assert_eq!(counts().0 - before.0, 32, "one retry each");
+    assert!(
+        waited < Duration::from_secs(2),
+        "the retries waited anew from their polls: {waited:?}"
+    );
+}
