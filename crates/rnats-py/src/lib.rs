@@ -88,15 +88,40 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     pyo3_async_runtimes::tokio::get_runtime()
 }
 
-/// Polls `fut` once in the runtime's context: `Ok(value)` when it is done, `Err(fut)` (to be
-/// spawned) when it is not.
+/// Polls `fut` in the runtime's context: `Ok(value)` when it is done, `Err(fut)` (to be
+/// spawned) when it is not. A future that woke itself while pending (rnats' `send_request`
+/// yields once from outside a task before it writes) is polled again at once, a few times
+/// at most.
 fn poll_now<T>(mut fut: BoxFuture<T>) -> Result<T, BoxFuture<T>> {
-    let _guard = runtime().enter();
-    let mut cx = Context::from_waker(Waker::noop());
-    match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(value) => Ok(value),
-        Poll::Pending => Err(fut),
+    /// Set when the waker is used.
+    struct Woken(AtomicBool);
+    impl std::task::Wake for Woken {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.store(true, Ordering::Relaxed);
+        }
     }
+    thread_local! {
+        static WOKEN: (Arc<Woken>, Waker) = {
+            let flag = Arc::new(Woken(AtomicBool::new(false)));
+            (Arc::clone(&flag), Waker::from(flag))
+        };
+    }
+    let _guard = runtime().enter();
+    WOKEN.with(|(flag, waker)| {
+        let mut cx = Context::from_waker(waker);
+        for _ in 0..4 {
+            flag.0.store(false, Ordering::Relaxed);
+            match fut.as_mut().poll(&mut cx) {
+                Poll::Ready(value) => return Ok(value),
+                Poll::Pending if flag.0.load(Ordering::Relaxed) => {}
+                Poll::Pending => break,
+            }
+        }
+        Err(fut)
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

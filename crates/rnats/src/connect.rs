@@ -84,6 +84,7 @@ pub(crate) async fn connect_with(
             force_reconnect: false,
             direct: None,
             last_write: None,
+            deferred: 0,
             in_msgs: 0,
             out_msgs: 0,
         }),

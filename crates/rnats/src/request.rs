@@ -211,6 +211,7 @@ impl Shared {
         headers: Option<&HeaderMap>,
         payload: &Bytes,
         deadline: Option<tokio::time::Instant>,
+        defer: bool,
     ) -> Result<(u64, Arc<ReplySlot>), Error> {
         let slot = ReplySlot::new(deadline);
         let mut core = self.core.lock();
@@ -245,7 +246,11 @@ impl Shared {
         if sooner {
             core.next_expiry = deadline;
         }
-        self.send_now(&mut core, was_empty);
+        if defer {
+            core.deferred += 1;
+        } else {
+            self.send_now(&mut core, was_empty);
+        }
         drop(core);
         if sooner {
             self.expiry_sooner.store(true, Ordering::Release);
@@ -437,10 +442,12 @@ impl Client {
     /// at once, sending nothing, when the subject is invalid, the message too large, or the
     /// client closed.
     ///
-    /// For throughput, keep such a loop in a spawned task rather than in the future of
-    /// `#[tokio::main]` (which runs outside the runtime's worker threads): a spawned task
-    /// shares a worker with the connection's driver instead of being woken on a thread of its
-    /// own for every batch of answers.
+    /// Called from outside the runtime's tasks (the future of `block_on` or
+    /// `#[tokio::main]`), it yields once before it returns: the requests the caller's other
+    /// futures make in the same pass are then written together, from the caller's thread,
+    /// without waking a worker for the connection's driver. One request at a time among many
+    /// in flight (a loop like the one below) is left to the driver, which batches such a
+    /// stream.
     ///
     /// ```no_run
     /// # async fn demo(client: rnats::Client) -> Result<(), rnats::Error> {
@@ -466,13 +473,22 @@ impl Client {
             .unwrap_or(self.shared.options.request_timeout);
         let now = tokio::time::Instant::now();
         let deadline = timeout.map_or(now, |after| deadline_from(now, after));
+        // A caller outside the runtime's tasks (the future of `block_on`, e.g. `#[tokio::main]`)
+        // writes its requests itself: it yields once, so that the requests its other futures
+        // are making in the same pass are encoded too, then writes them all in one go (see
+        // `Shared::flush_deferred`). Left to the driver, they would cost a wake-up of a
+        // worker thread per batch.
+        let defer = tokio::task::try_id().is_none();
         let (token, slot) = self.shared.start_request(
             subject,
             request.headers.as_ref(),
             &request.payload,
             timeout.map(|_| deadline),
+            defer,
         )?;
-        Ok(Response {
+        // Made before the yield: if this future is dropped there, dropping the Response
+        // forgets the request.
+        let response = Response {
             shared: Arc::clone(&self.shared),
             slot,
             token,
@@ -485,6 +501,38 @@ impl Client {
             no_responders_at: None,
             #[cfg(feature = "metrics")]
             sent: now,
-        })
+        };
+        if defer {
+            let _flush = FlushOnDrop(&self.shared);
+            YieldOnce(false).await;
+        }
+        Ok(response)
+    }
+}
+
+/// Writes (or hands to the driver) what a deferring caller left in the write buffer, when
+/// dropped: at the end of `send_request`'s yield, or when its future is dropped during it.
+struct FlushOnDrop<'a>(&'a Shared);
+
+impl Drop for FlushOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.flush_deferred();
+    }
+}
+
+/// Pending once (waking itself at once), then ready: lets the caller's other futures run
+/// before this one goes on.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }

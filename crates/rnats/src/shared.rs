@@ -111,6 +111,9 @@ pub(crate) struct Core {
     pub(crate) direct: Option<Arc<TcpStream>>,
     /// When bytes were last handed to the socket.
     pub(crate) last_write: Option<std::time::Instant>,
+    /// Requests encoded by callers outside the runtime's tasks and not yet sent on (see
+    /// `Shared::flush_deferred`).
+    pub(crate) deferred: u32,
     pub(crate) in_msgs: u64,
     pub(crate) out_msgs: u64,
 }
@@ -166,10 +169,7 @@ impl Shared {
     fn write_through(&self, core: &mut Core) -> bool {
         /// Writes closer together than this are left to the driver to batch.
         const IDLE: Duration = Duration::from_micros(50);
-        let Some(tcp) = core.direct.as_ref() else {
-            return false;
-        };
-        if self.driver_busy.load(Ordering::Acquire) {
+        if core.direct.is_none() || self.driver_busy.load(Ordering::Acquire) {
             return false;
         }
         // Other requests are waiting for answers: more traffic is on its way, and the
@@ -190,6 +190,19 @@ impl Shared {
         {
             return false;
         }
+        self.write_direct(core, now)
+    }
+
+    /// Writes the write buffer to the socket from the caller's thread: true when all of it
+    /// went. Only on plain TCP and when the driver holds no bytes it took (so bytes stay in
+    /// order). Call under the core lock.
+    fn write_direct(&self, core: &mut Core, now: std::time::Instant) -> bool {
+        let Some(tcp) = core.direct.as_ref() else {
+            return false;
+        };
+        if self.driver_busy.load(Ordering::Acquire) {
+            return false;
+        }
         // A large payload is queued as a buffer of its own: the driver writes it vectored.
         let Some(pending) = core.conn.transmit_pending() else {
             return false;
@@ -203,6 +216,25 @@ impl Shared {
             }
             // Not writable now, or broken: the driver will find out and handle it.
             Err(_) => false,
+        }
+    }
+
+    /// Sends what callers outside the runtime's tasks encoded without waking the driver
+    /// (`Client::send_request`): written from this thread when it can be, else the driver
+    /// is woken. Nothing to do when someone already took it.
+    pub(crate) fn flush_deferred(&self) {
+        let mut core = self.core.lock();
+        let deferred = std::mem::take(&mut core.deferred);
+        if core.conn.transmit_len() == 0 {
+            return;
+        }
+        // Several callers' requests (a batch made in one pass of the caller's futures), or a
+        // lone request: written from here. One request among others in flight is a loop
+        // sending one at a time: left to the driver, which writes such a stream in batches.
+        let direct = deferred > 1 || core.requests.len() <= 1;
+        if !(direct && self.write_direct(&mut core, std::time::Instant::now())) {
+            drop(core);
+            self.wake_driver();
         }
     }
 

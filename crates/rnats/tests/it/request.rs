@@ -382,16 +382,9 @@ async fn many_requests_in_flight_on_several_tasks_each_get_their_own_answer() {
     let _shared = crate::shared().await;
     let server = NatsServer::start();
     let responder = rnats::connect(server.url()).await.unwrap();
-    let mut service = responder.subscribe("svc.echo").await.unwrap();
+    let service = responder.subscribe("svc.echo").await.unwrap();
     responder.flush().bounded().await.unwrap();
-    let replier = responder.clone();
-    tokio::spawn(async move {
-        while let Some(req) = service.next().await {
-            if let Some(reply) = req.reply {
-                let _ = replier.publish(reply, req.payload).await;
-            }
-        }
-    });
+    spawn_echo(&responder, service);
     let client = rnats::ConnectOptions::new()
         .request_timeout(Duration::from_secs(5))
         .connect(server.url())
@@ -445,6 +438,84 @@ async fn many_requests_in_flight_on_several_tasks_each_get_their_own_answer() {
             .unwrap_err();
         assert!(err.is_connection_closed(), "{err:?}");
     }
+    responder.close().bounded().await.unwrap();
+}
+
+/// A caller outside the runtime's tasks (this test's own future, run by `block_on`) has its
+/// requests written at the end of a pass over its futures instead of by the driver: a burst
+/// made with `buffer_unordered` is answered request by request, a lone request too, a loop
+/// sending one at a time with many in flight as well, and a `send_request` dropped after its
+/// first poll (the yield before the write) still has its request sent without holding back
+/// the ones after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_from_outside_the_tasks_are_written_in_batches_and_never_held() {
+    let _shared = crate::shared().await;
+    assert!(
+        tokio::task::try_id().is_none(),
+        "the test's future must run outside the runtime's tasks"
+    );
+    let server = NatsServer::start();
+    let responder = rnats::connect(server.url()).await.unwrap();
+    let service = responder.subscribe("svc.echo").await.unwrap();
+    let mut seen = responder.subscribe("svc.seen").await.unwrap();
+    responder.flush().bounded().await.unwrap();
+    spawn_echo(&responder, service);
+    let client = rnats::connect(server.url()).await.unwrap();
+
+    let answered = futures_util::stream::iter(0..2_000u32)
+        .map(|i| {
+            let client = client.clone();
+            async move {
+                let answer = client.request("svc.echo", i.to_string()).await?;
+                assert_eq!(
+                    answer.payload,
+                    i.to_string(),
+                    "an answer went to another request"
+                );
+                Ok::<_, rnats::Error>(())
+            }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<_>>()
+        .bounded()
+        .await;
+    assert_eq!(answered.len(), 2_000);
+    assert!(answered.iter().all(Result::is_ok), "{answered:?}");
+
+    let lone = client.request("svc.echo", "lone").bounded().await.unwrap();
+    assert_eq!(lone.payload, "lone");
+
+    let mut pending = std::collections::VecDeque::new();
+    for i in 0..500u32 {
+        if pending.len() == 64 {
+            let response: rnats::Response = pending.pop_front().unwrap();
+            response.bounded().await.unwrap();
+        }
+        let request = rnats::Request::new().payload(i.to_string());
+        pending.push_back(client.send_request("svc.echo", request).await.unwrap());
+    }
+    for response in pending {
+        response.bounded().await.unwrap();
+    }
+
+    // Dropped during its yield: the request is still written (the responder sees it), its
+    // answer is discarded, and the connection goes on.
+    let mut dropped =
+        Box::pin(client.send_request("svc.seen", rnats::Request::new().payload("dropped")));
+    let first = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::future::Future::poll(dropped.as_mut(), cx))
+    })
+    .await;
+    assert!(
+        first.is_pending(),
+        "send_request yields once outside a task"
+    );
+    drop(dropped);
+    assert_eq!(next_msg(&mut seen).await.payload, "dropped");
+    let after = client.request("svc.echo", "after").bounded().await.unwrap();
+    assert_eq!(after.payload, "after");
+
+    client.close().bounded().await.unwrap();
     responder.close().bounded().await.unwrap();
 }
 
@@ -521,4 +592,16 @@ async fn a_request_times_out_on_time_while_a_write_is_stuck() {
     );
     filling.abort();
     drop(client);
+}
+
+/// Answers every request on `service` with its own payload, through `responder`.
+fn spawn_echo(responder: &rnats::Client, mut service: rnats::Subscriber) {
+    let replier = responder.clone();
+    tokio::spawn(async move {
+        while let Some(req) = service.next().await {
+            if let Some(reply) = req.reply {
+                let _ = replier.publish(reply, req.payload).await;
+            }
+        }
+    });
 }
