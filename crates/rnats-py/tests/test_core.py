@@ -399,6 +399,10 @@ async def test_slow_consumer_reported_to_error_cb(server):
 
     async with connected(server, error_cb=error_cb) as nc:
         sub = await w(nc.subscribe("slow", pending_msgs_limit=10))
+        # The server has the interest before the other connection publishes: a SUB still on
+        # its way would let the messages go to nobody. (A CI run timed out below once, without
+        # saying why; this race is the one way found, and the message now says what arrived.)
+        await w(nc.flush())
         other = await rnats.connect(server.url)
         try:
             for i in range(1000):
@@ -406,7 +410,12 @@ async def test_slow_consumer_reported_to_error_cb(server):
             await w(other.flush())
         finally:
             await w(other.close())
-        e = await w(seen.get())
+        try:
+            e = await w(seen.get())
+        except asyncio.TimeoutError:
+            raise AssertionError(
+                f"no slow consumer reported: {sub.pending_msgs} pending, {nc.stats['in_msgs']} received"
+            ) from None
         assert isinstance(e, errors.SlowConsumerError), repr(e)
         assert nc.is_connected
         assert (await w(sub.next_msg())).data  # what was kept is still delivered

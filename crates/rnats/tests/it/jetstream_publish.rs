@@ -225,17 +225,29 @@ async fn request_timeout_applies_to_api_calls_and_acks() {
     assert!(started.elapsed() < Duration::from_secs(2));
 }
 
-/// The publisher's connection counts its messages out and in: one publish attempt is one
+/// A JetStream server, a context for its administration, and a publisher's context on a
+/// connection of its own, whose counts of messages out and in tell its attempts apart
+/// ([`out_in`]).
+async fn js_server_and_publisher() -> (NatsServer, jetstream::Context, jetstream::Context) {
+    let (server, admin) = js_server().await;
+    let js = jetstream::new(rnats::connect(server.url()).await.unwrap());
+    (server, admin, js)
+}
+
+/// The messages `js`'s connection sent and received so far: one publish attempt is one
 /// message out and, with nobody listening, one no-responders status in.
+fn out_in(js: &jetstream::Context) -> (u64, u64) {
+    let s = js.client().statistics();
+    (s.out_msgs, s.in_msgs)
+}
+
+/// The attempts of a publish, counted by its connection ([`out_in`]), with no retries, the
+/// default retries, and retries until a stream appears.
 #[tokio::test]
 async fn publish_retries_no_responders_until_a_stream_appears() {
     let _shared = crate::shared().await;
-    let (server, admin) = js_server().await;
-    let js = jetstream::new(rnats::connect(server.url()).await.unwrap());
-    let counts = || {
-        let s = js.client().statistics();
-        (s.out_msgs, s.in_msgs)
-    };
+    let (_server, admin, js) = js_server_and_publisher().await;
+    let counts = || out_in(&js);
     let before = counts();
     let err = within(
         10,
@@ -471,12 +483,8 @@ async fn a_message_id_is_new_again_after_the_duplicate_window() {
 #[tokio::test]
 async fn acks_polled_late_retry_no_responders_at_once() {
     let _shared = crate::shared().await;
-    let (server, admin) = js_server().await;
-    let js = jetstream::new(rnats::connect(server.url()).await.unwrap());
-    let counts = || {
-        let s = js.client().statistics();
-        (s.out_msgs, s.in_msgs)
-    };
+    let (_server, admin, js) = js_server_and_publisher().await;
+    let counts = || out_in(&js);
     let before = counts();
     let mut acks = Vec::new();
     for i in 0..16 {
