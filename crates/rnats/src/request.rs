@@ -303,14 +303,10 @@ pub struct Response {
     answered: bool,
     subject: String,
     timeout: Option<Duration>,
-    /// When the timeout ends (the send for a request without one): read by a JetStream
-    /// publish's ack future for its retries.
+    /// When it failed, once it did: its no-responders answer arrived, or its timeout ended.
+    /// A JetStream publish's ack future waits for its retry from then.
     #[cfg(feature = "jetstream")]
-    deadline: tokio::time::Instant,
-    /// When its no-responders answer arrived, once it ended with one: read by a JetStream
-    /// publish's ack future, whose retry waits from then.
-    #[cfg(feature = "jetstream")]
-    no_responders_at: Option<tokio::time::Instant>,
+    failed_at: Option<tokio::time::Instant>,
     /// When the request was sent, for the latency histogram.
     #[cfg(feature = "metrics")]
     sent: tokio::time::Instant,
@@ -322,17 +318,11 @@ impl Response {
         &self.subject
     }
 
-    /// When the request's timeout ends (the time of the send for a request without one).
+    /// When the request failed with no responders (the answer's arrival) or a timeout (its
+    /// deadline); `None` for any other end, or before the end.
     #[cfg(feature = "jetstream")] // only a JetStream publish's ack future reads it
-    pub(crate) fn deadline(&self) -> tokio::time::Instant {
-        self.deadline
-    }
-
-    /// When the no-responders answer this request ended with arrived (`None` for any other
-    /// end, or before the end).
-    #[cfg(feature = "jetstream")] // only a JetStream publish's ack future reads it
-    pub(crate) fn no_responders_at(&self) -> Option<tokio::time::Instant> {
-        self.no_responders_at
+    pub(crate) fn failed_at(&self) -> Option<tokio::time::Instant> {
+        self.failed_at
     }
 }
 
@@ -354,40 +344,43 @@ impl Future for Response {
         };
         // The driver took the entry out of the table (answer, timeout or close).
         this.answered = true;
-        let msg = match answer {
-            Answer::Message(msg) => msg,
-            Answer::NoResponders(_at) => {
-                #[cfg(feature = "metrics")]
-                this.shared
-                    .metrics
-                    .request(crate::metrics::Outcome::NoResponders, this.sent.elapsed());
-                #[cfg(feature = "jetstream")]
-                {
-                    this.no_responders_at = Some(_at);
-                }
-                return Poll::Ready(Err(Error::new(
+        let (result, failed_at) = match answer {
+            Answer::Message(msg) => (Ok(msg), None),
+            Answer::NoResponders(arrived) => (
+                Err(Error::new(
                     ErrorKind::NoResponders,
                     format!("no responders are subscribed to {:?}", this.subject),
-                )));
+                )),
+                Some(arrived),
+            ),
+            Answer::TimedOut => {
+                let timeout = this.timeout.unwrap_or_default();
+                (
+                    Err(Error::new(
+                        ErrorKind::Timeout,
+                        format!("request to {:?} timed out after {timeout:?}", this.subject),
+                    )),
+                    this.slot.deadline,
+                )
             }
             Answer::Closed => return Poll::Ready(Err(Error::closed())),
-            Answer::TimedOut => {
-                #[cfg(feature = "metrics")]
-                this.shared
-                    .metrics
-                    .request(crate::metrics::Outcome::Timeout, this.sent.elapsed());
-                let timeout = this.timeout.unwrap_or_default();
-                return Poll::Ready(Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!("request to {:?} timed out after {timeout:?}", this.subject),
-                )));
-            }
         };
+        #[cfg(feature = "jetstream")]
+        {
+            this.failed_at = failed_at;
+        }
+        #[cfg(not(feature = "jetstream"))]
+        let _ = failed_at;
         #[cfg(feature = "metrics")]
-        this.shared
-            .metrics
-            .request(crate::metrics::Outcome::Answered, this.sent.elapsed());
-        Poll::Ready(Ok(msg))
+        this.shared.metrics.request(
+            match &result {
+                Ok(_) => crate::metrics::Outcome::Answered,
+                Err(e) if e.is_timeout() => crate::metrics::Outcome::Timeout,
+                Err(_) => crate::metrics::Outcome::NoResponders,
+            },
+            this.sent.elapsed(),
+        );
+        Poll::Ready(result)
     }
 }
 
@@ -496,9 +489,7 @@ impl Client {
             subject: subject.to_owned(),
             timeout,
             #[cfg(feature = "jetstream")]
-            deadline,
-            #[cfg(feature = "jetstream")]
-            no_responders_at: None,
+            failed_at: None,
             #[cfg(feature = "metrics")]
             sent: now,
         };

@@ -406,8 +406,8 @@ impl PubAckFuture {
                     return Poll::Ready(Err(e));
                 };
                 let subject = self.response.subject().to_owned();
-                // (Both retryable failures say when they happened; the clock is read here only
-                // should one not.)
+                // (The Response says when a retryable failure happened; the clock is read here
+                // only should it not.)
                 let failed_at = failed_at.unwrap_or_else(tokio::time::Instant::now);
                 let mut fut = Box::pin(retry.run(subject, e, failed_at));
                 let poll = fut.as_mut().poll(cx);
@@ -430,28 +430,25 @@ impl Future for PubAckFuture {
         let result = match Pin::new(&mut this.response).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Ok(msg)) => parse_ack(this.response.subject(), &msg),
-            Poll::Ready(Err(e)) if e.is_no_responders() => {
-                let err = Error::new(
-                    ErrorKind::NoResponders,
-                    format!(
-                        "no stream stores subject {:?} (no responders)",
-                        this.response.subject()
-                    ),
-                );
-                let arrived = this.response.no_responders_at();
-                return this.first_attempt_done(Err(err), arrived, cx);
-            }
-            Poll::Ready(Err(e)) if e.is_timeout() => {
-                let err = Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "no acknowledgement of the publish to {:?} within {:?}",
-                        this.response.subject(),
-                        this.timeout
-                    ),
-                );
-                let expired = this.response.deadline();
-                return this.first_attempt_done(Err(err), Some(expired), cx);
+            // The retryable failures: retried from when they happened.
+            Poll::Ready(Err(e)) if e.is_no_responders() || e.is_timeout() => {
+                let subject = this.response.subject();
+                let err = if e.is_timeout() {
+                    Error::new(
+                        ErrorKind::Timeout,
+                        format!(
+                            "no acknowledgement of the publish to {subject:?} within {:?}",
+                            this.timeout
+                        ),
+                    )
+                } else {
+                    Error::new(
+                        ErrorKind::NoResponders,
+                        format!("no stream stores subject {subject:?} (no responders)"),
+                    )
+                };
+                let failed_at = this.response.failed_at();
+                return this.first_attempt_done(Err(err), failed_at, cx);
             }
             Poll::Ready(Err(e)) => {
                 this.permit = None;

@@ -247,8 +247,7 @@ fn out_in(js: &jetstream::Context) -> (u64, u64) {
 async fn publish_retries_no_responders_until_a_stream_appears() {
     let _shared = crate::shared().await;
     let (_server, admin, js) = js_server_and_publisher().await;
-    let counts = || out_in(&js);
-    let before = counts();
+    let before = out_in(&js);
     let err = within(
         10,
         "a publish without retries",
@@ -259,7 +258,7 @@ async fn publish_retries_no_responders_until_a_stream_appears() {
     .await
     .unwrap_err();
     assert!(err.is_no_responders(), "{err:?}");
-    let after = counts();
+    let after = out_in(&js);
     assert_eq!(
         (after.0 - before.0, after.1 - before.1),
         (1, 1),
@@ -267,7 +266,7 @@ async fn publish_retries_no_responders_until_a_stream_appears() {
     );
 
     // The DEFAULT policy: 2 retries 250 ms apart, so 3 attempts, then the no-responders error.
-    let (before, started) = (counts(), tokio::time::Instant::now());
+    let (before, started) = (out_in(&js), tokio::time::Instant::now());
     let err = within(
         10,
         "a default publish",
@@ -277,7 +276,7 @@ async fn publish_retries_no_responders_until_a_stream_appears() {
     .unwrap_err();
     let waited = started.elapsed();
     assert!(err.is_no_responders(), "{err:?}");
-    let after = counts();
+    let after = out_in(&js);
     assert_eq!(
         (after.0 - before.0, after.1 - before.1),
         (3, 3),
@@ -287,7 +286,7 @@ async fn publish_retries_no_responders_until_a_stream_appears() {
 
     // The stream is created (from another connection) once two attempts have failed: a
     // later retry is stored.
-    let before = counts();
+    let before = out_in(&js);
     let creator = {
         let client = js.client().clone();
         tokio::spawn(async move {
@@ -317,7 +316,7 @@ async fn publish_retries_no_responders_until_a_stream_appears() {
     .unwrap();
     within(10, "the stream's creation", creator).await.unwrap();
     assert_eq!((ack.stream.as_str(), ack.sequence), ("LATE", 1));
-    let attempts = counts().0 - before.0;
+    let attempts = out_in(&js).0 - before.0;
     assert!(attempts >= 3, "stored after {attempts} attempts");
     eprintln!("stored at attempt {attempts}");
 }
@@ -484,14 +483,13 @@ async fn a_message_id_is_new_again_after_the_duplicate_window() {
 async fn acks_polled_late_retry_no_responders_at_once() {
     let _shared = crate::shared().await;
     let (_server, admin, js) = js_server_and_publisher().await;
-    let counts = || out_in(&js);
-    let before = counts();
+    let before = out_in(&js);
     let mut acks = Vec::new();
     for i in 0..16 {
         acks.push(js.publish("later.x", i.to_string()).await.unwrap());
     }
     within(10, "the sixteen no-responders answers", async {
-        while counts().1 < before.1 + 16 {
+        while out_in(&js).1 < before.1 + 16 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     })
@@ -507,7 +505,7 @@ async fn acks_polled_late_retry_no_responders_at_once() {
         assert_eq!((ack.stream.as_str(), ack.sequence), ("LATER", i as u64 + 1));
     }
     let waited = started.elapsed();
-    assert_eq!(counts().0 - before.0, 32, "one retry each");
+    assert_eq!(out_in(&js).0 - before.0, 32, "one retry each");
     assert!(
         waited < Duration::from_secs(2),
         "the retries waited anew from their polls: {waited:?}"
